@@ -1,0 +1,1 @@
+"""Engagement Ranker: weekly Yobi usage ranks written onto HubSpot companies."""

@@ -1,0 +1,1 @@
+"""HTTP and SMTP clients: paging, batching, throttling, retries, typed errors."""

@@ -1,0 +1,172 @@
+"""The product's fixed vocabulary: property names, weights, tier labels, limits, env names.
+
+One place, so a rename or a re-weighting is a one-line change that every layer sees.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+TIMEZONE = "America/New_York"
+# First partition: a Sunday early enough for a year and more of history.
+PARTITIONS_START = "2025-01-05"
+SCHEDULE_HOUR = 6  # Sunday 06:00 in TIMEZONE
+
+# --- HubSpot properties -------------------------------------------------------------------
+PROP_SCORE = "customer_engagement_score"
+PROP_RANK = "customer_engagement_rank"
+PROP_TIER = "customer_engagement_tier"
+ENGAGEMENT_PROPERTIES: tuple[str, ...] = (PROP_SCORE, PROP_RANK, PROP_TIER)
+
+PROP_INTERNAL_TEST = "is_internal_test"
+PROP_CUSTOMER_STATUS = "customer_status"
+COMPANY_READ_PROPERTIES: tuple[str, ...] = (
+    "name",
+    "domain",
+    *ENGAGEMENT_PROPERTIES,
+    PROP_INTERNAL_TEST,
+    PROP_CUSTOMER_STATUS,
+)
+CONTACT_PROPERTIES: tuple[str, ...] = ("email", "lifecyclestage")
+CUSTOMER_LIFECYCLE_STAGE = "customer"
+CHURNED_STATUS = "churned"
+
+# HubSpot API limits (reference/hubspot-api.md).
+HUBSPOT_SEARCH_PAGE_MAX = 200
+HUBSPOT_SEARCH_RESULT_CAP = 10_000
+HUBSPOT_SEARCH_BODY_MAX_CHARS = 3_000
+HUBSPOT_SEARCH_PER_SECOND = 5
+HUBSPOT_ASSOCIATIONS_BATCH_MAX = 1_000
+HUBSPOT_BATCH_READ_MAX = 100
+HUBSPOT_BATCH_UPDATE_MAX = 100
+HUBSPOT_WINDOW_SECONDS = 10
+HUBSPOT_TIER_LIMITS: dict[str, int] = {"free": 100, "pro": 190}  # requests per rolling 10 s
+
+
+# --- Scoring --------------------------------------------------------------------------------
+class Metric(StrEnum):
+    """The four weekly counters, in tie-break priority order."""
+
+    NEW_PATIENTS = "new_patients"
+    APPOINTMENTS = "appointments"
+    TASKS = "tasks"
+    CALLS = "calls"
+
+
+# Insertion order is the tie-break priority (spec: new patients > appointments > tasks > calls).
+METRIC_WEIGHTS: dict[Metric, int] = {
+    Metric.NEW_PATIENTS: 4,
+    Metric.APPOINTMENTS: 3,
+    Metric.TASKS: 2,
+    Metric.CALLS: 1,
+}
+METRICS: tuple[Metric, ...] = tuple(METRIC_WEIGHTS)
+METRIC_LABELS: dict[Metric, str] = {
+    Metric.NEW_PATIENTS: "New patient appointments",
+    Metric.APPOINTMENTS: "Appointments",
+    Metric.TASKS: "Tasks created",
+    Metric.CALLS: "Calls",
+}
+# Stored with every ranked row, so history stays interpretable if the rules change.
+SCORING_VERSION = "2026-11.w4321.ceil30"
+
+TIER_TOP = "Top 30%"
+TIER_MIDDLE = "Middle 40%"
+TIER_BOTTOM = "Bottom 30%"
+TIER_LABELS: tuple[str, ...] = (TIER_TOP, TIER_MIDDLE, TIER_BOTTOM)
+TIER_FRACTION = 0.30
+
+SUMMARY_TOP_N = 10
+SUMMARY_MOVERS_N = 5
+
+
+# --- Writing --------------------------------------------------------------------------------
+class WriteMode(StrEnum):
+    """How far `hubspot_writeback` may go: nothing, listed companies, or every ranked company."""
+
+    DRY_RUN = "dry-run"
+    ALLOWLIST = "allowlist"
+    FULL = "full"
+
+
+# --- Identity -------------------------------------------------------------------------------
+class MatchMethod(StrEnum):
+    """How a company found its tenant, strongest first."""
+
+    OVERRIDE = "override"
+    DOMAIN = "domain"
+    EMAIL_DOMAIN = "email_domain"
+    NAME = "name"
+
+
+MATCH_CONFIDENCE: dict[MatchMethod, str] = {
+    MatchMethod.OVERRIDE: "high",
+    MatchMethod.DOMAIN: "high",
+    MatchMethod.EMAIL_DOMAIN: "medium",
+    MatchMethod.NAME: "low",
+}
+
+DEFAULT_GENERIC_EMAIL_DOMAINS: frozenset[str] = frozenset(
+    {
+        "gmail.com",
+        "googlemail.com",
+        "yahoo.com",
+        "ymail.com",
+        "outlook.com",
+        "hotmail.com",
+        "live.com",
+        "msn.com",
+        "aol.com",
+        "icloud.com",
+        "me.com",
+        "mac.com",
+        "comcast.net",
+        "att.net",
+        "verizon.net",
+        "sbcglobal.net",
+        "protonmail.com",
+        "proton.me",
+        "gmx.com",
+        "mail.com",
+        "zoho.com",
+        "yandex.com",
+    }
+)
+
+
+# --- Environment variables ------------------------------------------------------------------
+class Env(StrEnum):
+    """Every environment variable the product reads, by name."""
+
+    HUBSPOT_ACCESS_TOKEN = "HUBSPOT_ACCESS_TOKEN"
+    HUBSPOT_BASE_URL = "HUBSPOT_BASE_URL"
+    HUBSPOT_TIER = "HUBSPOT_TIER"
+    YOBI_EMAIL = "YOBI_EMAIL"
+    YOBI_PASSWORD = "YOBI_PASSWORD"
+    YOBI_BASE_URL = "YOBI_BASE_URL"
+    SLACK_WEBHOOK_URL = "SLACK_WEBHOOK_URL"
+    SMTP_HOST = "SMTP_HOST"
+    SMTP_PORT = "SMTP_PORT"
+    SMTP_USERNAME = "SMTP_USERNAME"
+    SMTP_PASSWORD = "SMTP_PASSWORD"
+    SMTP_FROM = "SMTP_FROM"
+    SMTP_STARTTLS = "SMTP_STARTTLS"
+    SUMMARY_EMAIL_TO = "SUMMARY_EMAIL_TO"
+    JOB_TIMEZONE = "JOB_TIMEZONE"
+    TENANT_MAPPING_OVERRIDES_JSON = "TENANT_MAPPING_OVERRIDES_JSON"
+    TENANT_MAPPING_OVERRIDES_FILE = "TENANT_MAPPING_OVERRIDES_FILE"
+    HUBSPOT_COMPANY_EXCLUDE_FILTERS_JSON = "HUBSPOT_COMPANY_EXCLUDE_FILTERS_JSON"
+    INTERNAL_YOBI_USER_EMAIL_DOMAINS = "INTERNAL_YOBI_USER_EMAIL_DOMAINS"
+    GENERIC_EMAIL_DOMAINS = "GENERIC_EMAIL_DOMAINS"
+    ENGAGEMENT_WRITE_MODE = "ENGAGEMENT_WRITE_MODE"
+    ENGAGEMENT_WRITE_ALLOWLIST = "ENGAGEMENT_WRITE_ALLOWLIST"
+    MAPPING_COVERAGE_MIN = "MAPPING_COVERAGE_MIN"
+    ENGAGEMENT_DUCKDB_PATH = "ENGAGEMENT_DUCKDB_PATH"
+    DAGSTER_UI_URL = "DAGSTER_UI_URL"
+
+
+DEFAULT_HUBSPOT_BASE_URL = "https://api.hubapi.com"
+DEFAULT_YOBI_BASE_URL = "https://api.app.yib.io/api/v1"
+DEFAULT_INTERNAL_YOBI_EMAIL_DOMAINS: tuple[str, ...] = ("yobi.app", "yib.io")
+DEFAULT_MAPPING_COVERAGE_MIN = 0.80
+HTTP_TIMEOUT_SECONDS = 30.0

@@ -1,0 +1,1 @@
+"""Pure domain logic: no dagster, no httpx, no I/O."""

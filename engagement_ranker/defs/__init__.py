@@ -1,0 +1,1 @@
+"""The Dagster shell: partitions, assets, checks, resources, jobs, schedule, sensors."""
