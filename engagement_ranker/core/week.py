@@ -104,13 +104,13 @@ def latest_completed_week(now: datetime) -> Week:
 
 def parse_week_key(key: str) -> Week:
     """Strictly parse a partition key: Dagster silently maps a non-Sunday to the next week."""
-    if not isinstance(key, str) or not _KEY_PATTERN.fullmatch(key.strip()):
+    if not isinstance(key, str) or not _KEY_PATTERN.fullmatch(key):
         raise InvalidWeekKey(
             f"week key {key!r} is not an ISO date; use the Sunday that starts the week, "
             f"as YYYY-MM-DD (e.g. 2026-11-15)"
         )
     try:
-        day = date.fromisoformat(key.strip())
+        day = date.fromisoformat(key)
     except ValueError as exc:
         raise InvalidWeekKey(
             f"week key {key!r} is not a real date ({exc}); use the Sunday that starts the "
