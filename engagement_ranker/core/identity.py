@@ -1,0 +1,575 @@
+"""Which Yobi tenant is this HubSpot company? Deterministic, layered, and never silent.
+
+HubSpot does not store Yobi tenant ids, so each company is matched by the strongest evidence
+available: an explicit override, then its domain, then its customer contacts' e-mail domains,
+then its normalized name. Every weak or doubtful answer (name match, several candidates, one
+tenant claimed twice, no match at all) becomes an anomaly a human will read, and fuzzy
+look-alikes are offered only as suggestions for the overrides file, never used.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+from email.utils import parseaddr
+from types import MappingProxyType
+from typing import Any
+
+import pandas as pd
+from cleanco import basename
+from cleanco.clean import normalize_terms, remove_accents
+from cleanco.termdata import terms_by_country, terms_by_type
+from rapidfuzz import fuzz, process
+
+from engagement_ranker.constants import (
+    DEFAULT_GENERIC_EMAIL_DOMAINS,
+    MATCH_CONFIDENCE,
+    Env,
+    MatchMethod,
+)
+from engagement_ranker.core.anomalies import Anomaly, AnomalyKind
+
+OVERRIDES_VARIABLE = Env.TENANT_MAPPING_OVERRIDES_JSON.value
+COMPANY_COLUMNS: tuple[str, ...] = ("company_id", "name", "domain", "contact_email_domains")
+TENANT_COLUMNS: tuple[str, ...] = ("tenant_id", "tenant_name", "website")
+MAPPING_COLUMNS: tuple[str, ...] = (
+    "company_id",
+    "name",
+    "tenant_id",
+    "tenant_name",
+    "method",
+    "confidence",
+    "candidates",
+    "status",
+    "suggestions",
+)
+MAPPED, UNMAPPED, AMBIGUOUS, DUPLICATE_CLAIM = "mapped", "unmapped", "ambiguous", "duplicate_claim"
+# Strongest first: the enum's declaration order is the precedence between layers.
+METHOD_STRENGTH: dict[MatchMethod, int] = {method: i for i, method in enumerate(MatchMethod)}
+SUGGESTIONS_MAX = 3
+SUGGESTION_SCORE_CUTOFF = 70
+SUGGESTION_SEPARATOR = " ; "
+
+# --- names ----------------------------------------------------------------------------------
+# cleanco's full international list strips real English words ("Spa", "Ok", "Pt", "Se"), so
+# take the terms of the countries our customers are in, plus the professional-entity types.
+_CLEANCO_SOURCES: tuple[list[str], ...] = (
+    terms_by_country["United States of America"],
+    terms_by_country["United Kingdom"],
+    terms_by_country["Canada"],
+    terms_by_type["Professional Corporation"],
+    terms_by_type["Professional Limited Liability Company"],
+)
+# Dental and professional designations cleanco lacks, as they appear after a practice's name.
+_PROFESSIONAL_SUFFIXES: tuple[str, ...] = (
+    "dds",
+    "dmd",
+    "md",
+    "ms",
+    "pa",
+    "pc",
+    "psc",
+    "apc",
+    "apdc",
+    "dpc",
+    "pllc",
+    "llp",
+    "sc",
+    "chtd",
+    "chartered",
+    "and co",
+    "professional corporation",
+    "professional association",
+    "professional llc",
+    "prof corp",
+    "a professional corporation",
+    "a professional dental corporation",
+)
+
+
+def _suffix_terms() -> list[tuple[int, list[str]]]:
+    """Terms in cleanco's own structure: longest first, then alphabetical (deterministic)."""
+    raw = {term for source in _CLEANCO_SOURCES for term in source} | set(_PROFESSIONAL_SUFFIXES)
+    parts = {tuple(term.split()) for term in normalize_terms(raw)}
+    return [(len(p), list(p)) for p in sorted(parts, key=lambda p: (-len(p), p))]
+
+
+_SUFFIX_TERMS = _suffix_terms()
+_JOINING_PUNCTUATION = re.compile(r"[.'’`]")  # "D.M.D." -> "dmd", "O'Brien" -> "obrien"
+_SEPARATORS = re.compile(r"[\W_]+")
+
+
+def _text(value: object) -> str | None:
+    """A cell as stripped text; None, NA, NaN and blank are all "absent"."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def normalize_name(raw: str | None) -> str | None:
+    """Comparable practice name: accents folded, '&' -> 'and', no punctuation or legal suffix.
+
+    Suffixes are stripped repeatedly ("Smith Dental DDS, PLLC" -> "smith dental") but never
+    down to nothing (a practice literally named "PC" keeps "pc").
+    """
+    text = _text(raw)
+    if text is None:
+        return None
+    text = remove_accents(text).replace("&", " and ")
+    text = " ".join(_SEPARATORS.sub(" ", _JOINING_PUNCTUATION.sub("", text)).split())
+    while text:
+        stripped = basename(text, terms=_SUFFIX_TERMS)
+        if not stripped or stripped == text:
+            break
+        text = stripped
+    return text or None
+
+
+# --- domains --------------------------------------------------------------------------------
+_HOSTNAME = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}")
+_HOSTNAME_MAX = 253
+_WWW = "www."
+_MAILTO = "mailto:"
+
+
+def normalize_domain(raw: str | None) -> str | None:
+    """The full host of a URL, e-mail or bare domain, lower-case; None if it is not a host.
+
+    Keeps the full host rather than the registrable domain on purpose: dental practices often
+    live on shared hosts (smile.wixsite.com, bright.business.site), and collapsing those to
+    wixsite.com would merge unrelated practices into one "match". Only a leading "www." goes.
+    """
+    text = _text(raw)
+    if text is None:
+        return None
+    host = text.lower()
+    host = host.removeprefix(_MAILTO)
+    host = host.split("://", 1)[1] if "://" in host else host.removeprefix("//")
+    host = re.split(r"[/?#]", host, maxsplit=1)[0]
+    host = host.rsplit("@", 1)[-1].split(":", 1)[0].strip(".")
+    if host.startswith(_WWW) and "." in host.removeprefix(_WWW):
+        host = host.removeprefix(_WWW)
+    try:
+        host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return None
+    if len(host) > _HOSTNAME_MAX or not _HOSTNAME.fullmatch(host):
+        return None
+    return host
+
+
+def email_domain(email: str | None) -> str | None:
+    """The normalized domain of an address ("Jane <jane@Smile.com>" -> "smile.com")."""
+    text = _text(email)
+    if text is None:
+        return None
+    address = parseaddr(text.removeprefix(_MAILTO))[1] or text
+    return normalize_domain(address.rsplit("@", 1)[1]) if "@" in address else None
+
+
+def parse_generic_domains(raw: str | None) -> frozenset[str]:
+    """GENERIC_EMAIL_DOMAINS (comma or whitespace separated) replaces the default list."""
+    text = _text(raw)
+    if text is None:
+        return DEFAULT_GENERIC_EMAIL_DOMAINS
+    domains: set[str] = set()
+    for entry in re.split(r"[,\s]+", text):
+        if not entry:
+            continue
+        domain = normalize_domain(entry)
+        if domain is None:
+            raise ValueError(
+                f"{Env.GENERIC_EMAIL_DOMAINS.value} entry {entry!r} is not a domain; list "
+                f"domains separated by commas, e.g. gmail.com,yahoo.com"
+            )
+        domains.add(domain)
+    return frozenset(domains)
+
+
+# --- overrides ------------------------------------------------------------------------------
+class OverridesError(ValueError):
+    """The overrides JSON is unusable; the message names every bad entry and the fix."""
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """Explicit company -> tenant pins, by HubSpot company id or by (normalized) domain."""
+
+    by_company: Mapping[str, int]
+    by_domain: Mapping[str, int]
+
+    @classmethod
+    def none(cls) -> Overrides:
+        return cls(MappingProxyType({}), MappingProxyType({}))
+
+
+_OVERRIDES_EXAMPLE = '{"1234567": 42, "smile.com": 43}'
+
+
+def _reject_duplicate_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    seen: dict[str, object] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise OverridesError(
+                f"{OVERRIDES_VARIABLE}: entry {key!r} appears twice; keep one of them"
+            )
+        seen[key] = value
+    return seen
+
+
+def _tenant_id_problem(key: str, value: object, known: Collection[int] | None) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        hint = f"; write it without quotes: {int(value)}" if str(value).isdigit() else ""
+        return (
+            f"entry {key!r}: tenant id {value!r} ({type(value).__name__}) is not an integer "
+            f"Yobi tenant id{hint}"
+        )
+    if value <= 0:
+        return f"entry {key!r}: tenant id {value} must be a positive Yobi tenant id"
+    if known is not None and value not in known:
+        return (
+            f"entry {key!r}: tenant id {value} is not in Yobi's tenant list; check the id in "
+            f"Yobi admin or remove the entry"
+        )
+    return None
+
+
+def parse_overrides(text: str | None, known_tenant_ids: Collection[int] | None = None) -> Overrides:
+    """Validate the overrides JSON object {"<company id>" | "<domain>": <tenant id>}.
+
+    Every problem is collected, so one run shows the whole list to fix. Empty/None means no
+    overrides. Two entries for one tenant are refused: a tenant is one customer.
+    """
+    source = _text(text)
+    if source is None:
+        return Overrides.none()
+    try:
+        data = json.loads(source, object_pairs_hook=_reject_duplicate_keys)
+    except json.JSONDecodeError as exc:
+        raise OverridesError(
+            f"{OVERRIDES_VARIABLE} is not valid JSON ({exc.msg} at line {exc.lineno} column "
+            f"{exc.colno}); write an object such as {_OVERRIDES_EXAMPLE}"
+        ) from None
+    if not isinstance(data, dict):
+        raise OverridesError(
+            f"{OVERRIDES_VARIABLE} must be a JSON object, got {type(data).__name__} "
+            f"{source[:60]!r}; write an object such as {_OVERRIDES_EXAMPLE}"
+        )
+    known = None if known_tenant_ids is None else frozenset(known_tenant_ids)
+    by_company: dict[str, int] = {}
+    by_domain: dict[str, int] = {}
+    owner: dict[int, str] = {}
+    problems: list[str] = []
+    for key, value in data.items():
+        domain = None if key.isdigit() else normalize_domain(key)
+        if not key.isdigit() and domain is None:
+            problems.append(
+                f"entry {key!r}: key is neither a HubSpot company id (digits, from the "
+                f"company's URL) nor a domain such as smile.com"
+            )
+            continue
+        if (problem := _tenant_id_problem(key, value, known)) is not None:
+            problems.append(problem)
+            continue
+        if domain is not None and domain in by_domain:
+            problems.append(f"entry {key!r}: domain {domain} is listed twice; keep one entry")
+            continue
+        if value in owner:
+            problems.append(
+                f"entry {key!r}: tenant {value} is already pinned by entry {owner[value]!r}; "
+                f"a tenant belongs to one company, so keep one of the two"
+            )
+            continue
+        owner[value] = key
+        if domain is None:
+            by_company[key] = value
+        else:
+            by_domain[domain] = value
+    if problems:
+        raise OverridesError(f"{OVERRIDES_VARIABLE}: " + "; ".join(problems))
+    return Overrides(MappingProxyType(by_company), MappingProxyType(by_domain))
+
+
+# --- resolution -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class IdentityResult:
+    """The company -> tenant table (one row per company) and what a human must look at."""
+
+    mapping: pd.DataFrame
+    anomalies: list[Anomaly]
+
+
+@dataclass(frozen=True)
+class _Company:
+    company_id: str
+    name: str | None
+    domain: str | None
+    email_domains: tuple[str, ...]
+    name_key: str | None
+
+    @property
+    def label(self) -> str:
+        return f"{self.name or '(no name)'} ({self.company_id})"
+
+
+@dataclass(frozen=True)
+class _Match:
+    method: MatchMethod
+    candidates: tuple[int, ...]  # ascending tenant ids
+    chosen: int
+
+
+def _require_columns(frame: pd.DataFrame, columns: Iterable[str], what: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"{what} frame lacks column(s) {', '.join(missing)}; it has "
+            f"{', '.join(map(str, frame.columns)) or 'none'}"
+        )
+
+
+def _companies(frame: pd.DataFrame, generic: frozenset[str]) -> list[_Company]:
+    _require_columns(frame, COMPANY_COLUMNS, "companies")
+    companies: list[_Company] = []
+    for row in frame.itertuples(index=False):
+        company_id = _text(row.company_id)
+        if company_id is None or not company_id.isdigit():
+            raise ValueError(
+                f"company id {row.company_id!r} is not a HubSpot record id (a string of digits)"
+            )
+        domains = (normalize_domain(d) for d in (_text(row.contact_email_domains) or "").split(","))
+        domain = normalize_domain(row.domain)
+        companies.append(
+            _Company(
+                company_id=company_id,
+                name=_text(row.name),
+                domain=None if domain in generic else domain,
+                email_domains=tuple(sorted({d for d in domains if d and d not in generic})),
+                name_key=normalize_name(row.name),
+            )
+        )
+    ids = [c.company_id for c in companies]
+    if len(set(ids)) != len(ids):
+        duplicates = sorted({i for i in ids if ids.count(i) > 1}, key=int)
+        raise ValueError(f"company ids appear more than once: {', '.join(duplicates)}")
+    return sorted(companies, key=lambda c: int(c.company_id))
+
+
+def _index(pairs: Iterable[tuple[str | None, int]]) -> dict[str, list[int]]:
+    index: dict[str, list[int]] = {}
+    for key, tenant_id in pairs:
+        if key:
+            index.setdefault(key, []).append(tenant_id)
+    return index
+
+
+class _Matcher:
+    """The tenant list indexed for each layer, plus the ambiguity tie-break."""
+
+    def __init__(
+        self, tenants: pd.DataFrame, overrides: Overrides, activity: Mapping[int, int]
+    ) -> None:
+        _require_columns(tenants, TENANT_COLUMNS, "tenants")
+        ids = [int(t) for t in tenants["tenant_id"]]
+        if len(set(ids)) != len(ids):
+            raise ValueError("tenant ids appear more than once in the Yobi tenant list")
+        self.names: dict[int, str] = {
+            tid: _text(name) or "" for tid, name in zip(ids, tenants["tenant_name"], strict=True)
+        }
+        self.name_keys: dict[int, str] = {
+            tid: key for tid, name in self.names.items() if (key := normalize_name(name))
+        }
+        self.by_domain = _index(
+            (normalize_domain(w), tid) for tid, w in zip(ids, tenants["website"], strict=True)
+        )
+        self.by_name = _index((key, tid) for tid, key in self.name_keys.items())
+        self.overrides = overrides
+        self.activity = activity
+        for key, tid in (*overrides.by_company.items(), *overrides.by_domain.items()):
+            if tid not in self.names:
+                raise OverridesError(
+                    f"{OVERRIDES_VARIABLE}: entry {key!r}: tenant id {tid} is not in Yobi's "
+                    f"tenant list; check the id in Yobi admin or remove the entry"
+                )
+
+    def _layers(self, company: _Company) -> Iterable[tuple[MatchMethod, set[int]]]:
+        own_domains = [d for d in (company.domain, *company.email_domains) if d]
+        pinned = self.overrides.by_company.get(company.company_id)
+        yield (
+            MatchMethod.OVERRIDE,
+            {pinned}
+            if pinned is not None
+            else {
+                self.overrides.by_domain[d] for d in own_domains if d in self.overrides.by_domain
+            },
+        )
+        yield MatchMethod.DOMAIN, set(self.by_domain.get(company.domain or "", ()))
+        yield (
+            MatchMethod.EMAIL_DOMAIN,
+            {tid for d in company.email_domains for tid in self.by_domain.get(d, ())},
+        )
+        yield MatchMethod.NAME, set(self.by_name.get(company.name_key or "", ()))
+
+    def match(self, company: _Company) -> _Match | None:
+        """The first layer with any candidate wins; within it, most active then lowest id."""
+        for method, found in self._layers(company):
+            if found:
+                chosen = min(found, key=lambda t: (-self.activity.get(t, 0), t))
+                return _Match(method, tuple(sorted(found)), chosen)
+        return None
+
+    def describe(self, tenant_id: int) -> str:
+        return f"{tenant_id} {self.names[tenant_id]}"
+
+    def suggestions(self, company: _Company) -> tuple[str, ...]:
+        """Up to three look-alike tenants by fuzzy name, best first (ties: lowest id)."""
+        if company.name_key is None:
+            return ()
+        scored = process.extract(
+            company.name_key,
+            self.name_keys,
+            scorer=fuzz.WRatio,
+            score_cutoff=SUGGESTION_SCORE_CUTOFF,
+            limit=None,
+        )
+        best = sorted(((-score, tid) for _, score, tid in scored))[:SUGGESTIONS_MAX]
+        return tuple(f"{self.describe(tid)} ({round(-neg)})" for neg, tid in best)
+
+
+def _claim_losers(matches: Mapping[str, _Match]) -> dict[str, str]:
+    """Loser company id -> winner company id for tenants claimed by several companies."""
+    claims: dict[int, list[str]] = {}
+    for company_id, match in matches.items():
+        claims.setdefault(match.chosen, []).append(company_id)
+    losers: dict[str, str] = {}
+    for claimants in claims.values():
+        ranked = sorted(claimants, key=lambda c: (METHOD_STRENGTH[matches[c].method], int(c)))
+        losers.update(dict.fromkeys(ranked[1:], ranked[0]))
+    return losers
+
+
+def _anomaly(company: _Company, kind: AnomalyKind, message: str, **extra: Any) -> Anomaly:
+    return Anomaly(
+        kind,
+        f"{company.label}: {message}",
+        company_id=company.company_id,
+        company_name=company.name,
+        **extra,
+    )
+
+
+def _pin_hint(company_id: str) -> str:
+    return f'pin it in {OVERRIDES_VARIABLE}: {{"{company_id}": <tenant id>}}'
+
+
+def _tried(company: _Company) -> str:
+    return (
+        f"domain {company.domain or '(none)'}, contact e-mail domains "
+        f"{', '.join(company.email_domains) or '(none)'}, name {company.name_key or '(none)'!r}"
+    )
+
+
+def _unmapped(company: _Company, matcher: _Matcher, row: dict[str, object]) -> list[Anomaly]:
+    suggestions = matcher.suggestions(company)
+    row["suggestions"] = SUGGESTION_SEPARATOR.join(suggestions)
+    closest = f"; closest tenants: {', '.join(suggestions)}" if suggestions else ""
+    message = (
+        f"no Yobi tenant matches its {_tried(company)}{closest}. Left out of the ranking; fix "
+        f"the company's domain in HubSpot or {_pin_hint(company.company_id)}"
+    )
+    return [_anomaly(company, AnomalyKind.UNMAPPED, message, suggestions=suggestions)]
+
+
+def _claim_lost(
+    company: _Company, match: _Match, winner: str, winner_method: MatchMethod, matcher: _Matcher
+) -> list[Anomaly]:
+    message = (
+        f"matched tenant {matcher.describe(match.chosen)} by {match.method}, but company "
+        f"{winner} holds it by {winner_method}. Left out of the ranking; merge the duplicate "
+        f"in HubSpot, or if it is a separate practice {_pin_hint(company.company_id)}"
+    )
+    return [_anomaly(company, AnomalyKind.DUPLICATE_CLAIM, message, tenant_id=match.chosen)]
+
+
+def _mapped(
+    company: _Company, match: _Match, matcher: _Matcher, row: dict[str, object]
+) -> list[Anomaly]:
+    row.update(
+        tenant_id=match.chosen,
+        tenant_name=matcher.names[match.chosen],
+        method=match.method.value,
+        confidence=MATCH_CONFIDENCE[match.method],
+        status=AMBIGUOUS if len(match.candidates) > 1 else MAPPED,
+    )
+    found: list[Anomaly] = []
+    if len(match.candidates) > 1:
+        listed = tuple(
+            f"{matcher.describe(t)} (activity {matcher.activity.get(t, 0)})"
+            for t in match.candidates
+        )
+        message = (
+            f"{len(listed)} tenants match by {match.method}: {', '.join(listed)}; chose "
+            f"{match.chosen} (most active this week, then lowest id). If that is wrong, "
+            f"{_pin_hint(company.company_id)}"
+        )
+        found.append(
+            _anomaly(
+                company, AnomalyKind.AMBIGUOUS, message, tenant_id=match.chosen, suggestions=listed
+            )
+        )
+    if match.method is MatchMethod.NAME:
+        message = (
+            f"mapped to tenant {matcher.describe(match.chosen)} by name only "
+            f"({company.name_key!r}); confirm it and {_pin_hint(company.company_id)}"
+        )
+        found.append(_anomaly(company, AnomalyKind.LOW_CONFIDENCE, message, tenant_id=match.chosen))
+    return found
+
+
+def resolve_tenants(
+    companies: pd.DataFrame,
+    tenants: pd.DataFrame,
+    overrides: Overrides,
+    generic_domains: Collection[str] = DEFAULT_GENERIC_EMAIL_DOMAINS,
+    activity: Mapping[int, int] | None = None,
+) -> IdentityResult:
+    """Map each company to at most one tenant: overrides -> domain -> e-mail domain -> name.
+
+    Ties inside a layer go to the tenant most active this week (`activity`), then the lowest
+    tenant id, and are always reported. A tenant claimed by several companies stays with the
+    strongest method, then the lowest company id; the others are left unmapped and reported.
+    """
+    generic = frozenset(generic_domains)
+    matcher = _Matcher(tenants, overrides, activity or {})
+    parsed = _companies(companies, generic)
+    matches = {c.company_id: m for c in parsed if (m := matcher.match(c)) is not None}
+    losers = _claim_losers(matches)
+    rows: list[dict[str, object]] = []
+    anomalies: list[Anomaly] = []
+    for company in parsed:
+        match = matches.get(company.company_id)
+        row: dict[str, object] = {
+            "company_id": company.company_id,
+            "name": company.name,
+            "tenant_id": None,
+            "tenant_name": None,
+            "method": None,
+            "confidence": None,
+            "candidates": "" if match is None else ",".join(map(str, match.candidates)),
+            "status": UNMAPPED,
+            "suggestions": "",
+        }
+        if match is None:
+            anomalies += _unmapped(company, matcher, row)
+        elif (winner := losers.get(company.company_id)) is not None:
+            row["status"] = DUPLICATE_CLAIM
+            anomalies += _claim_lost(company, match, winner, matches[winner].method, matcher)
+        else:
+            anomalies += _mapped(company, match, matcher, row)
+        rows.append(row)
+    mapping = pd.DataFrame(rows, columns=list(MAPPING_COLUMNS))
+    mapping["tenant_id"] = mapping["tenant_id"].astype("Int64")
+    return IdentityResult(mapping=mapping, anomalies=anomalies)
