@@ -1,0 +1,157 @@
+"""Score, rank, tier and the "X out of N" text: the numbers an account manager sees as fact.
+
+The rules are the spec's, stated once: score = 4·new patients + 3·appointments + 2·tasks +
+1·calls (METRIC_WEIGHTS); order by the four counters descending in METRICS order, then by HubSpot
+company id ascending in *numeric* order (so "99" ranks before "100"); ranks 1..N; the top and
+bottom ceil(30%·N) ranks are the Top and Bottom tiers. Every row carries SCORING_VERSION so a
+stored week stays interpretable if the rules change.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from fractions import Fraction
+from numbers import Integral, Real
+
+import pandas as pd
+
+from engagement_ranker.constants import (
+    METRIC_WEIGHTS,
+    METRICS,
+    SCORING_VERSION,
+    TIER_BOTTOM,
+    TIER_FRACTION,
+    TIER_MIDDLE,
+    TIER_TOP,
+)
+
+INPUT_COLUMNS: tuple[str, ...] = ("company_id", "name", "tenant_id", "method", *METRICS)
+POINTS_COLUMNS: dict[str, str] = {m.value: f"points_{m.value}" for m in METRICS}
+RANKED_COLUMNS: tuple[str, ...] = (
+    *INPUT_COLUMNS,
+    "score",
+    *POINTS_COLUMNS.values(),
+    "rank",
+    "rank_text",
+    "tier",
+    "scoring_version",
+)
+# Exact arithmetic: ceil(0.3·N) must not depend on binary floating point.
+_TIER_SHARE = Fraction(str(TIER_FRACTION))
+_RANK_TEXT = re.compile(r"([1-9]\d*) out of ([1-9]\d*)")
+
+
+def tier_sizes(n: int) -> tuple[int, int, int]:
+    """(top, middle, bottom) for N companies; top = bottom = ceil(30%·N).
+
+    The two ends overlap only when N = 1 (1 + 1 > 1): the top wins, so a lone company is
+    "Top 30%" rather than both.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ValueError(f"number of ranked companies must be a whole number >= 0, got {n!r}")
+    top = math.ceil(_TIER_SHARE * n)
+    bottom = min(top, n - top)
+    return top, n - top - bottom, bottom
+
+
+def _check_rank(rank: int, n: int) -> None:
+    if not (isinstance(rank, int) and isinstance(n, int) and 1 <= rank <= n):
+        raise ValueError(f"rank {rank!r} out of {n!r} is impossible; ranks run from 1 to N")
+
+
+def tier_for(rank: int, n: int) -> str:
+    """The tier label of `rank` among `n` companies."""
+    _check_rank(rank, n)
+    top, _, bottom = tier_sizes(n)
+    if rank <= top:
+        return TIER_TOP
+    return TIER_BOTTOM if rank > n - bottom else TIER_MIDDLE
+
+
+def rank_text(rank: int, n: int) -> str:
+    """The stored rank, e.g. "26 out of 150"."""
+    _check_rank(rank, n)
+    return f"{rank} out of {n}"
+
+
+def parse_rank_text(value: object) -> tuple[int, int] | None:
+    """(rank, N) from a prior HubSpot value, or None for anything that is not exactly ours.
+
+    Surrounding whitespace is forgiven; everything else ("", "n/a", "26 of 150", "0 out of 5",
+    "6 out of 5", "1.5 out of 3", None, NaN) is junk and means "prior rank unknown".
+    """
+    if not isinstance(value, str):
+        return None
+    match = _RANK_TEXT.fullmatch(value.strip())
+    if match is None:
+        return None
+    rank, n = int(match[1]), int(match[2])
+    return (rank, n) if rank <= n else None
+
+
+def _counter(value: object, company_id: str, metric: str) -> int:
+    """A counter as int; anything but a non-negative whole number is a data error, not a 0."""
+    whole = isinstance(value, Integral) or (
+        isinstance(value, Real) and math.isfinite(value) and float(value).is_integer()
+    )
+    if isinstance(value, bool) or not whole or value < 0:
+        raise ValueError(
+            f"company {company_id}: {metric} is {value!r}; weekly counters must be whole "
+            f"numbers >= 0 - check the Yobi metrics of its tenant (missing metrics must be "
+            f"resolved or the company excluded before ranking)"
+        )
+    return int(value)
+
+
+def _validated(metrics: pd.DataFrame) -> pd.DataFrame:
+    missing = [c for c in INPUT_COLUMNS if c not in metrics.columns]
+    if missing:
+        raise ValueError(
+            f"metrics frame lacks column(s) {', '.join(missing)}; it needs "
+            f"{', '.join(INPUT_COLUMNS)}"
+        )
+    frame = metrics.reset_index(drop=True).copy()
+    ids = frame["company_id"]
+    bad_ids = [c for c in ids if not (isinstance(c, str) and c.isdigit())]
+    if bad_ids:
+        raise ValueError(
+            f"company ids must be HubSpot record ids (strings of digits), got {bad_ids[:5]!r}"
+        )
+    if ids.duplicated().any():
+        raise ValueError(
+            f"companies listed more than once: {', '.join(sorted(set(ids[ids.duplicated()])))}; "
+            f"each company is ranked once"
+        )
+    for metric in METRICS:
+        frame[metric.value] = pd.Series(
+            [_counter(v, c, metric.value) for v, c in zip(frame[metric.value], ids, strict=True)],
+            dtype="int64",
+        )
+    return frame
+
+
+def rank_companies(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Score, order, rank and tier one week's companies; returns rows sorted by rank.
+
+    Input: one row per mapped company with the four weekly counters. Extra columns pass
+    through untouched.
+    """
+    frame = _validated(metrics)
+    for metric, weight in METRIC_WEIGHTS.items():
+        frame[POINTS_COLUMNS[metric.value]] = frame[metric.value] * weight
+    frame["score"] = frame[list(POINTS_COLUMNS.values())].sum(axis=1).astype("int64")
+    order = [m.value for m in METRICS]
+    frame = frame.sort_values(
+        [*order, "company_id"],
+        ascending=[*(False for _ in order), True],
+        key=lambda column: column.map(int) if column.name == "company_id" else column,
+        kind="mergesort",
+    ).reset_index(drop=True)
+    n = len(frame)
+    frame["rank"] = pd.Series(range(1, n + 1), dtype="int64")
+    frame["rank_text"] = [rank_text(r, n) for r in range(1, n + 1)]
+    frame["tier"] = [tier_for(r, n) for r in range(1, n + 1)]
+    frame["scoring_version"] = SCORING_VERSION
+    extra = [c for c in frame.columns if c not in RANKED_COLUMNS]
+    return frame[[*RANKED_COLUMNS, *extra]]

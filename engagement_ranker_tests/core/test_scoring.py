@@ -1,0 +1,265 @@
+"""Scoring, ranking and tiering: the spec's rules, for every N, under every input order."""
+
+from __future__ import annotations
+
+import itertools
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engagement_ranker.constants import (
+    METRICS,
+    SCORING_VERSION,
+    TIER_BOTTOM,
+    TIER_LABELS,
+    TIER_MIDDLE,
+    TIER_TOP,
+)
+from engagement_ranker.core.scoring import (
+    RANKED_COLUMNS,
+    parse_rank_text,
+    rank_companies,
+    rank_text,
+    tier_for,
+    tier_sizes,
+)
+
+COUNTERS = [m.value for m in METRICS]  # new_patients, appointments, tasks, calls
+
+
+def ceil_30_percent(n: int) -> int:
+    """ceil(0.3·n) in integers only, independent of the implementation."""
+    return (3 * n + 9) // 10
+
+
+def frame(rows: list[tuple[str, int, int, int, int]]) -> pd.DataFrame:
+    """(company_id, new_patients, appointments, tasks, calls) -> a ranking input."""
+    return pd.DataFrame(
+        {
+            "company_id": [r[0] for r in rows],
+            "name": [f"Practice {r[0]}" for r in rows],
+            "tenant_id": pd.array([int(r[0]) + 1000 for r in rows], dtype="Int64"),
+            "method": ["domain"] * len(rows),
+            **{c: [r[i + 1] for r in rows] for i, c in enumerate(COUNTERS)},
+        }
+    )
+
+
+def oracle_order(rows: list[tuple[str, int, int, int, int]]) -> list[str]:
+    return [r[0] for r in sorted(rows, key=lambda r: (*(-v for v in r[1:]), int(r[0])))]
+
+
+counter = st.integers(0, 6)  # small values make ties (and tie-breaks) common
+rows_strategy = st.lists(
+    st.tuples(st.integers(1, 10**12).map(str), counter, counter, counter, counter),
+    min_size=1,
+    max_size=60,
+    unique_by=lambda r: r[0],
+)
+
+
+# --- the spec's examples --------------------------------------------------------------------
+def test_score_is_4_3_2_1_with_a_per_metric_breakdown():
+    ranked = rank_companies(frame([("1", 2, 5, 7, 11)]))
+    row = ranked.iloc[0]
+    assert row["score"] == 4 * 2 + 3 * 5 + 2 * 7 + 11 == 48
+    assert [row[f"points_{c}"] for c in COUNTERS] == [8, 15, 14, 11]
+    assert row["scoring_version"] == SCORING_VERSION
+    assert tuple(ranked.columns) == RANKED_COLUMNS
+
+
+def test_rank_text_example():
+    assert rank_text(26, 150) == "26 out of 150"
+
+
+@pytest.mark.parametrize(
+    ("rank", "tier"),
+    [(1, TIER_TOP), (45, TIER_TOP), (46, TIER_MIDDLE), (105, TIER_MIDDLE), (106, TIER_BOTTOM),
+     (150, TIER_BOTTOM)],
+)  # fmt: skip
+def test_tiers_for_150(rank, tier):
+    assert tier_for(rank, 150) == tier
+
+
+@pytest.mark.parametrize(
+    ("n", "sizes", "tiers"),
+    [
+        (1, (1, 0, 0), [TIER_TOP]),
+        (2, (1, 0, 1), [TIER_TOP, TIER_BOTTOM]),
+        (3, (1, 1, 1), [TIER_TOP, TIER_MIDDLE, TIER_BOTTOM]),
+        (4, (2, 0, 2), [TIER_TOP] * 2 + [TIER_BOTTOM] * 2),
+        (10, (3, 4, 3), [TIER_TOP] * 3 + [TIER_MIDDLE] * 4 + [TIER_BOTTOM] * 3),
+        (150, (45, 60, 45), [TIER_TOP] * 45 + [TIER_MIDDLE] * 60 + [TIER_BOTTOM] * 45),
+    ],
+)
+def test_table_of_n(n, sizes, tiers):
+    assert tier_sizes(n) == sizes
+    rows = [(str(i), 0, 0, 0, n - i) for i in range(1, n + 1)]
+    ranked = rank_companies(frame(rows))
+    assert list(ranked["company_id"]) == [str(i) for i in range(1, n + 1)]
+    assert list(ranked["rank"]) == list(range(1, n + 1))
+    assert list(ranked["tier"]) == tiers
+    assert list(ranked["rank_text"]) == [f"{r} out of {n}" for r in range(1, n + 1)]
+
+
+def test_tie_breaks_follow_metric_priority_then_numeric_company_id():
+    rows = [
+        ("100", 1, 0, 0, 0),  # same counters as 99: id 99 < 100 numerically (not as text)
+        ("99", 1, 0, 0, 0),
+        ("5", 0, 9, 9, 9),  # higher score than the two above, fewer new patients
+        ("6", 0, 9, 9, 10),
+        ("7", 0, 9, 10, 0),
+        ("8", 0, 10, 0, 0),
+    ]
+    ranked = rank_companies(frame(rows))
+    assert list(ranked["company_id"]) == ["99", "100", "8", "7", "6", "5"]
+
+
+def test_extra_columns_pass_through():
+    data = frame([("1", 1, 1, 1, 1), ("2", 2, 2, 2, 2)]).assign(prior_rank_text=["x", "y"])
+    ranked = rank_companies(data)
+    assert list(ranked["prior_rank_text"]) == ["y", "x"]
+    assert list(ranked.columns) == [*RANKED_COLUMNS, "prior_rank_text"]
+
+
+def test_empty_week_ranks_nobody():
+    ranked = rank_companies(frame([]))
+    assert ranked.empty and tuple(ranked.columns) == RANKED_COLUMNS
+
+
+# --- properties -----------------------------------------------------------------------------
+@given(st.integers(1, 5000))
+def test_tier_counts_equal_the_ceil_formula_for_every_n(n):
+    top, middle, bottom = tier_sizes(n)
+    edge = ceil_30_percent(n)
+    assert top == edge
+    assert bottom == (edge if n > 1 else 0)  # N = 1: the top wins the overlap
+    assert top + middle + bottom == n and middle >= 0
+    tiers = [tier_for(r, n) for r in range(1, n + 1)]
+    assert [tiers.count(label) for label in TIER_LABELS] == [top, middle, bottom]
+    # Tiers are contiguous: Top, then Middle, then Bottom.
+    assert tiers == sorted(tiers, key=TIER_LABELS.index)
+
+
+@settings(max_examples=150, deadline=None)
+@given(rows_strategy, st.randoms(use_true_random=False))
+def test_ranks_are_a_permutation_in_a_total_order_independent_of_input_order(rows, rnd):
+    shuffled = rows[:]
+    rnd.shuffle(shuffled)
+    ranked = rank_companies(frame(rows))
+    again = rank_companies(frame(shuffled))
+    pd.testing.assert_frame_equal(ranked, again)
+    n = len(rows)
+    assert sorted(ranked["rank"]) == list(range(1, n + 1))
+    assert list(ranked["company_id"]) == oracle_order(rows)
+    keys = [
+        (*(-int(row[c]) for c in COUNTERS), int(row["company_id"])) for _, row in ranked.iterrows()
+    ]
+    assert all(a < b for a, b in itertools.pairwise(keys))  # strictly: total order
+    scores = {r[0]: 4 * r[1] + 3 * r[2] + 2 * r[3] + r[4] for r in rows}
+    assert dict(zip(ranked["company_id"], ranked["score"], strict=True)) == scores
+    assert [parse_rank_text(t) for t in ranked["rank_text"]] == [(r, n) for r in range(1, n + 1)]
+
+
+@given(st.integers(1, 10**6).flatmap(lambda n: st.tuples(st.integers(1, n), st.just(n))))
+def test_rank_text_round_trips(pair):
+    assert parse_rank_text(rank_text(*pair)) == pair
+    assert parse_rank_text(f"  {rank_text(*pair)}\t") == pair
+
+
+# --- the prior-value parser -----------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("value", "parsed"),
+    [
+        ("3 out of 7", (3, 7)),
+        ("  3 out of 7 ", (3, 7)),
+        ("26 out of 150", (26, 150)),
+        ("1 out of 1", (1, 1)),
+        ("7 out of 7", (7, 7)),
+        ("", None),
+        ("   ", None),
+        ("n/a", None),
+        ("26 of 150", None),
+        ("26/150", None),
+        ("0 out of 5", None),
+        ("6 out of 5", None),
+        ("1.5 out of 3", None),
+        ("-1 out of 3", None),
+        ("3 out of 0", None),
+        ("03 out of 7", None),
+        ("3 OUT OF 7", None),
+        ("3  out of 7", None),
+        ("rank 3 out of 7", None),
+        ("3 out of 7 (last week)", None),
+        (None, None),
+        (float("nan"), None),
+        (pd.NA, None),
+        (3, None),
+    ],
+)
+def test_parse_rank_text_is_strict(value, parsed):
+    assert parse_rank_text(value) == parsed
+
+
+# --- bad input ------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("metric", "value"),
+    [
+        ("calls", -1),
+        ("tasks", 1.5),
+        ("appointments", "7"),
+        ("new_patients", None),
+        ("new_patients", float("nan")),
+        ("calls", float("inf")),
+        ("tasks", True),
+    ],
+)
+def test_bad_counters_name_the_company_and_the_metric(metric, value):
+    data = frame([("41", 1, 1, 1, 1), ("42", 1, 1, 1, 1)]).astype(object)
+    data.loc[1, metric] = value
+    with pytest.raises(ValueError) as excinfo:
+        rank_companies(data)
+    assert f"company 42: {metric} is {value!r}" in str(excinfo.value)
+    assert "whole numbers >= 0" in str(excinfo.value)
+
+
+def test_missing_counter_in_a_nullable_column_is_refused():
+    data = frame([("41", 1, 1, 1, 1)])
+    data["calls"] = pd.array([None], dtype="Int64")
+    with pytest.raises(ValueError, match="company 41: calls is <NA>"):
+        rank_companies(data)
+
+
+def test_whole_floats_are_accepted_as_counts():
+    data = frame([("41", 1, 1, 1, 1)]).astype({"calls": "float64"})
+    assert rank_companies(data)["score"].tolist() == [10]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (frame([("1", 0, 0, 0, 0)]).drop(columns="calls"), "lacks column(s) calls"),
+        (frame([("1", 0, 0, 0, 0), ("1", 1, 1, 1, 1)]), "companies listed more than once: 1"),
+        (frame([("1", 0, 0, 0, 0)]).assign(company_id=[1]), "strings of digits"),
+    ],
+)
+def test_bad_frames_are_refused(data, message):
+    with pytest.raises(ValueError) as excinfo:
+        rank_companies(data)
+    assert message in str(excinfo.value)
+
+
+@pytest.mark.parametrize(("rank", "n"), [(0, 5), (6, 5), (1, 0), (-1, 3)])
+def test_impossible_ranks_are_refused(rank, n):
+    with pytest.raises(ValueError, match="impossible"):
+        tier_for(rank, n)
+    with pytest.raises(ValueError, match="impossible"):
+        rank_text(rank, n)
+
+
+@pytest.mark.parametrize("n", [-1, 1.5, True, "3"])
+def test_tier_sizes_refuses_non_counts(n):
+    with pytest.raises(ValueError, match="whole number"):
+        tier_sizes(n)
