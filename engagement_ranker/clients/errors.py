@@ -1,0 +1,148 @@
+"""The one error hierarchy of the clients: each message says where, what and how to fix it.
+
+Every message passes through `redact`, so a token, password or webhook URL never reaches a
+log, a run's metadata or an alert, even if an upstream service echoes one back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from engagement_ranker.clients.http import redact, shorten
+
+
+def _restore(cls: type[ClientError], state: dict[str, Any], args: tuple[Any, ...]) -> ClientError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
+
+class ClientError(Exception):
+    """Base of everything the clients raise on purpose."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-rich constructors do not survive default exception pickling (multiprocess runs).
+        return (_restore, (type(self), self.__dict__, self.args))
+
+
+class ApiError(ClientError):
+    """A call to `service` at `endpoint` ("METHOD /path", never a full URL) did not succeed."""
+
+    def __init__(
+        self,
+        service: str,
+        endpoint: str,
+        status: int | None,
+        category: str | None = None,
+        correlation_id: str | None = None,
+        fix: str = "",
+        *,
+        detail: str = "",
+    ) -> None:
+        self.service = service
+        self.endpoint = endpoint
+        self.status = status
+        self.category = category
+        self.correlation_id = correlation_id
+        self.fix = fix
+        self.detail = detail
+        message = f"{service} {endpoint} failed"
+        if status is not None:
+            message += f": HTTP {status}"
+        if category:
+            message += f" {category}"
+        if correlation_id:
+            message += f" (correlationId {correlation_id})"
+        if detail:
+            message += f": {shorten(detail)}"
+        if fix:
+            message += f". Fix: {fix}"
+        super().__init__(redact(message))
+
+
+class AuthError(ApiError):
+    """The credentials were refused (401 or a failed login)."""
+
+
+class ScopeError(ApiError):
+    """The credentials work but lack a permission (403)."""
+
+    def __init__(self, *args: Any, required_scopes: Sequence[str] = (), **kwargs: Any) -> None:
+        self.required_scopes = tuple(required_scopes)
+        super().__init__(*args, **kwargs)
+
+
+class NotFoundError(ApiError):
+    """The endpoint or some records do not exist (404, or a 207 naming `ids`)."""
+
+    def __init__(self, *args: Any, ids: Sequence[str] = (), **kwargs: Any) -> None:
+        self.ids = tuple(ids)
+        super().__init__(*args, **kwargs)
+
+
+@dataclass(frozen=True)
+class PropertyCode:
+    """One of HubSpot's per-property validation findings."""
+
+    property: str | None
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.property or '?'}: {self.code} ({self.message})"
+
+
+class ValidationError(ApiError):
+    """The request was rejected as invalid (400); `codes` are HubSpot's per-property findings."""
+
+    def __init__(self, *args: Any, codes: Sequence[PropertyCode] = (), **kwargs: Any) -> None:
+        self.codes = tuple(codes)
+        if self.codes:
+            kwargs["detail"] = "; ".join(str(code) for code in self.codes)
+        super().__init__(*args, **kwargs)
+
+
+class RateLimitExhausted(ApiError):
+    """The service kept answering 429 until the retry policy gave up."""
+
+
+class UpstreamUnavailable(ApiError):
+    """5xx, timeouts or dropped connections until the retry policy gave up."""
+
+
+class MalformedResponse(ApiError):
+    """The service answered, but not with what its contract promises."""
+
+
+class MissingKeyError(MalformedResponse):
+    """A required response key is absent; `key_path` is where it was looked for."""
+
+    def __init__(self, *args: Any, key_path: str, **kwargs: Any) -> None:
+        self.key_path = key_path
+        super().__init__(*args, **kwargs)
+
+
+class PeriodError(ClientError, ValueError):
+    """The requested week lies outside what the service's periods can reach."""
+
+
+class TrendCoverageError(ClientError):
+    """Daily trend buckets do not cover every requested day; the run must not scale or guess."""
+
+    def __init__(self, gaps: Mapping[str, tuple[int, Sequence[date]]], period: str) -> None:
+        self.gaps = {metric: (count, tuple(days)) for metric, (count, days) in gaps.items()}
+        self.period = period
+        parts = [
+            f"{metric}: {count} tenant{'s' if count != 1 else ''} lack "
+            + ", ".join(day.isoformat() for day in days)
+            for metric, (count, days) in self.gaps.items()
+        ]
+        super().__init__(
+            f"Yobi trend buckets (period {period}) do not cover the week - "
+            + "; ".join(parts)
+            + ". Fix: rerun once Yobi has reported those days; never scale partial weeks"
+        )

@@ -1,0 +1,584 @@
+"""HubSpot CRM client: complete paging, minimal batching, pacing under the limits, typed errors.
+
+Everything above can assume every record was fetched, every write was sent as asked or
+raised, and no rate limit was exceeded: a client-side limiter keeps under the account's
+10-second budget and search's 5 per second, shared by every client of the same account in
+this process. Retries (429, 5xx, timeouts, dropped connections) are safe because every call
+here is idempotent: reads, searches, and batch updates that set absolute values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+
+from engagement_ranker.clients.errors import (
+    ApiError,
+    AuthError,
+    MalformedResponse,
+    NotFoundError,
+    PropertyCode,
+    RateLimitExhausted,
+    ScopeError,
+    UpstreamUnavailable,
+    ValidationError,
+)
+from engagement_ranker.clients.http import (
+    DEFAULT_RETRY,
+    RETRYABLE_STATUSES,
+    RetriesExhausted,
+    RetryLog,
+    RetryPolicy,
+    SlidingWindowLimiter,
+    check_base_url,
+    make_timeout,
+    redact,
+    send_with_retries,
+)
+from engagement_ranker.constants import (
+    CONTACT_PROPERTIES,
+    CUSTOMER_LIFECYCLE_STAGE,
+    DEFAULT_HUBSPOT_BASE_URL,
+    HTTP_TIMEOUT_SECONDS,
+    HUBSPOT_ASSOCIATIONS_BATCH_MAX,
+    HUBSPOT_BATCH_READ_MAX,
+    HUBSPOT_BATCH_UPDATE_MAX,
+    HUBSPOT_SEARCH_PAGE_MAX,
+    HUBSPOT_SEARCH_PER_SECOND,
+    HUBSPOT_SEARCH_RESULT_CAP,
+    HUBSPOT_TIER_LIMITS,
+    HUBSPOT_WINDOW_SECONDS,
+    Env,
+)
+
+SERVICE = "HubSpot"
+SEARCH_PATH = "/crm/v3/objects/contacts/search"
+ASSOCIATIONS_PATH = "/crm/v4/associations/contacts/companies/batch/read"
+COMPANIES_READ_PATH = "/crm/v3/objects/companies/batch/read"
+COMPANIES_UPDATE_PATH = "/crm/v3/objects/companies/batch/update"
+PROPERTY_PATH = "/crm/v3/properties/companies/{name}"
+
+ID_PROPERTY = "hs_object_id"
+NO_ASSOCIATIONS = "crm.associations.NO_ASSOCIATIONS_FOUND"
+OBJECT_NOT_FOUND = "OBJECT_NOT_FOUND"
+DAILY_POLICY = "DAILY"
+# Keep a tenth of the 10-second budget for other integrations' stray calls and clock skew.
+BURST_BUDGET_FRACTION = 0.9
+SEARCH_WINDOW_SECONDS = 1.0
+# Server windows may be closed intervals; never land exactly on their edge.
+WINDOW_MARGIN_SECONDS = 0.05
+# Enough parallel batch calls to hide latency; the limiter, not this, bounds the rate.
+CONCURRENCY = 4
+
+_DIGITS = re.compile(r"[0-9]+")
+_PROPERTY_NAME = re.compile(r"[a-z0-9_]+")
+
+FIX_AUTH = f"check {Env.HUBSPOT_ACCESS_TOKEN}: the private app token is missing, revoked or expired"
+FIX_NOT_FOUND = f"check {Env.HUBSPOT_BASE_URL} points at the HubSpot API and the record exists"
+FIX_UNAVAILABLE = (
+    f"HubSpot is down or unreachable: check https://status.hubspot.com and "
+    f"{Env.HUBSPOT_BASE_URL}, then rerun"
+)
+FIX_RATE = (
+    "HubSpot kept rate-limiting: another app may share this account's limit; rerun later, "
+    f"and set {Env.HUBSPOT_TIER} to the account's real tier"
+)
+FIX_DAILY = "the account's daily API allowance is used up: rerun after it resets at midnight"
+FIX_VALIDATION = "correct the listed values to fit each property's definition (type, options)"
+FIX_MALFORMED = "HubSpot answered outside its documented contract: rerun; if it persists, report it"
+
+_limiters: dict[tuple[str, str, str], tuple[SlidingWindowLimiter, SlidingWindowLimiter]] = {}
+_limiters_lock = threading.Lock()
+
+
+def _account_limiters(
+    base_url: str, access_token: str, tier: str
+) -> tuple[SlidingWindowLimiter, SlidingWindowLimiter]:
+    """The (10-second, search) limiters of one account, shared by its clients in this process."""
+    key = (base_url, hashlib.sha256(access_token.encode()).hexdigest(), tier)
+    with _limiters_lock:
+        if key not in _limiters:
+            _limiters[key] = (
+                SlidingWindowLimiter(
+                    int(HUBSPOT_TIER_LIMITS[tier] * BURST_BUDGET_FRACTION),
+                    HUBSPOT_WINDOW_SECONDS + WINDOW_MARGIN_SECONDS,
+                ),
+                SlidingWindowLimiter(
+                    HUBSPOT_SEARCH_PER_SECOND, SEARCH_WINDOW_SECONDS + WINDOW_MARGIN_SECONDS
+                ),
+            )
+        return _limiters[key]
+
+
+def _retryable(response: httpx.Response) -> bool:
+    """429 and 5xx are worth another try, except a 429 for the daily allowance."""
+    if response.status_code != 429:
+        return response.status_code in RETRYABLE_STATUSES
+    return _json_or_empty(response).get("policyName") != DAILY_POLICY
+
+
+def _json_or_empty(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _cursor(holder: object) -> str | None:
+    """`paging.next.after` of a page or an association result, or None on the last page."""
+    paging = holder.get("paging") if isinstance(holder, dict) else None
+    following = paging.get("next") if isinstance(paging, dict) else None
+    after = following.get("after") if isinstance(following, dict) else None
+    return None if after is None else str(after)
+
+
+def _dicts(items: object) -> list[dict[str, Any]]:
+    """The objects of a JSON list (e.g. a 207's `errors`), ignoring anything else."""
+    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+
+
+def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _unique_ids(ids: Iterable[str], what: str) -> list[str]:
+    """Validate HubSpot record ids (digit strings) and return them unique, in numeric order."""
+    unique: set[str] = set()
+    for record_id in ids:
+        if not isinstance(record_id, str) or not _DIGITS.fullmatch(record_id):
+            raise ValueError(
+                f"{what} {record_id!r} is not a HubSpot record id: pass ids as digit strings"
+            )
+        unique.add(record_id)
+    return sorted(unique, key=int)
+
+
+class HubSpotClient:
+    """Synchronous HubSpot CRM client for the job; concurrency and pacing are internal."""
+
+    def __init__(
+        self,
+        access_token: str,
+        base_url: str = DEFAULT_HUBSPOT_BASE_URL,
+        tier: str = "free",
+        timeout: float = HTTP_TIMEOUT_SECONDS,
+        *,
+        retry: RetryPolicy = DEFAULT_RETRY,
+    ) -> None:
+        if not isinstance(access_token, str) or not access_token.strip():
+            raise ValueError(
+                f"{Env.HUBSPOT_ACCESS_TOKEN} is empty: set it to the private app's access token"
+            )
+        if tier not in HUBSPOT_TIER_LIMITS:
+            raise ValueError(
+                f"{Env.HUBSPOT_TIER}={tier!r} is not a known tier: use one of "
+                + ", ".join(HUBSPOT_TIER_LIMITS)
+            )
+        self._token = access_token
+        base_url = check_base_url(base_url, Env.HUBSPOT_BASE_URL)
+        self._burst, self._search = _account_limiters(base_url, access_token, tier)
+        self._retry = retry
+        self._log = RetryLog(SERVICE)
+        self._notes: list[str] = []
+        self._notes_lock = threading.Lock()
+        self._http = httpx.Client(
+            base_url=base_url,
+            timeout=make_timeout(timeout),
+            headers={"Authorization": f"Bearer {access_token}"},
+        )
+
+    @property
+    def warnings(self) -> list[str]:
+        """Retries and oddities seen so far, sorted, for the run's anomaly report."""
+        with self._notes_lock:
+            notes = sorted(set(self._notes))
+        return self._log.lines() + notes
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- operations ----------------------------------------------------------------------
+
+    def customer_contacts(self) -> list[dict[str, Any]]:
+        """Every contact with lifecyclestage=customer, in id order, across the 10,000 cap.
+
+        Pages of 200 sorted by id; before a query would page past the cap, a fresh query
+        continues with `hs_object_id GT <last id>`, so no call is wasted.
+        """
+        contacts: dict[str, dict[str, Any]] = {}
+        last_id: str | None = None
+        while True:
+            filters = [
+                {
+                    "propertyName": "lifecyclestage",
+                    "operator": "EQ",
+                    "value": CUSTOMER_LIFECYCLE_STAGE,
+                }
+            ]
+            if last_id is not None:
+                filters.append({"propertyName": ID_PROPERTY, "operator": "GT", "value": last_id})
+            body: dict[str, Any] = {
+                "filterGroups": [{"filters": filters}],
+                "properties": list(CONTACT_PROPERTIES),
+                "sorts": [{"propertyName": ID_PROPERTY, "direction": "ASCENDING"}],
+                "limit": HUBSPOT_SEARCH_PAGE_MAX,
+            }
+            chunk_start = last_id
+            seen = 0
+            while True:
+                page = self._call("POST", SEARCH_PATH, json=body, search=True)
+                records = self._records(f"POST {SEARCH_PATH}", page)
+                for record in records:
+                    contacts[record["id"]] = {
+                        "contact_id": record["id"],
+                        **self._values(f"POST {SEARCH_PATH}", record, CONTACT_PROPERTIES),
+                    }
+                if records:
+                    last_id = max((r["id"] for r in records), key=int)
+                seen += len(records)
+                after = _cursor(page)
+                total = page.get("total")
+                if not records or after is None or (isinstance(total, int) and seen >= total):
+                    return sorted(contacts.values(), key=lambda c: int(c["contact_id"]))
+                if seen + HUBSPOT_SEARCH_PAGE_MAX > HUBSPOT_SEARCH_RESULT_CAP:
+                    break
+                body = {**body, "after": after}
+            if last_id == chunk_start:
+                raise self._malformed(
+                    f"POST {SEARCH_PATH}",
+                    f"a query filtered on {ID_PROPERTY} GT {last_id} made no progress",
+                )
+
+    def companies_for_contacts(self, contact_ids: Iterable[str]) -> dict[str, list[str]]:
+        """Contact id -> its company ids (numeric order); [] for a contact without companies.
+
+        v4 batch reads of 1,000 inputs; an input with more pages is re-sent with its cursor in
+        the next round, packed with the others, so the call count stays minimal.
+        """
+        ids = _unique_ids(contact_ids, "contact id")
+        companies: dict[str, set[str]] = {contact_id: set() for contact_id in ids}
+        pending: list[dict[str, str]] = [{"id": contact_id} for contact_id in ids]
+        while pending:
+            rounds = self._parallel(
+                lambda inputs: self._associations_page(inputs, companies),
+                _chunks(pending, HUBSPOT_ASSOCIATIONS_BATCH_MAX),
+            )
+            pending = sorted(
+                (cursor for page in rounds for cursor in page), key=lambda c: int(c["id"])
+            )
+        return {contact_id: sorted(found, key=int) for contact_id, found in companies.items()}
+
+    def read_companies(
+        self, company_ids: Iterable[str], properties: Sequence[str]
+    ) -> tuple[dict[str, dict[str, str | None]], list[str]]:
+        """(found: id -> {property: value or None}, missing ids), both in numeric id order."""
+        ids = _unique_ids(company_ids, "company id")
+        names = self._property_names(properties)
+        found: dict[str, dict[str, str | None]] = {}
+        missing: list[str] = []
+        for page_found, page_missing in self._parallel(
+            lambda chunk: self._companies_page(chunk, names), _chunks(ids, HUBSPOT_BATCH_READ_MAX)
+        ):
+            found.update(page_found)
+            missing.extend(page_missing)
+        return dict(sorted(found.items(), key=lambda item: int(item[0]))), sorted(missing, key=int)
+
+    def update_companies(self, batch: Sequence[tuple[str, Mapping[str, str]]]) -> None:
+        """Set absolute property values on up to 100 companies in one call.
+
+        HubSpot applies a batch whole or rejects it whole (400), so a repeat after a 429, 5xx
+        or dropped connection cannot leave a different result: it is retried. A 207 (some
+        companies gone) raises `NotFoundError` naming them; the others were written.
+        """
+        if len(batch) > HUBSPOT_BATCH_UPDATE_MAX:
+            raise ValueError(
+                f"update batch of {len(batch)} companies exceeds HubSpot's "
+                f"{HUBSPOT_BATCH_UPDATE_MAX}: split it (core.writeplan.batches)"
+            )
+        ids = [company_id for company_id, _ in batch]
+        if len(_unique_ids(ids, "company id")) != len(ids):
+            raise ValueError(f"update batch repeats company ids {ids!r}: send each company once")
+        for company_id, values in batch:
+            self._property_names(list(values))
+            for name, value in values.items():
+                if not isinstance(value, str):
+                    raise ValueError(
+                        f"company {company_id} property {name} value {value!r} is not a string: "
+                        "HubSpot takes every value as a string (e.g. '37')"
+                    )
+        if not batch:
+            return
+        endpoint = f"POST {COMPANIES_UPDATE_PATH}"
+        body = {"inputs": [{"id": cid, "properties": dict(values)} for cid, values in batch]}
+        page = self._call("POST", COMPANIES_UPDATE_PATH, json=body)
+        missing = self._not_found_ids(endpoint, page)
+        if missing:
+            raise NotFoundError(
+                SERVICE,
+                endpoint,
+                207,
+                OBJECT_NOT_FOUND,
+                fix="these companies were deleted or merged; the rest of the batch was written. "
+                "Rerun so the universe is read afresh",
+                detail="missing company ids " + ", ".join(missing),
+                ids=missing,
+            )
+
+    def company_property(self, name: str) -> dict[str, Any] | None:
+        """A company property's definition, or None when HubSpot says it does not exist."""
+        (name,) = self._property_names([name])
+        try:
+            return self._call("GET", PROPERTY_PATH.format(name=name))
+        except NotFoundError as exc:
+            if exc.category == OBJECT_NOT_FOUND:
+                return None
+            raise
+
+    # --- paging helpers ------------------------------------------------------------------
+
+    def _associations_page(
+        self, inputs: Sequence[dict[str, str]], companies: dict[str, set[str]]
+    ) -> list[dict[str, str]]:
+        """One v4 batch read; adds what it found to `companies`, returns inputs to page on."""
+        endpoint = f"POST {ASSOCIATIONS_PATH}"
+        page = self._call("POST", ASSOCIATIONS_PATH, json={"inputs": list(inputs)})
+        cursors: list[dict[str, str]] = []
+        results = page.get("results")
+        if not isinstance(results, list):
+            raise self._malformed(endpoint, "the response has no list of results")
+        for result in results:
+            source = result.get("from") if isinstance(result, dict) else None
+            contact_id = str(source.get("id")) if isinstance(source, dict) else ""
+            if contact_id not in companies:
+                raise self._malformed(endpoint, f"a result for contact {contact_id!r} not asked")
+            for target in _dicts(result.get("to")):
+                company_id = target.get("toObjectId")
+                if isinstance(company_id, bool) or not _DIGITS.fullmatch(str(company_id)):
+                    raise self._malformed(
+                        endpoint, f"contact {contact_id} has toObjectId {company_id!r}"
+                    )
+                companies[contact_id].add(str(company_id))
+            after = _cursor(result)
+            if after is not None:
+                cursors.append({"id": contact_id, "after": after})
+        for error in _dicts(page.get("errors")):
+            if error.get("subCategory") != NO_ASSOCIATIONS:
+                ids = error.get("context", {}).get("fromObjectId", [])
+                self._note(
+                    f"{SERVICE} {endpoint}: {error.get('category')} "
+                    f"{error.get('subCategory') or ''} for {len(ids)} contacts: "
+                    f"{redact(str(error.get('message', '')), (self._token,))}"
+                )
+        return cursors
+
+    def _companies_page(
+        self, ids: Sequence[str], names: Sequence[str]
+    ) -> tuple[dict[str, dict[str, str | None]], list[str]]:
+        endpoint = f"POST {COMPANIES_READ_PATH}"
+        body = {
+            "inputs": [{"id": company_id} for company_id in ids],
+            "properties": list(names),
+            "propertiesWithHistory": [],
+        }
+        page = self._call("POST", COMPANIES_READ_PATH, json=body)
+        found: dict[str, dict[str, str | None]] = {}
+        for record in self._records(endpoint, page):
+            found[record["id"]] = self._values(endpoint, record, names)
+        missing = self._not_found_ids(endpoint, page)
+        unaccounted = set(ids) - set(found) - set(missing)
+        stray = set(found) - set(ids)
+        if unaccounted or stray:
+            raise self._malformed(
+                endpoint,
+                f"ids neither returned nor reported missing: {sorted(unaccounted)}; "
+                f"ids not asked for: {sorted(stray)}",
+            )
+        return found, missing
+
+    def _not_found_ids(self, endpoint: str, page: Mapping[str, Any]) -> list[str]:
+        """Ids of a 207's OBJECT_NOT_FOUND errors; any other batch error raises."""
+        missing: list[str] = []
+        for error in _dicts(page.get("errors")):
+            if error.get("category") != OBJECT_NOT_FOUND:
+                raise ApiError(
+                    SERVICE,
+                    endpoint,
+                    207,
+                    error.get("category"),
+                    page.get("correlationId"),
+                    fix=FIX_MALFORMED,
+                    detail=redact(str(error.get("message", "")), (self._token,)),
+                )
+            missing.extend(str(i) for i in error.get("context", {}).get("ids", []))
+        return sorted(set(missing), key=int)
+
+    def _records(self, endpoint: str, page: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The `results` of a search or batch read, checked for id and properties."""
+        results = page.get("results")
+        if not isinstance(results, list):
+            raise self._malformed(endpoint, "the response has no list of results")
+        for record in results:
+            if (
+                not isinstance(record, dict)
+                or not isinstance(record.get("id"), str)
+                or not _DIGITS.fullmatch(record["id"])
+                or not isinstance(record.get("properties"), dict)
+            ):
+                raise self._malformed(endpoint, f"a result lacks an id or properties: {record}")
+        return results
+
+    def _values(
+        self, endpoint: str, record: Mapping[str, Any], names: Sequence[str]
+    ) -> dict[str, str | None]:
+        """The requested properties of a record: strings, or None when unset."""
+        values = {name: record["properties"].get(name) for name in names}
+        odd = {k: v for k, v in values.items() if v is not None and not isinstance(v, str)}
+        if odd:
+            raise self._malformed(endpoint, f"record {record['id']} has non-string values {odd!r}")
+        return values
+
+    def _property_names(self, properties: Sequence[str]) -> list[str]:
+        names = list(properties)
+        bad = [p for p in names if not isinstance(p, str) or not _PROPERTY_NAME.fullmatch(p)]
+        if bad or not names:
+            raise ValueError(
+                f"property names {bad or names!r} are not HubSpot internal names: "
+                "pass lower-case names like 'customer_engagement_score'"
+            )
+        return names
+
+    def _parallel(self, work: Callable[[Any], Any], chunks: list[Sequence[Any]]) -> list[Any]:
+        """Run `work` over `chunks` on a small pool (results in chunk order); the limiter paces."""
+        if len(chunks) <= 1:
+            return [work(chunk) for chunk in chunks]
+        with ThreadPoolExecutor(min(CONCURRENCY, len(chunks))) as pool:
+            return list(pool.map(work, chunks))
+
+    def _note(self, line: str) -> None:
+        with self._notes_lock:
+            self._notes.append(line)
+
+    # --- one HTTP call -------------------------------------------------------------------
+
+    @contextmanager
+    def _search_slot(self) -> Iterator[None]:
+        with self._search.slot(), self._burst.slot():
+            yield
+
+    def _call(self, method: str, path: str, *, search: bool = False, **request: Any) -> Any:
+        """Send one paced, retried call; return its JSON (200/207) or raise a typed error."""
+        endpoint = f"{method} {path}"
+        try:
+            response = send_with_retries(
+                self._http,
+                method,
+                path,
+                endpoint=endpoint,
+                policy=self._retry,
+                log=self._log,
+                slot=self._search_slot if search else self._burst.slot,
+                retryable=_retryable,
+                **request,
+            )
+        except RetriesExhausted as exc:
+            raise self._exhausted(endpoint, exc) from None
+        if response.status_code in (200, 207):
+            try:
+                body = response.json()
+            except ValueError:
+                raise self._malformed(
+                    endpoint, f"HTTP {response.status_code} body is not JSON"
+                ) from None
+            if not isinstance(body, dict):
+                raise self._malformed(endpoint, f"HTTP {response.status_code} body is no object")
+            return body
+        raise self._error(endpoint, response)
+
+    def _error(self, endpoint: str, response: httpx.Response) -> ApiError:
+        body = _json_or_empty(response)
+        status = response.status_code
+        category = body.get("category") or body.get("policyName")
+        correlation_id = body.get("correlationId") or response.headers.get(
+            "X-HubSpot-Correlation-Id"
+        )
+        detail = redact(str(body.get("message") or response.reason_phrase), (self._token,))
+        args = (SERVICE, endpoint, status, category, correlation_id)
+        if status == 401:
+            return AuthError(*args, fix=FIX_AUTH, detail=detail)
+        if status == 403:
+            scopes = sorted(
+                {
+                    scope
+                    for error in _dicts(body.get("errors"))
+                    for key in ("requiredGranularScopes", "requiredScopes")
+                    for scope in (error.get("context") or {}).get(key, [])
+                }
+            )
+            return ScopeError(
+                *args,
+                fix=f"grant the private app the scope(s) {', '.join(scopes) or 'named above'} "
+                f"(Settings > Integrations > Private apps > Scopes), then rerun",
+                detail=detail,
+                required_scopes=scopes,
+            )
+        if status == 404:
+            return NotFoundError(*args, fix=FIX_NOT_FOUND, detail=detail)
+        if status == 400:
+            return ValidationError(
+                *args, fix=FIX_VALIDATION, detail=detail, codes=self._codes(body)
+            )
+        if status == 429:
+            return RateLimitExhausted(*args, fix=FIX_DAILY, detail=detail)
+        return ApiError(*args, fix=FIX_MALFORMED, detail=detail)
+
+    def _codes(self, body: Mapping[str, Any]) -> list[PropertyCode]:
+        codes = []
+        for error in _dicts(body.get("errors")):
+            names = (error.get("context") or {}).get("propertyName") or [error.get("name")]
+            codes.append(
+                PropertyCode(
+                    property=names[0],
+                    code=str(error.get("code") or error.get("subCategory") or "?"),
+                    message=redact(str(error.get("message", "")), (self._token,)),
+                )
+            )
+        return codes
+
+    def _exhausted(self, endpoint: str, exc: RetriesExhausted) -> ApiError:
+        response = exc.last.response
+        body = _json_or_empty(response) if response is not None else {}
+        args = (
+            SERVICE,
+            endpoint,
+            exc.status,
+            body.get("policyName") or body.get("category"),
+            body.get("correlationId"),
+        )
+        if exc.status == 429:
+            return RateLimitExhausted(*args, fix=FIX_RATE, detail=str(exc))
+        return UpstreamUnavailable(*args, fix=FIX_UNAVAILABLE, detail=str(exc))
+
+    def _malformed(self, endpoint: str, detail: str) -> MalformedResponse:
+        return MalformedResponse(
+            SERVICE, endpoint, 200, fix=FIX_MALFORMED, detail=redact(detail, (self._token,))
+        )
