@@ -1,0 +1,249 @@
+"""`engagement-ranker`: the sandbox, a one-command demo, one week run in-process, and the UI."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from engagement_ranker.constants import WriteMode
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+@click.group()
+def main() -> None:
+    """Weekly customer engagement ranks from Yobi usage, written onto HubSpot companies."""
+
+
+@main.command()
+@click.option("--seed", default=7, show_default=True, help="Dataset seed.")
+@click.option("--companies", default=150, show_default=True, help="HubSpot companies (<= 20,000).")
+@click.option("--latency-ms", default=0, show_default=True, help="Added to every API call.")
+@click.option("--hubspot-tier", type=click.Choice(["free", "pro"]), default="free", show_default=True)
+@click.option("--now", default=None, help="Sandbox clock, ISO 8601 with offset (default: real now).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--hubspot-port", default=0, show_default=True, help="0 picks a free port.")
+@click.option("--yobi-port", default=0, show_default=True)
+@click.option("--slack-port", default=0, show_default=True)
+@click.option("--smtp-port", default=0, show_default=True)
+def sandbox(**options: Any) -> None:
+    """Start the HubSpot, Yobi, Slack and SMTP stand-ins and print the environment to use."""
+    from engagement_ranker.sandbox.runner import serve
+
+    serve(_sandbox_config(**options))
+
+
+def _sandbox_config(**options: Any) -> Any:
+    from datetime import datetime
+
+    from engagement_ranker.sandbox.runner import SandboxConfig
+
+    now = options.pop("now", None)
+    if now is not None:
+        try:
+            now = datetime.fromisoformat(now)
+        except ValueError:
+            raise click.BadParameter(f"{now!r} is not ISO 8601; e.g. 2026-11-22T06:00:00-05:00") from None
+        if now.tzinfo is None:
+            raise click.BadParameter(f"{now.isoformat()} has no UTC offset; add one, e.g. -05:00")
+    return SandboxConfig(now=now, **options)
+
+
+@contextmanager
+def _instance() -> Iterator[Any]:
+    """The DAGSTER_HOME instance when set (history persists), else a throwaway one."""
+    import dagster as dg
+
+    if os.environ.get("DAGSTER_HOME"):
+        Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+        with dg.DagsterInstance.get() as instance:
+            yield instance
+    else:
+        with tempfile.TemporaryDirectory() as home, dg.instance_for_test(temp_dir=home) as instance:
+            yield instance
+
+
+def _run_config(mode: str | None, allow: tuple[str, ...] | None, log_level: str) -> dict[str, Any]:
+    writeback: dict[str, Any] = {}
+    if mode:
+        writeback["mode"] = mode
+    if allow:
+        writeback["allowlist"] = list(allow)
+    return {
+        "ops": {"hubspot_writeback": {"config": writeback}},
+        "loggers": {"console": {"config": {"log_level": log_level}}},
+    }
+
+
+def run_week(
+    instance: Any,
+    week: str,
+    mode: str | None = None,
+    allow: tuple[str, ...] | None = None,
+    log_level: str = "INFO",
+) -> tuple[bool, dict[str, Any]]:
+    """Materialize one week through Dagster in-process; on failure, alert like the sensor does."""
+    import dagster as dg
+
+    from engagement_ranker.core.week import parse_week_key
+    from engagement_ranker.definitions import build_definitions
+    from engagement_ranker.defs.alerts import alert_for_run
+    from engagement_ranker.defs.jobs import WEEKLY_JOB_NAME
+    from engagement_ranker.defs.partitions import latest_week_key
+    from engagement_ranker.defs.report import week_report
+
+    key = latest_week_key() if week == "latest" else parse_week_key(week).key
+    if key > latest_week_key():
+        raise click.BadParameter(
+            f"week {key} has not ended yet; the latest completed week is {latest_week_key()}"
+        )
+    definitions = build_definitions()
+    job = definitions.resolve_job_def(WEEKLY_JOB_NAME)
+    result = job.execute_in_process(
+        partition_key=key,
+        instance=instance,
+        run_config=_run_config(mode, allow, log_level),
+        raise_on_error=False,
+    )
+    resources = definitions.resources
+    with dg.build_resources(
+        {name: resources[name] for name in ("settings", "notifier", "warehouse")}
+    ) as built:
+        status = "success" if result.success else "failure"
+        report = week_report(instance, built.warehouse, key, status)
+        if not result.success:
+            alert = alert_for_run(instance, result.dagster_run, built.settings.run_url(result.run_id))
+            delivered, errors = built.notifier.deliver(alert)
+            report["alert"] = {
+                "step": alert.step,
+                "error": alert.error,
+                "written": alert.written,
+                "delivered": delivered,
+                "delivery_errors": errors,
+            }
+    return result.success, report
+
+
+@main.command()
+@click.option("--week", default="latest", show_default=True, help="latest, or the week's Sunday.")
+@click.option("--mode", type=click.Choice([m.value for m in WriteMode]), default=None,
+              help="Overrides ENGAGEMENT_WRITE_MODE (default dry-run).")
+@click.option("--allow", default=None, help="Company ids for allowlist mode, comma-separated.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
+              help="Write the week's JSON report here.")
+@click.option("--log-level", type=click.Choice(LOG_LEVELS), default="INFO", show_default=True)
+def run(week: str, mode: str | None, allow: str | None, report_path: str | None, log_level: str) -> None:
+    """Run one week (fetch, map, rank, check, write, summarize); exit non-zero on any failure."""
+    from engagement_ranker.core.settings import parse_company_ids
+
+    allowlist = parse_company_ids(allow, "--allow") if allow else None
+    with _instance() as instance:
+        success, report = run_week(instance, week, mode, allowlist, log_level)
+    if report_path:
+        Path(report_path).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    written = sum(1 for w in report["writes"] if w["outcome"] == "written")
+    click.echo(
+        f"week {report['week']}: {report['status']}; {len(report['ranked'])} ranked, "
+        f"{len(report['unmapped'])} unmapped, {len(report['excluded'])} excluded, {written} written"
+    )
+    if not success:
+        alert = report["alert"]
+        click.echo(f"FAILED at {alert['step']}: {alert['error']}\n{alert['written']}", err=True)
+        sys.exit(1)
+
+
+def _summary_markdown(instance: Any, week_key: str) -> str:
+    from engagement_ranker.defs.anomaly_metadata import latest_metadata
+
+    summary = latest_metadata(instance, "slack_summary", week_key).get("summary")
+    return summary.value if summary is not None else "(no summary was produced)"
+
+
+@main.command()
+@click.option("--seed", default=7, show_default=True)
+@click.option("--companies", default=150, show_default=True)
+@click.option("--backfill-weeks", default=4, show_default=True)
+def demo(seed: int, companies: int, backfill_weeks: int) -> None:
+    """The whole weekly job on the sandbox: backfill past weeks, write the latest, show it."""
+    from engagement_ranker.defs.partitions import weekly_partitions
+    from engagement_ranker.sandbox.runner import Sandbox, SandboxConfig
+
+    with Sandbox(SandboxConfig(seed=seed, companies=companies)) as box:
+        os.environ.update(box.env)
+        keys = weekly_partitions.get_partition_keys()[-(backfill_weeks + 1) :]
+        with _instance() as instance:
+            for key in keys[:-1]:
+                ok, report = run_week(instance, key, WriteMode.FULL.value, log_level="ERROR")
+                click.echo(f"backfill {key}: {report['status']}, {len(report['ranked'])} ranked "
+                           "(history only: HubSpot holds the current week)")
+                if not ok:
+                    raise click.ClickException(f"backfill of {key} failed: {report['alert']['error']}")
+            latest = keys[-1]
+            ok, report = run_week(instance, latest, WriteMode.FULL.value, log_level="ERROR")
+            if not ok:
+                raise click.ClickException(f"week {latest} failed: {report['alert']['error']}")
+            click.echo("")
+            click.echo(_summary_markdown(instance, latest))
+        writes = box.control.writes()
+        click.echo("")
+        click.echo(f"HubSpot sandbox: {len(writes)} company records written for week {latest}.")
+        click.echo("Explore it in the Dagster UI: `make dev`, then open http://127.0.0.1:3000")
+
+
+def _export_lines_to_env(lines: list[str]) -> dict[str, str]:
+    env = {}
+    for line in lines:
+        if line.startswith("export "):
+            key, _, value = line[len("export ") :].partition("=")
+            env[key] = shlex.split(value)[0] if value else ""
+    return env
+
+
+@main.command()
+@click.option("--port", default=3000, show_default=True, help="Dagster UI port.")
+@click.option("--companies", default=150, show_default=True)
+def dev(port: int, companies: int) -> None:
+    """The sandbox plus `dagster dev` on it: the UI, schedule, sensor and backfills."""
+    sandbox_process = subprocess.Popen(
+        [sys.executable, "-m", "engagement_ranker.sandbox", "--companies", str(companies)],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        env = _read_sandbox_env(sandbox_process)
+        env["DAGSTER_UI_URL"] = f"http://127.0.0.1:{port}"
+        click.echo(f"sandbox up; starting the Dagster UI on http://127.0.0.1:{port}")
+        subprocess.run(
+            [str(Path(sys.executable).with_name("dagster")), "dev", "-w", "workspace.yaml",
+             "-p", str(port)],
+            env={**os.environ, **env},
+            check=False,
+        )
+    finally:
+        sandbox_process.terminate()
+        sandbox_process.wait(timeout=10)
+
+
+def _read_sandbox_env(process: subprocess.Popen[str]) -> dict[str, str]:
+    """The sandbox prints its `export` lines, then a blank line, once every server listens."""
+    assert process.stdout is not None
+    lines = []
+    for line in process.stdout:
+        if not line.strip():
+            break
+        lines.append(line.strip())
+    if process.poll() is not None:
+        raise click.ClickException("the sandbox exited before it was ready")
+    return _export_lines_to_env(lines)
+

@@ -1,0 +1,71 @@
+"""Parsing of the run's settings from their string form (env vars, launchpad config).
+
+Each parser names the variable, the bad value and the fix, so bad config fails at the start of
+a run with a message a data engineer can act on, before anything is read or written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from engagement_ranker.constants import Env, WriteMode
+
+
+class SettingError(ValueError):
+    """A setting has a value the product cannot use."""
+
+
+def parse_write_mode(value: str | None, variable: str = Env.ENGAGEMENT_WRITE_MODE) -> WriteMode:
+    """`dry-run` when unset: nothing is written until someone asks for it."""
+    if value is None or not value.strip():
+        return WriteMode.DRY_RUN
+    try:
+        return WriteMode(value.strip().lower())
+    except ValueError:
+        allowed = ", ".join(mode.value for mode in WriteMode)
+        raise SettingError(
+            f"{variable}={value!r} is not a write mode; use one of: {allowed}"
+        ) from None
+
+
+def parse_company_ids(
+    value: str | Iterable[str] | None, variable: str = Env.ENGAGEMENT_WRITE_ALLOWLIST
+) -> tuple[str, ...]:
+    """HubSpot company ids from a comma-separated string or a list; each must be all digits."""
+    if value is None:
+        return ()
+    items = value.split(",") if isinstance(value, str) else list(value)
+    ids = []
+    for item in items:
+        text = str(item).strip()
+        if not text:
+            continue
+        if not text.isdigit():
+            raise SettingError(
+                f"{variable} entry {text!r} is not a HubSpot company id; "
+                "list the numeric record ids, comma-separated (e.g. 5790939450,5790939451)"
+            )
+        ids.append(text)
+    return tuple(dict.fromkeys(ids))
+
+
+def parse_fraction(value: str | float | None, default: float, variable: str) -> float:
+    """A share between 0 and 1, e.g. the minimum mapping coverage."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return default
+    try:
+        fraction = float(value)
+    except ValueError:
+        raise SettingError(
+            f"{variable}={value!r} is not a number; use a share between 0 and 1, e.g. 0.8"
+        ) from None
+    if not 0.0 <= fraction <= 1.0:
+        raise SettingError(f"{variable}={value!r} is outside 0..1; use a share such as 0.8")
+    return fraction
+
+
+def parse_domain_list(value: str | None, default: Iterable[str]) -> frozenset[str]:
+    """Comma-separated e-mail domains, lower-cased; unset means the default list."""
+    if value is None or not value.strip():
+        return frozenset(default)
+    return frozenset(part.strip().lower().lstrip("@") for part in value.split(",") if part.strip())

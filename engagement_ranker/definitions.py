@@ -1,0 +1,31 @@
+"""The code location: one `Definitions` object for `dagster dev`, the CLI and the tests."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from engagement_ranker.defs import assets
+from engagement_ranker.defs.alerts import failure_alert
+from engagement_ranker.defs.checks import ALL_CHECKS
+from engagement_ranker.defs.jobs import weekly_engagement_job, weekly_schedule
+from engagement_ranker.defs.resources import build_resources
+
+
+def build_definitions() -> dg.Definitions:
+    """Assets, checks, job, schedule, sensor and resources, wired to the current environment.
+
+    In-process execution: the steps are small and I/O-bound, share one embedded DuckDB file,
+    and a process per step would cost more start-up than the work itself.
+    """
+    return dg.Definitions(
+        assets=dg.load_assets_from_modules([assets]),
+        asset_checks=ALL_CHECKS,
+        jobs=[weekly_engagement_job],
+        schedules=[weekly_schedule],
+        sensors=[failure_alert],
+        resources=build_resources(),
+        executor=dg.in_process_executor,
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,284 @@
+"""The weekly asset graph: universe, tenants, metrics, mapping, ranks, writeback, summary.
+
+Each asset fetches through a client, calls the core, and returns a DataFrame (stored per week
+in the embedded warehouse) with metadata; anomalies ride along as metadata so every output
+renders the same list.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+import dagster as dg
+from engagement_ranker.constants import (
+    COMPANY_READ_PROPERTIES,
+    METRICS,
+    Metric,
+)
+from engagement_ranker.core.anomalies import Anomaly, AnomalyKind
+from engagement_ranker.core.movers import activity_anomalies, attach_prior
+from engagement_ranker.core.identity import resolve_tenants
+from engagement_ranker.core.render import markdown
+from engagement_ranker.core.scoring import rank_companies
+from engagement_ranker.core.summary import build_summary
+from engagement_ranker.core.tenants import tenant_frame
+from engagement_ranker.core.universe import build_universe, included, rule_properties
+from engagement_ranker.defs.anomaly_metadata import (
+    anomalies_metadata,
+    collect_anomalies,
+    warnings_as_anomalies,
+)
+from engagement_ranker.defs.history import prior_week_ranks
+from engagement_ranker.defs.metadata import frame_metadata, markdown_table
+from engagement_ranker.defs.partitions import latest_week_key, week_of, weekly_partitions
+from engagement_ranker.defs.resources import (
+    HubSpotResource,
+    NotifierResource,
+    RankerSettings,
+    YobiResource,
+)
+from engagement_ranker.defs.writer import WritebackConfig, write_week
+from dagster_duckdb import DuckDBResource
+
+OWNERS = ["team:revenue-data"]
+# The warehouse keeps every week: rows carry their week's Sunday, which is the partition key.
+WEEKLY_TABLE = {"partition_expr": "CAST(week AS TIMESTAMP)"}
+COMMON = {
+    "partitions_def": weekly_partitions,
+    "owners": OWNERS,
+    "io_manager_key": "warehouse_io",
+    "metadata": WEEKLY_TABLE,
+}
+
+
+def _stamped(frame: pd.DataFrame, week_key: str) -> pd.DataFrame:
+    """The frame with its week as the first column, as the warehouse partitions on it."""
+    return frame.assign(week=week_key)[["week", *frame.columns]]
+
+
+def _output(
+    context: dg.AssetExecutionContext,
+    frame: pd.DataFrame,
+    anomalies: list[Anomaly] | None = None,
+    **extra: object,
+) -> dg.Output[pd.DataFrame]:
+    stored = _stamped(frame, context.partition_key)
+    metadata = frame_metadata(stored, extra)
+    if anomalies is not None:
+        metadata["anomalies"] = anomalies_metadata(anomalies)
+    return dg.Output(stored, metadata=metadata)
+
+
+@dg.asset(group_name="hubspot", kinds={"hubspot", "pandas", "duckdb"}, **COMMON)
+def customer_companies(
+    context: dg.AssetExecutionContext, hubspot: HubSpotResource, settings: RankerSettings
+) -> dg.Output[pd.DataFrame]:
+    """Companies of contacts whose lifecycle stage is customer, deduplicated, exclusions marked."""
+    rules = settings.exclusion_rules()
+    with hubspot.client() as client:
+        contacts = client.customer_contacts()
+        companies_of = client.companies_for_contacts([c["contact_id"] for c in contacts])
+        company_ids = sorted({cid for ids in companies_of.values() for cid in ids}, key=int)
+        properties, missing = client.read_companies(
+            company_ids, tuple(dict.fromkeys((*COMPANY_READ_PROPERTIES, *rule_properties(rules))))
+        )
+        warnings = list(client.warnings)
+    universe = build_universe(contacts, companies_of, properties, rules)
+    excluded = universe[universe["excluded_reason"].notna()]
+    anomalies = [
+        Anomaly(
+            AnomalyKind.EXCLUDED,
+            f"{row.name} ({row.company_id}) excluded: {row.excluded_reason}",
+            company_id=row.company_id,
+            company_name=row.name,
+        )
+        for row in excluded.itertuples(index=False)
+    ]
+    anomalies += warnings_as_anomalies("HubSpot", warnings)
+    anomalies += [
+        Anomaly(
+            AnomalyKind.API_WARNING,
+            f"company {company_id} is associated with a customer contact but HubSpot "
+            "could not read it (deleted or merged)",
+            company_id=company_id,
+        )
+        for company_id in missing
+    ]
+    return _output(
+        context,
+        universe,
+        anomalies,
+        customer_contacts=len(contacts),
+        companies=len(universe),
+        excluded=len(excluded),
+    )
+
+
+@dg.asset(group_name="yobi", kinds={"python", "pandas", "duckdb"}, **COMMON)
+def yobi_tenants(context: dg.AssetExecutionContext, yobi: YobiResource) -> dg.Output[pd.DataFrame]:
+    """Yobi's tenants with their locations, websites and names normalized for matching."""
+    with yobi.client() as client:
+        tenants = tenant_frame(client.tenants(), client.locations())
+        warnings = list(client.warnings)
+    return _output(
+        context,
+        tenants,
+        warnings_as_anomalies("Yobi", warnings),
+        with_website=int(tenants["domain_key"].notna().sum()),
+    )
+
+
+@dg.asset(group_name="yobi", kinds={"python", "pandas", "duckdb"}, **COMMON)
+def weekly_metrics(
+    context: dg.AssetExecutionContext, yobi: YobiResource, yobi_tenants: pd.DataFrame
+) -> dg.Output[pd.DataFrame]:
+    """The four counters of every tenant for exactly this Sun–Sat week, from daily trend buckets."""
+    week = week_of(context)
+    with yobi.client() as client:
+        counters = client.weekly_counters(week.dates)
+        warnings = list(client.warnings)
+    metrics = (
+        yobi_tenants[["tenant_id"]]
+        .merge(counters.frame, on="tenant_id", how="left")
+        .assign(period=counters.period)
+    )
+    metrics["missing_days"] = metrics["missing_days"].fillna("")
+    return _output(
+        context,
+        metrics,
+        warnings_as_anomalies("Yobi", warnings),
+        week_start=week.start.isoformat(),
+        week_end=week.end.isoformat(),
+        period=counters.period,
+        **{f"total_{m.value}": int(metrics[m.value].sum()) for m in METRICS},
+    )
+
+
+@dg.asset(group_name="identity", kinds={"python", "pandas", "duckdb"}, **COMMON)
+def tenant_mapping(
+    context: dg.AssetExecutionContext,
+    settings: RankerSettings,
+    customer_companies: pd.DataFrame,
+    yobi_tenants: pd.DataFrame,
+    weekly_metrics: pd.DataFrame,
+) -> dg.Output[pd.DataFrame]:
+    """Each included company's Yobi tenant: overrides, domain, e-mail domain, then name."""
+    activity = weekly_metrics.set_index("tenant_id")[
+        [Metric.CALLS, Metric.TASKS, Metric.APPOINTMENTS]
+    ].fillna(0)
+    result = resolve_tenants(
+        included(customer_companies)[["company_id", "name", "domain", "contact_email_domains"]],
+        yobi_tenants[["tenant_id", "tenant_name", "website"]],
+        overrides=settings.overrides(),
+        generic_domains=settings.generic_domains(),
+        activity={int(t): int(total) for t, total in activity.sum(axis=1).items()},
+    )
+    mapping = result.mapping
+    counts = mapping["status"].value_counts()
+    by_method = mapping["method"].value_counts()
+    return _output(
+        context,
+        mapping,
+        result.anomalies,
+        mapped=int(mapping["tenant_id"].notna().sum()),
+        unmapped=int(counts.get("unmapped", 0)),
+        ambiguous=int(counts.get("ambiguous", 0)),
+        duplicate_claims=int(counts.get("duplicate_claim", 0)),
+        by_method=dg.MetadataValue.json({str(k): int(v) for k, v in by_method.items()}),
+    )
+
+
+@dg.asset(group_name="ranking", kinds={"python", "pandas", "duckdb"}, **COMMON)
+def ranked_scores(
+    context: dg.AssetExecutionContext,
+    warehouse: DuckDBResource,
+    customer_companies: pd.DataFrame,
+    tenant_mapping: pd.DataFrame,
+    weekly_metrics: pd.DataFrame,
+) -> dg.Output[pd.DataFrame]:
+    """Score = 4·new patients + 3·appointments + 2·tasks + 1·calls; ranked, tiered, with movers."""
+    week = week_of(context)
+    mapped = tenant_mapping[tenant_mapping["tenant_id"].notna()]
+    counters = weekly_metrics[["tenant_id", *METRICS]]
+    ranked = rank_companies(
+        mapped[["company_id", "name", "tenant_id", "method"]].merge(
+            counters, on="tenant_id", how="left"
+        )
+    )
+    # HubSpot holds the last written week; it is the prior week only for the latest week.
+    hubspot_prior = (
+        dict(zip(customer_companies["company_id"], customer_companies["prior_rank_text"], strict=True))
+        if week.key == latest_week_key()
+        else {}
+    )
+    ranked = attach_prior(ranked, prior_week_ranks(warehouse, week.previous()), hubspot_prior)
+    top = ranked.head(10)[["rank", "name", "score", "tier"]]
+    return _output(
+        context,
+        ranked,
+        activity_anomalies(ranked),
+        ranked=len(ranked),
+        top_10=markdown_table(top),
+    )
+
+
+@dg.asset(group_name="delivery", kinds={"hubspot", "pandas", "duckdb"}, **COMMON)
+def hubspot_writeback(
+    context: dg.AssetExecutionContext,
+    config: WritebackConfig,
+    hubspot: HubSpotResource,
+    settings: RankerSettings,
+    ranked_scores: pd.DataFrame,
+) -> dg.Output[pd.DataFrame]:
+    """Score, rank and tier onto each ranked company — only if every blocking check passed."""
+    result = write_week(context, config, hubspot, settings, ranked_scores)
+    return _output(context, result.audit, result.anomalies, **result.metadata)
+
+
+class SummaryConfig(dg.Config):
+    """Whether to send the summary for a historical week too (backfills stay quiet by default)."""
+
+    send_for_historical_week: bool = False
+
+
+@dg.asset(group_name="delivery", kinds={"slack", "email", "duckdb"}, **COMMON)
+def slack_summary(
+    context: dg.AssetExecutionContext,
+    config: SummaryConfig,
+    notifier: NotifierResource,
+    settings: RankerSettings,
+    customer_companies: pd.DataFrame,
+    tenant_mapping: pd.DataFrame,
+    ranked_scores: pd.DataFrame,
+    hubspot_writeback: pd.DataFrame,
+) -> dg.Output[pd.DataFrame]:
+    """Top 10, bottom 10, biggest movers and anomalies, to Slack, e-mail and this page."""
+    week = week_of(context)
+    summary = build_summary(
+        week=week,
+        ranked=ranked_scores,
+        universe=customer_companies,
+        mapping=tenant_mapping,
+        audit=hubspot_writeback,
+        anomalies=collect_anomalies(context),
+        run_url=settings.run_url(context.run_id),
+    )
+    report = markdown(summary)
+    delivered: list[str] = []
+    if week.key == latest_week_key() or config.send_for_historical_week:
+        delivered, errors = notifier.deliver(summary)
+        if errors:
+            # HubSpot is already written; failing here lets the summary be retried alone.
+            raise dg.Failure(
+                description=f"Summary not delivered: {'; '.join(errors)}. HubSpot was written; "
+                "re-materialize slack_summary for this week to resend.",
+                metadata={"summary": dg.MetadataValue.md(report)},
+            )
+    else:
+        context.log.info(f"{week.label} is a historical week: summary stored, not sent")
+    sent = pd.DataFrame(
+        [{"mode": summary.mode.value, "ranked": summary.ranked, "delivered": ",".join(delivered)}]
+    )
+    return _output(
+        context, sent, summary=dg.MetadataValue.md(report), delivered=",".join(delivered) or "none"
+    )

@@ -1,0 +1,258 @@
+"""Resources: every external system and every setting, configured from the environment.
+
+Secrets travel as `dg.EnvVar`, so the UI shows the variable's name and never its value.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+from dagster_duckdb_pandas import DuckDBPandasIOManager
+from pydantic import Field
+
+from engagement_ranker.clients.hubspot import HubSpotClient
+from engagement_ranker.clients.notify import EmailSender, NotifyError, SlackWebhook
+from engagement_ranker.clients.yobi import YobiClient
+from engagement_ranker.constants import (
+    DEFAULT_HUBSPOT_BASE_URL,
+    DEFAULT_INTERNAL_YOBI_EMAIL_DOMAINS,
+    DEFAULT_MAPPING_COVERAGE_MIN,
+    DEFAULT_YOBI_BASE_URL,
+    HTTP_TIMEOUT_SECONDS,
+    Env,
+    WriteMode,
+)
+from engagement_ranker.core.render import email as email_parts
+from engagement_ranker.core.render import slack_messages
+from engagement_ranker.core.summary import Alert, Summary
+from engagement_ranker.core.identity import Overrides, parse_generic_domains, parse_overrides
+from engagement_ranker.core.settings import (
+    SettingError,
+    parse_company_ids,
+    parse_domain_list,
+    parse_fraction,
+    parse_write_mode,
+)
+from engagement_ranker.core.universe import ExclusionRule, parse_exclusion_rules
+
+WAREHOUSE_SCHEMA = "engagement"
+
+
+class HubSpotResource(dg.ConfigurableResource):
+    """HubSpot CRM through a private app token (HUBSPOT_ACCESS_TOKEN)."""
+
+    access_token: str = Field(description="Private app token; set HUBSPOT_ACCESS_TOKEN.")
+    base_url: str = Field(default=DEFAULT_HUBSPOT_BASE_URL, description="HUBSPOT_BASE_URL")
+    tier: str = Field(default="free", description="Rate-limit tier: free or pro (HUBSPOT_TIER).")
+    timeout_seconds: float = HTTP_TIMEOUT_SECONDS
+
+    @contextmanager
+    def client(self) -> Iterator[HubSpotClient]:
+        with HubSpotClient(
+            access_token=self.access_token,
+            base_url=self.base_url,
+            tier=self.tier,
+            timeout=self.timeout_seconds,
+        ) as client:
+            yield client
+
+
+class YobiResource(dg.ConfigurableResource):
+    """Yobi's admin API, logged in as YOBI_EMAIL / YOBI_PASSWORD."""
+
+    email: str = Field(description="Admin account; set YOBI_EMAIL.")
+    password: str = Field(description="Set YOBI_PASSWORD.")
+    base_url: str = Field(default=DEFAULT_YOBI_BASE_URL, description="YOBI_BASE_URL")
+    internal_email_domains: str = Field(
+        default=",".join(DEFAULT_INTERNAL_YOBI_EMAIL_DOMAINS),
+        description="Staff e-mail domains whose tasks are not customer activity "
+        "(INTERNAL_YOBI_USER_EMAIL_DOMAINS, comma-separated).",
+    )
+    timeout_seconds: float = HTTP_TIMEOUT_SECONDS
+
+    @contextmanager
+    def client(self) -> Iterator[YobiClient]:
+        domains = parse_domain_list(self.internal_email_domains, DEFAULT_INTERNAL_YOBI_EMAIL_DOMAINS)
+        with YobiClient(
+            email=self.email,
+            password=self.password,
+            base_url=self.base_url,
+            timeout=self.timeout_seconds,
+            internal_email_domains=domains,
+        ) as client:
+            yield client
+
+
+class RankerSettings(dg.ConfigurableResource):
+    """The product's own settings: identity overrides, exclusions, thresholds, write mode."""
+
+    overrides_json: str | None = Field(
+        default=None, description="TENANT_MAPPING_OVERRIDES_JSON: {company id or domain: tenant id}"
+    )
+    overrides_file: str | None = Field(
+        default=None, description="TENANT_MAPPING_OVERRIDES_FILE: a file holding that JSON"
+    )
+    exclude_filters_json: str | None = Field(
+        default=None, description="HUBSPOT_COMPANY_EXCLUDE_FILTERS_JSON"
+    )
+    generic_email_domains: str | None = Field(default=None, description="GENERIC_EMAIL_DOMAINS")
+    mapping_coverage_min: str | None = Field(default=None, description="MAPPING_COVERAGE_MIN")
+    write_mode: str | None = Field(default=None, description="ENGAGEMENT_WRITE_MODE")
+    write_allowlist: str | None = Field(default=None, description="ENGAGEMENT_WRITE_ALLOWLIST")
+    dagster_ui_url: str | None = Field(default=None, description="DAGSTER_UI_URL, for run links")
+
+    def overrides_text(self) -> str | None:
+        if self.overrides_json and self.overrides_json.strip():
+            return self.overrides_json
+        if self.overrides_file:
+            path = Path(self.overrides_file)
+            if not path.is_file():
+                raise SettingError(
+                    f"{Env.TENANT_MAPPING_OVERRIDES_FILE}={self.overrides_file!r} does not exist; "
+                    "point it at a JSON file or unset it"
+                )
+            return path.read_text(encoding="utf-8")
+        return None
+
+    def overrides(self, known_tenant_ids: set[int] | None = None) -> Overrides:
+        return parse_overrides(self.overrides_text(), known_tenant_ids)
+
+    def exclusion_rules(self) -> tuple[ExclusionRule, ...]:
+        return parse_exclusion_rules(self.exclude_filters_json)
+
+    def generic_domains(self) -> frozenset[str]:
+        return parse_generic_domains(self.generic_email_domains)
+
+    def coverage_min(self) -> float:
+        return parse_fraction(
+            self.mapping_coverage_min, DEFAULT_MAPPING_COVERAGE_MIN, Env.MAPPING_COVERAGE_MIN
+        )
+
+    def default_mode(self) -> WriteMode:
+        return parse_write_mode(self.write_mode)
+
+    def default_allowlist(self) -> tuple[str, ...]:
+        return parse_company_ids(self.write_allowlist)
+
+    def run_url(self, run_id: str) -> str | None:
+        if not self.dagster_ui_url:
+            return None
+        return f"{self.dagster_ui_url.rstrip('/')}/runs/{run_id}"
+
+
+class NotifierResource(dg.ConfigurableResource):
+    """Slack incoming webhook and SMTP e-mail; either may be unset, both may be set."""
+
+    slack_webhook_url: str | None = Field(default=None, description="SLACK_WEBHOOK_URL")
+    smtp_host: str | None = Field(default=None, description="SMTP_HOST")
+    smtp_port: int = Field(default=587, description="SMTP_PORT")
+    smtp_username: str | None = Field(default=None, description="SMTP_USERNAME")
+    smtp_password: str | None = Field(default=None, description="SMTP_PASSWORD")
+    smtp_from: str | None = Field(default=None, description="SMTP_FROM")
+    smtp_starttls: str = Field(default="auto", description="SMTP_STARTTLS: auto, true or false")
+    email_to: str | None = Field(default=None, description="SUMMARY_EMAIL_TO, comma-separated")
+    timeout_seconds: float = HTTP_TIMEOUT_SECONDS
+
+    def slack(self) -> SlackWebhook | None:
+        if not self.slack_webhook_url:
+            return None
+        return SlackWebhook(self.slack_webhook_url, timeout=self.timeout_seconds)
+
+    def email(self) -> EmailSender | None:
+        recipients = [r.strip() for r in (self.email_to or "").split(",") if r.strip()]
+        if not self.smtp_host or not recipients:
+            return None
+        starttls = self.smtp_starttls.strip().lower()
+        return EmailSender(
+            host=self.smtp_host,
+            port=self.smtp_port,
+            username=self.smtp_username,
+            password=self.smtp_password,
+            sender=self.smtp_from or f"engagement-ranker@{self.smtp_host}",
+            recipients=recipients,
+            starttls=starttls if starttls == "auto" else starttls in {"1", "true", "yes"},
+            timeout=self.timeout_seconds,
+        )
+
+    def deliver(self, message: Summary | Alert) -> tuple[list[str], list[str]]:
+        """Send to every configured channel; one failing does not stop the other.
+
+        Returns the channels delivered and the errors (secret-free) of those that failed.
+        """
+        delivered, errors = [], []
+        slack, mailer = self.slack(), self.email()
+        if slack is not None:
+            try:
+                slack.post(slack_messages(message))
+                delivered.append("slack")
+            except NotifyError as error:
+                errors.append(f"slack: {error}")
+        if mailer is not None:
+            try:
+                mailer.send(*email_parts(message))
+                delivered.append("email")
+            except NotifyError as error:
+                errors.append(f"email: {error}")
+        return delivered, errors
+
+
+def _env(name: str, default: str | None = None) -> str | dg.EnvVar | None:
+    """An EnvVar when the variable is set, else the default, so optional settings stay optional."""
+    return dg.EnvVar(name) if os.environ.get(name) else default
+
+
+def warehouse_path() -> str:
+    """The embedded DuckDB file holding every week's tables (ENGAGEMENT_DUCKDB_PATH)."""
+    explicit = os.environ.get(Env.ENGAGEMENT_DUCKDB_PATH)
+    if explicit:
+        return explicit
+    home = Path(os.environ.get("DAGSTER_HOME") or ".dagster_home")
+    home.mkdir(parents=True, exist_ok=True)
+    return str(home / "engagement.duckdb")
+
+
+def build_resources() -> dict[str, object]:
+    """Resources wired to the environment; called when the code location loads."""
+    database = warehouse_path()
+    return {
+        "hubspot": HubSpotResource(
+            access_token=dg.EnvVar(Env.HUBSPOT_ACCESS_TOKEN),
+            base_url=_env(Env.HUBSPOT_BASE_URL, DEFAULT_HUBSPOT_BASE_URL),
+            tier=_env(Env.HUBSPOT_TIER, "free"),
+        ),
+        "yobi": YobiResource(
+            email=dg.EnvVar(Env.YOBI_EMAIL),
+            password=dg.EnvVar(Env.YOBI_PASSWORD),
+            base_url=_env(Env.YOBI_BASE_URL, DEFAULT_YOBI_BASE_URL),
+            internal_email_domains=_env(
+                Env.INTERNAL_YOBI_USER_EMAIL_DOMAINS, ",".join(DEFAULT_INTERNAL_YOBI_EMAIL_DOMAINS)
+            ),
+        ),
+        "settings": RankerSettings(
+            overrides_json=_env(Env.TENANT_MAPPING_OVERRIDES_JSON),
+            overrides_file=_env(Env.TENANT_MAPPING_OVERRIDES_FILE),
+            exclude_filters_json=_env(Env.HUBSPOT_COMPANY_EXCLUDE_FILTERS_JSON),
+            generic_email_domains=_env(Env.GENERIC_EMAIL_DOMAINS),
+            mapping_coverage_min=_env(Env.MAPPING_COVERAGE_MIN),
+            write_mode=_env(Env.ENGAGEMENT_WRITE_MODE),
+            write_allowlist=_env(Env.ENGAGEMENT_WRITE_ALLOWLIST),
+            dagster_ui_url=_env(Env.DAGSTER_UI_URL),
+        ),
+        "notifier": NotifierResource(
+            slack_webhook_url=_env(Env.SLACK_WEBHOOK_URL),
+            smtp_host=_env(Env.SMTP_HOST),
+            smtp_port=dg.EnvVar.int(Env.SMTP_PORT) if os.environ.get(Env.SMTP_PORT) else 587,
+            smtp_username=_env(Env.SMTP_USERNAME),
+            smtp_password=_env(Env.SMTP_PASSWORD),
+            smtp_from=_env(Env.SMTP_FROM),
+            smtp_starttls=_env(Env.SMTP_STARTTLS, "auto"),
+            email_to=_env(Env.SUMMARY_EMAIL_TO),
+        ),
+        "warehouse_io": DuckDBPandasIOManager(database=database, schema=WAREHOUSE_SCHEMA),
+        "warehouse": DuckDBResource(database=database),
+    }

@@ -1,0 +1,275 @@
+"""The write protocol: gate, mode, before image, diff, batches, restore on failure, read-back.
+
+HubSpot applies one batch all-or-nothing, but a run of batches is not atomic, so "no partial
+writes" comes from here: validate everything first, write only what changed, and when batch k
+fails, put batches 1..k back to their before image and fail loudly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import dagster as dg
+import pandas as pd
+from pydantic import Field
+
+from engagement_ranker.clients.errors import (
+    ApiError,
+    AuthError,
+    ScopeError,
+    ValidationError,
+)
+from engagement_ranker.clients.hubspot import HubSpotClient
+from engagement_ranker.constants import (
+    ENGAGEMENT_PROPERTIES,
+    PROP_RANK,
+    PROP_SCORE,
+    PROP_TIER,
+    WriteMode,
+)
+from engagement_ranker.core.anomalies import Anomaly, AnomalyKind
+from engagement_ranker.core.settings import SettingError, parse_company_ids, parse_write_mode
+from engagement_ranker.core.writeplan import (
+    CompanyWrite,
+    batches,
+    intended_values,
+    plan_writes,
+    property_problems,
+    readback_mismatches,
+)
+from engagement_ranker.defs.anomaly_metadata import warnings_as_anomalies
+from engagement_ranker.defs.checks import GATING_CHECK_KEYS
+from engagement_ranker.defs.gate import unmet_checks
+from engagement_ranker.defs.metadata import markdown_table
+from engagement_ranker.defs.partitions import latest_week_key, week_of
+from engagement_ranker.defs.resources import HubSpotResource, RankerSettings
+
+SHORT_NAMES: dict[str, str] = {PROP_SCORE: "score", PROP_RANK: "rank", PROP_TIER: "tier"}
+AUDIT_COLUMNS: tuple[str, ...] = (
+    "company_id",
+    "name",
+    "outcome",
+    "batch",
+    *(f"{stage}_{short}" for stage in ("before", "after", "readback") for short in SHORT_NAMES.values()),
+    "readback_ok",
+)
+# Errors after which HubSpot is known not to have applied the batch (so it needs no restore).
+NOT_APPLIED = (ValidationError, AuthError, ScopeError)
+
+
+class WritebackConfig(dg.Config):
+    """How far this run may write; unset fields fall back to the environment."""
+
+    mode: str | None = Field(
+        default=None,
+        description="dry-run | allowlist | full. Unset: ENGAGEMENT_WRITE_MODE, else dry-run.",
+    )
+    allowlist: list[str] | None = Field(
+        default=None,
+        description="Company ids for allowlist mode. Unset: ENGAGEMENT_WRITE_ALLOWLIST.",
+    )
+    write_historical_week: bool = Field(
+        default=False,
+        description="HubSpot holds the current week; set true to write an older week anyway.",
+    )
+
+
+@dataclass
+class WritebackResult:
+    audit: pd.DataFrame
+    anomalies: list[Anomaly] = field(default_factory=list)
+    metadata: dict[str, object] = field(default_factory=dict)
+
+
+class WriteRefused(dg.Failure):
+    """The gate or a preflight said no; nothing was written."""
+
+
+def _audit_row(
+    write: CompanyWrite | None,
+    company_id: str,
+    name: str,
+    outcome: str,
+    batch: int | None,
+    before: Mapping[str, str | None],
+    after: Mapping[str, str],
+) -> dict[str, object]:
+    row: dict[str, object] = {
+        "company_id": company_id,
+        "name": name,
+        "outcome": outcome,
+        "batch": batch,
+    }
+    for prop, short in SHORT_NAMES.items():
+        row[f"before_{short}"] = before.get(prop)
+        row[f"after_{short}"] = after.get(prop)
+        row[f"readback_{short}"] = None
+    row["readback_ok"] = None
+    return row
+
+
+def _resolve_mode(
+    config: WritebackConfig, settings: RankerSettings
+) -> tuple[WriteMode, tuple[str, ...]]:
+    mode = (
+        parse_write_mode(config.mode, "hubspot_writeback config 'mode'")
+        if config.mode
+        else settings.default_mode()
+    )
+    allowlist = (
+        parse_company_ids(config.allowlist, "hubspot_writeback config 'allowlist'")
+        if config.allowlist is not None
+        else settings.default_allowlist()
+    )
+    if mode is WriteMode.ALLOWLIST and not allowlist:
+        raise SettingError(
+            "write mode is allowlist but no company ids are listed: set "
+            "ENGAGEMENT_WRITE_ALLOWLIST or the run config 'allowlist'"
+        )
+    return mode, allowlist
+
+
+def _restore(
+    client: HubSpotClient, written: Sequence[Sequence[CompanyWrite]], log: dg.DagsterLogManager
+) -> tuple[int, list[str]]:
+    """Put companies back to their before image; HubSpot clears a property given ""."""
+    restored, failures = 0, []
+    for batch in written:
+        try:
+            client.update_companies(
+                [(w.company_id, {p: (w.before.get(p) or "") for p in w.after}) for w in batch]
+            )
+            restored += len(batch)
+        except ApiError as error:
+            ids = ", ".join(w.company_id for w in batch)
+            failures.append(f"could not restore companies {ids}: {error}")
+            log.error(failures[-1])
+    return restored, failures
+
+
+def _apply(
+    client: HubSpotClient,
+    changes: Sequence[CompanyWrite],
+    log: dg.DagsterLogManager,
+) -> dict[str, int]:
+    """Write batch after batch; on a failure restore what may have been applied, then raise."""
+    planned = batches(changes)
+    done: list[Sequence[CompanyWrite]] = []
+    batch_of: dict[str, int] = {}
+    for number, batch in enumerate(planned, start=1):
+        try:
+            client.update_companies([(w.company_id, dict(w.after)) for w in batch])
+        except ApiError as error:
+            # An unknown outcome (timeout, dropped connection) may have applied this batch too.
+            suspect = done if isinstance(error, NOT_APPLIED) else [*done, batch]
+            restored, failures = _restore(client, suspect, log)
+            state = (
+                f"restored {restored} companies to their values before the run"
+                if not failures
+                else f"restored {restored} companies; RESTORE INCOMPLETE: {'; '.join(failures)}"
+            )
+            raise dg.Failure(
+                description=(
+                    f"HubSpot batch update {number} of {len(planned)} failed: {error}. "
+                    f"Nothing is left half-written: {state}."
+                    if not failures
+                    else f"HubSpot batch update {number} of {len(planned)} failed: {error}. {state}"
+                ),
+                metadata={
+                    "failed_batch": number,
+                    "batches": len(planned),
+                    "restored": restored,
+                    "restore_failures": dg.MetadataValue.json(failures),
+                },
+            ) from error
+        done.append(batch)
+        batch_of.update({w.company_id: number for w in batch})
+        log.info(f"batch {number}/{len(planned)}: {len(batch)} companies written")
+    return batch_of
+
+
+def write_week(
+    context: dg.AssetExecutionContext,
+    config: WritebackConfig,
+    hubspot: HubSpotResource,
+    settings: RankerSettings,
+    ranked: pd.DataFrame,
+) -> WritebackResult:
+    """The whole protocol for one week; see the module docstring."""
+    week = week_of(context)
+    mode, allowlist = _resolve_mode(config, settings)
+    unmet = unmet_checks(context.instance, GATING_CHECK_KEYS, context.partition_key)
+    if unmet:
+        raise WriteRefused(
+            description="Refusing to write to HubSpot: blocking checks have not passed for "
+            f"week {week.key} on their latest materialization: {'; '.join(unmet)}. "
+            "Re-materialize the upstream assets for this week (their checks run with them).",
+            metadata={"unmet_checks": dg.MetadataValue.json(unmet)},
+        )
+    historical = week.key != latest_week_key() and not config.write_historical_week
+    intended = intended_values(ranked)
+    names = dict(zip(ranked["company_id"], ranked["name"].fillna(""), strict=True))
+
+    with hubspot.client() as client:
+        problems = property_problems(
+            {name: client.company_property(name) for name in ENGAGEMENT_PROPERTIES}
+        )
+        if problems:
+            raise WriteRefused(
+                description="Nothing written: HubSpot property definitions do not accept our "
+                f"values: {'; '.join(problems)}",
+                metadata={"problems": dg.MetadataValue.json(problems)},
+            )
+        before, missing = client.read_companies(list(intended), ENGAGEMENT_PROPERTIES)
+        if missing:
+            raise WriteRefused(
+                description=f"Nothing written: companies {', '.join(missing)} are ranked but "
+                "HubSpot no longer has them (deleted or merged since the universe was read); "
+                "re-materialize customer_companies and rerun."
+            )
+        plan = plan_writes(
+            intended, before, WriteMode.DRY_RUN if historical else mode, allowlist
+        )
+        writing = not historical and mode is not WriteMode.DRY_RUN and plan.changes
+        batch_of = _apply(client, plan.changes, context.log) if writing else {}
+        readback: Mapping[str, Mapping[str, str | None]] = {}
+        if batch_of:
+            readback, _ = client.read_companies(list(batch_of), ENGAGEMENT_PROPERTIES)
+        warnings = list(client.warnings)
+
+    not_written = "historical week" if historical else str(mode.value)
+    rows = []
+    for write in plan.changes:
+        outcome = "written" if write.company_id in batch_of else f"not written: {not_written}"
+        row = _audit_row(write, write.company_id, names.get(write.company_id, ""), outcome,
+                         batch_of.get(write.company_id), write.before, write.after)
+        if write.company_id in batch_of:
+            actual = readback.get(write.company_id, {})
+            for prop, short in SHORT_NAMES.items():
+                row[f"readback_{short}"] = actual.get(prop)
+            row["readback_ok"] = not readback_mismatches(
+                {write.company_id: write.after}, {write.company_id: actual}
+            )
+        rows.append(row)
+    for company_id in plan.unchanged:
+        rows.append(_audit_row(None, company_id, names.get(company_id, ""), "unchanged", None,
+                               before.get(company_id, {}), intended[company_id]))
+    for company_id in plan.held_back:
+        rows.append(_audit_row(None, company_id, names.get(company_id, ""), "not written: not on the allowlist",
+                               None, before.get(company_id, {}), intended[company_id]))
+    audit = pd.DataFrame(rows, columns=list(AUDIT_COLUMNS)).astype({"batch": "Int64", "readback_ok": "boolean"})
+    audit = audit.sort_values("company_id", key=lambda s: s.astype("int64"), kind="stable").reset_index(drop=True)
+    written = int((audit["outcome"] == "written").sum())
+    return WritebackResult(
+        audit=audit,
+        anomalies=warnings_as_anomalies("HubSpot", warnings),
+        metadata={
+            "mode": "historical week (not written)" if historical else mode.value,
+            "written": written,
+            "unchanged": len(plan.unchanged),
+            "would_write": len(plan.changes) - written,
+            "batches": len(set(batch_of.values())),
+            "changes": markdown_table(audit[audit["outcome"] != "unchanged"].head(20)),
+        },
+    )

@@ -1,0 +1,183 @@
+"""The weekly graph end to end against the sandbox: writes, modes, history, and the gate."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from engagement_ranker.constants import PROP_RANK, PROP_SCORE, PROP_TIER, Env
+from engagement_ranker.defs.checks import ALL_CHECKS, GATING_CHECK_KEYS
+from engagement_ranker.defs.partitions import latest_week_key, weekly_partitions
+from engagement_ranker_tests.defs.conftest import Harness, check_results
+
+PREVIOUS_WEEK = weekly_partitions.get_partition_keys()[-2]
+
+
+def _written_ids(harness: Harness) -> list[str]:
+    return [w["company_id"] for w in harness.control.writes()]
+
+
+def test_full_week_writes_each_ranked_company_once_and_reads_back(harness: Harness) -> None:
+    result = harness.run(mode="full")
+
+    assert result.success
+    checks = check_results(result)
+    assert len(checks) == sum(len(c.check_specs) for c in ALL_CHECKS)
+    assert all(checks.values()), checks
+    ranked = harness.ranked()
+    written = _written_ids(harness)
+    assert sorted(written, key=int) == sorted(ranked["company_id"], key=int)
+    for row in ranked.itertuples(index=False):
+        properties = harness.control.company(row.company_id)
+        assert properties[PROP_SCORE] == str(row.score)
+        assert properties[PROP_RANK] == f"{row.rank} out of {len(ranked)}"
+        assert properties[PROP_TIER] == row.tier
+
+
+def test_rerun_of_the_same_week_writes_nothing(harness: Harness) -> None:
+    assert harness.run(mode="full").success
+    first = len(harness.control.writes())
+
+    rerun = harness.run(mode="full")
+
+    assert rerun.success
+    assert len(harness.control.writes()) == first
+    audit = rerun.asset_value("hubspot_writeback")
+    assert set(audit["outcome"]) == {"unchanged"}
+
+
+def test_dry_run_writes_nothing_but_shows_what_would_change(harness: Harness) -> None:
+    result = harness.run(mode="dry-run")
+
+    assert result.success
+    assert harness.control.writes() == []
+    audit = result.asset_value("hubspot_writeback")
+    assert (audit["outcome"] == "not written: dry-run").sum() == len(harness.ranked())
+
+
+def test_dry_run_is_the_default_when_nothing_says_otherwise(harness: Harness) -> None:
+    assert harness.run(mode=None).success
+    assert harness.control.writes() == []
+
+
+def test_write_mode_comes_from_the_environment(harness: Harness) -> None:
+    harness.setenv(Env.ENGAGEMENT_WRITE_MODE, "full")
+    assert harness.run(mode=None).success
+    assert len(harness.control.writes()) == len(harness.ranked())
+
+
+def test_allowlist_writes_only_the_listed_companies(harness: Harness) -> None:
+    assert harness.run(mode="dry-run").success
+    chosen = sorted(harness.ranked()["company_id"], key=int)[:3]
+
+    result = harness.run(mode="allowlist", allowlist=chosen)
+
+    assert result.success
+    assert sorted(_written_ids(harness), key=int) == chosen
+
+
+def test_allowlist_without_ids_is_refused_before_anything_is_written(harness: Harness) -> None:
+    result = harness.run(mode="allowlist", allowlist=[])
+
+    assert not result.success
+    assert harness.control.writes() == []
+    failure = result.failure_data_for_node("hubspot_writeback")
+    assert "ENGAGEMENT_WRITE_ALLOWLIST" in failure.error.message
+
+
+def test_historical_week_is_stored_but_not_written(harness: Harness) -> None:
+    result = harness.run(PREVIOUS_WEEK, mode="full")
+
+    assert result.success
+    assert harness.control.writes() == []
+    assert harness.ranked(PREVIOUS_WEEK) is not None
+    audit = result.asset_value("hubspot_writeback")
+    assert set(audit["outcome"]) <= {"not written: historical week", "unchanged"}
+
+
+def test_week_without_stored_prior_week_takes_prior_rank_from_hubspot(harness: Harness) -> None:
+    assert harness.run(mode="dry-run").success
+
+    ranked = harness.ranked()
+    assert set(ranked["prior_source"]) <= {"hubspot", "new"}
+    assert (ranked["prior_source"] == "hubspot").any()
+    assert ranked.loc[ranked["prior_source"] == "new", "prior_rank"].isna().all()
+
+
+def test_movers_come_from_the_stored_prior_week(harness: Harness) -> None:
+    assert harness.run(PREVIOUS_WEEK, mode="full").success
+    previous = harness.ranked(PREVIOUS_WEEK).set_index("company_id")["rank"]
+
+    assert harness.run(mode="dry-run").success
+
+    ranked = harness.ranked().set_index("company_id")
+    both = ranked.index.intersection(previous.index)
+    assert len(both) > 0
+    assert (ranked.loc[both, "prior_source"] == "history").all()
+    assert (ranked.loc[both, "prior_rank"] == previous.loc[both]).all()
+    assert (ranked.loc[both, "delta"] == previous.loc[both] - ranked.loc[both, "rank"]).all()
+
+
+def test_gate_covers_every_blocking_check_upstream_of_the_writeback() -> None:
+    upstream_blocking = {
+        spec.key
+        for checks in ALL_CHECKS
+        for spec in checks.check_specs
+        if spec.blocking and spec.asset_key.path[-1] != "hubspot_writeback"
+    }
+    assert set(GATING_CHECK_KEYS) == upstream_blocking
+    assert len(upstream_blocking) == 9
+
+
+def _some_company_id(harness: Harness) -> str:
+    return sorted(harness.control.truth(), key=int)[0]
+
+
+# Each case makes one blocking check fail: (check, how), where `how` mutates the environment.
+BLOCKING_FAILURES = {
+    "mapping_coverage": lambda h: h.setenv(Env.MAPPING_COVERAGE_MIN, "1.0"),
+    "overrides_valid": lambda h: h.setenv(
+        Env.TENANT_MAPPING_OVERRIDES_JSON, json.dumps({_some_company_id(h): 987654321})
+    ),
+    "week_covered_by_trends": lambda h: h.control.set_faults({"yobi": {"trend_short_days": 12}}),
+    "hubspot_properties_writable": lambda h: h.control.set_faults(
+        {"hubspot": {"properties": {PROP_TIER: {"drop_options": ["Bottom 30%"]}}}}
+    ),
+}
+
+
+@pytest.mark.parametrize("check", sorted(BLOCKING_FAILURES))
+def test_failed_blocking_check_stops_the_write_in_this_run_and_any_later_run(
+    harness: Harness, check: str
+) -> None:
+    assert harness.run(mode="dry-run").success  # every asset exists and passed once
+    restore = dict(harness.sandbox.env)
+    BLOCKING_FAILURES[check](harness)
+
+    failed = harness.run(mode="full")
+
+    assert not failed.success
+    assert check_results(failed)[check] is False
+    assert harness.control.writes() == []
+    materialized = {e.asset_key.path[-1] for e in failed.get_asset_materialization_events()}
+    assert "hubspot_writeback" not in materialized
+
+    # The fault is gone, but the failed check still stands for this week: a run of the
+    # writeback alone (as a split backfill or a manual materialization would do) must refuse.
+    harness.control.set_faults({})
+    for name in (Env.MAPPING_COVERAGE_MIN, Env.TENANT_MAPPING_OVERRIDES_JSON):
+        if name in restore:
+            harness.setenv(name, restore[name])
+        else:
+            harness.monkeypatch.delenv(name, raising=False)
+    bypass = harness.run(mode="full", selection=["hubspot_writeback"])
+
+    assert not bypass.success
+    assert harness.control.writes() == []
+    message = bypass.failure_data_for_node("hubspot_writeback").error.message
+    assert "Refusing to write" in message and check in message
+
+    # Once the upstream assets are re-materialized and their checks pass, the write goes out.
+    assert harness.run(mode="full").success
+    assert len(harness.control.writes()) == len(harness.ranked())
