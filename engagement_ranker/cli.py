@@ -247,3 +247,13 @@ def _read_sandbox_env(process: subprocess.Popen[str]) -> dict[str, str]:
         raise click.ClickException("the sandbox exited before it was ready")
     return _export_lines_to_env(lines)
 
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+@click.option("--week", default=None, help="The week to probe (its Sunday); default the latest.")
+def spike(as_json: bool, week: str | None) -> None:
+    """Read-only verification of Yobi and HubSpot access, fields and mapping coverage."""
+    from engagement_ranker.spike import run_spike
+
+    sys.exit(run_spike(as_json=as_json, week=week))
