@@ -1,0 +1,144 @@
+"""Week-over-week movement: prior rank, rank and percentile deltas, biggest movers, odd activity.
+
+The prior week's stored ranks are the truth when that week was ranked here; otherwise the rank
+text HubSpot holds (written by the last run) is parsed strictly, and anything else is "new".
+N changes from week to week, so movement is also given in percentile points, which compare
+across different N.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from fractions import Fraction
+
+import pandas as pd
+
+from engagement_ranker.constants import METRICS, SUMMARY_MOVERS_N
+from engagement_ranker.core.anomalies import Anomaly, AnomalyKind
+from engagement_ranker.core.scoring import parse_rank_text
+
+PRIOR_HISTORY, PRIOR_HUBSPOT, PRIOR_NEW = "history", "hubspot", "new"
+MOVER_COLUMNS: tuple[str, ...] = (
+    "prior_rank",
+    "prior_n",
+    "prior_source",
+    "delta",
+    "percentile_delta",
+)
+# A swing worth a human's look: at least this many places and a quarter of the field.
+LARGE_SWING_MIN_RANKS = 10
+LARGE_SWING_SHARE = Fraction(1, 4)
+_PERCENT = 100
+
+
+def percentile(rank: int, n: int) -> float:
+    """Position as 0..100 (top = 100, bottom = 0; a lone company is 100), comparable across N."""
+    return float(_PERCENT) if n == 1 else _PERCENT * (n - rank) / (n - 1)
+
+
+def _history_ranks(history: pd.DataFrame | None) -> dict[str, tuple[int, int]]:
+    if history is None or history.empty:
+        return {}
+    missing = [c for c in ("company_id", "rank", "n") if c not in history.columns]
+    if missing:
+        raise ValueError(f"prior-week history lacks column(s) {', '.join(missing)}")
+    ids = history["company_id"].map(str)
+    if ids.duplicated().any():
+        raise ValueError(
+            f"prior-week history ranks companies more than once: "
+            f"{', '.join(sorted(set(ids[ids.duplicated()]), key=int))}"
+        )
+    return {c: (int(r), int(n)) for c, r, n in zip(ids, history["rank"], history["n"], strict=True)}
+
+
+def attach_prior(
+    ranked: pd.DataFrame,
+    history: pd.DataFrame | None,
+    hubspot_rank_text: Mapping[str, str | None],
+) -> pd.DataFrame:
+    """Add prior_rank, prior_n, prior_source, delta (positive = moved up), percentile_delta.
+
+    When the previous week is in `history`, it alone decides: a company absent from it was not
+    ranked last week and is "new", even if HubSpot still holds an older rank for it.
+    """
+    stored = _history_ranks(history)
+    priors: list[tuple[int, int, str] | None] = []
+    for company_id in ranked["company_id"]:
+        if stored:
+            found = stored.get(company_id)
+            priors.append(None if found is None else (*found, PRIOR_HISTORY))
+        else:
+            parsed = parse_rank_text(hubspot_rank_text.get(company_id))
+            priors.append(None if parsed is None else (*parsed, PRIOR_HUBSPOT))
+    n = len(ranked)
+    frame = ranked.copy()
+    frame["prior_rank"] = pd.array([None if p is None else p[0] for p in priors], dtype="Int64")
+    frame["prior_n"] = pd.array([None if p is None else p[1] for p in priors], dtype="Int64")
+    frame["prior_source"] = [PRIOR_NEW if p is None else p[2] for p in priors]
+    frame["delta"] = (frame["prior_rank"] - frame["rank"]).astype("Int64")
+    frame["percentile_delta"] = pd.array(
+        [
+            pd.NA if p is None else percentile(int(rank), n) - percentile(p[0], p[1])
+            for p, rank in zip(priors, frame["rank"], strict=True)
+        ],
+        dtype="Float64",
+    )
+    return frame
+
+
+def biggest_movers(
+    ranked: pd.DataFrame, k: int = SUMMARY_MOVERS_N
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(up, down): the k largest moves each way by percentile points, then places, then rank."""
+    known = ranked[ranked["delta"].notna()]
+
+    def largest(moved: pd.DataFrame, sign: int) -> pd.DataFrame:
+        keyed = moved.assign(
+            _points=moved["percentile_delta"] * sign, _places=moved["delta"] * sign
+        )
+        ordered = keyed.sort_values(
+            ["_points", "_places", "rank"], ascending=[False, False, True], kind="mergesort"
+        )
+        return ordered.drop(columns=["_points", "_places"]).head(k).reset_index(drop=True)
+
+    return largest(known[known["delta"] > 0], 1), largest(known[known["delta"] < 0], -1)
+
+
+def _label(row: pd.Series) -> str:
+    return f"{row['name'] or '(no name)'} ({row['company_id']})"
+
+
+def activity_anomalies(ranked: pd.DataFrame) -> list[Anomaly]:
+    """Companies with no activity at all, and swings of >= max(10, 25% of N) places."""
+    n = len(ranked)
+    anomalies: list[Anomaly] = []
+    for _, row in ranked.iterrows():
+        tenant_id = None if pd.isna(row["tenant_id"]) else int(row["tenant_id"])
+        common = {
+            "company_id": row["company_id"],
+            "company_name": row["name"],
+            "tenant_id": tenant_id,
+        }
+        if all(row[m.value] == 0 for m in METRICS):
+            anomalies.append(
+                Anomaly(
+                    AnomalyKind.ZERO_ACTIVITY,
+                    f"{_label(row)}: no calls, tasks or appointments in Yobi tenant {tenant_id} "
+                    f"this week (ranked {row['rank_text']}); check the tenant mapping, or whether "
+                    f"the practice has stopped using Yobi",
+                    **common,
+                )
+            )
+        delta = row["delta"]
+        if pd.notna(delta) and abs(delta) >= max(LARGE_SWING_MIN_RANKS, LARGE_SWING_SHARE * n):
+            direction = "up" if delta > 0 else "down"
+            anomalies.append(
+                Anomaly(
+                    AnomalyKind.LARGE_SWING,
+                    f"{_label(row)}: moved {direction} {abs(int(delta))} places, from "
+                    f"{row['prior_rank']} out of {row['prior_n']} ({row['prior_source']}) to "
+                    f"{row['rank_text']}; worth a look before it reaches the account manager",
+                    **common,
+                )
+            )
+    return anomalies

@@ -1,0 +1,160 @@
+"""Movers: where the prior rank comes from, the deltas, the top movers and odd activity."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from engagement_ranker.core.anomalies import AnomalyKind
+from engagement_ranker.core.movers import (
+    activity_anomalies,
+    attach_prior,
+    biggest_movers,
+    percentile,
+)
+from engagement_ranker.core.scoring import rank_companies
+
+
+def ranked_by_calls(calls: dict[str, int]) -> pd.DataFrame:
+    """Companies ranked purely by calls (other counters 0), so the order is obvious."""
+    ids = list(calls)
+    return rank_companies(
+        pd.DataFrame(
+            {
+                "company_id": ids,
+                "name": [f"Practice {c}" for c in ids],
+                "tenant_id": pd.array([int(c) + 500 for c in ids], dtype="Int64"),
+                "method": "domain",
+                "new_patients": 0,
+                "appointments": 0,
+                "tasks": 0,
+                "calls": [calls[c] for c in ids],
+            }
+        )
+    )
+
+
+def history(ranks: dict[str, int], n: int | None = None) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"company_id": list(ranks), "rank": list(ranks.values()), "n": n or len(ranks)}
+    )
+
+
+def by_company(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.set_index("company_id")
+
+
+# Ranks this week: 1 -> 1, 2 -> 2, 3 -> 3, 4 -> 4.
+WEEK = ranked_by_calls({"1": 40, "2": 30, "3": 20, "4": 10})
+
+
+def test_history_wins_and_absent_companies_are_new_even_with_a_hubspot_value():
+    out = by_company(
+        attach_prior(
+            WEEK,
+            history({"1": 3, "2": 1, "3": 2}),
+            {"1": "1 out of 9", "4": "2 out of 9"},
+        )
+    )
+    assert out.loc["1", ["prior_rank", "prior_n", "prior_source"]].tolist() == [3, 3, "history"]
+    assert out.loc["1", "delta"] == 2  # 3rd -> 1st: moved up two places
+    assert out.loc["2", "delta"] == -1
+    assert out.loc["4", "prior_source"] == "new"
+    assert pd.isna(out.loc["4", "prior_rank"]) and pd.isna(out.loc["4", "delta"])
+    assert pd.isna(out.loc["4", "percentile_delta"])
+
+
+def test_without_history_hubspot_values_are_parsed_strictly():
+    out = by_company(
+        attach_prior(WEEK, None, {"1": " 4 out of 4 ", "2": "n/a", "3": "26 of 150", "4": None})
+    )
+    assert out.loc["1", ["prior_rank", "prior_n", "prior_source", "delta"]].tolist() == [
+        4,
+        4,
+        "hubspot",
+        3,
+    ]
+    assert out.loc[["2", "3", "4"], "prior_source"].tolist() == ["new"] * 3
+    # An empty history frame is "no history", not "everyone is new".
+    empty = attach_prior(WEEK, history({}), {"1": "4 out of 4"})
+    assert by_company(empty).loc["1", "prior_source"] == "hubspot"
+
+
+def test_percentile_delta_compares_across_different_n():
+    # 5th of 9 last week (the median) to 1st of 4 this week: median -> top = +50 points,
+    # though the rank delta is +4.
+    out = by_company(attach_prior(WEEK, history({"1": 5}, n=9), {}))
+    assert out.loc["1", "delta"] == 4
+    assert out.loc["1", "percentile_delta"] == pytest.approx(50.0)
+    assert str(out["percentile_delta"].dtype) == "Float64"
+    assert str(out["delta"].dtype) == str(out["prior_rank"].dtype) == "Int64"
+
+
+@pytest.mark.parametrize(
+    ("rank", "n", "expected"), [(1, 1, 100), (1, 5, 100), (3, 5, 50), (5, 5, 0), (2, 3, 50)]
+)
+def test_percentile(rank, n, expected):
+    assert percentile(rank, n) == expected
+
+
+def test_prior_columns_keep_the_ranked_rows_and_order():
+    out = attach_prior(WEEK, None, {})
+    assert list(out["company_id"]) == list(WEEK["company_id"])
+    assert list(out.columns[: len(WEEK.columns)]) == list(WEEK.columns)
+
+
+def test_duplicated_history_is_refused():
+    bad = pd.DataFrame({"company_id": ["1", "1"], "rank": [1, 2], "n": 2})
+    with pytest.raises(ValueError, match="more than once: 1"):
+        attach_prior(WEEK, bad, {})
+
+
+def test_biggest_movers_up_and_down():
+    week = ranked_by_calls({str(i): 100 - i for i in range(1, 11)})  # company i is rank i
+    prior = history({"1": 1, "2": 9, "3": 2, "4": 10, "5": 6, "6": 3, "7": 4, "8": 8, "9": 5})
+    out = attach_prior(week, prior, {})
+    up, down = biggest_movers(out, k=2)
+    # deltas: 2:+7, 4:+6, 5:+1, 3:-1, 6:-3, 7:-3, 9:-4; 8 and 1 unchanged; 10 is new.
+    assert list(up["company_id"]) == ["2", "4"]
+    assert list(down["company_id"]) == ["9", "6"]  # 6 and 7 tie on -3: the better rank first
+    everyone_up, everyone_down = biggest_movers(out, k=10)
+    assert list(everyone_up["company_id"]) == ["2", "4", "5"]
+    assert list(everyone_down["company_id"]) == ["9", "6", "7", "3"]
+    assert "10" not in set(everyone_up["company_id"]) | set(everyone_down["company_id"])
+
+
+def test_no_movers_without_a_prior():
+    up, down = biggest_movers(attach_prior(WEEK, None, {}))
+    assert up.empty and down.empty
+
+
+def test_zero_activity_is_reported():
+    week = attach_prior(ranked_by_calls({"1": 5, "2": 0}), None, {})
+    (anomaly,) = activity_anomalies(week)
+    assert anomaly.kind is AnomalyKind.ZERO_ACTIVITY
+    assert (anomaly.company_id, anomaly.tenant_id) == ("2", 502)
+    assert "Practice 2 (2)" in anomaly.message and "2 out of 2" in anomaly.message
+
+
+@pytest.mark.parametrize(
+    ("n", "moved", "reported"),
+    [
+        (20, 9, False),  # below the 10-place floor
+        (20, 10, True),  # 10 >= max(10, 5)
+        (60, 14, False),  # below 25% of 60 = 15
+        (60, 15, True),
+        (60, -15, True),
+    ],
+)
+def test_large_swing_threshold_is_max_of_10_and_a_quarter_of_n(n, moved, reported):
+    week = ranked_by_calls({str(i): 1000 - i for i in range(1, n + 1)})  # company i is rank i
+    mover = 1 if moved > 0 else n
+    prior = {str(mover): mover + moved}
+    found = [
+        a for a in activity_anomalies(attach_prior(week, history(prior, n=n), {}))
+        if a.kind is AnomalyKind.LARGE_SWING
+    ]  # fmt: skip
+    assert [a.company_id for a in found] == ([str(mover)] if reported else [])
+    if reported:
+        direction = "up" if moved > 0 else "down"
+        assert f"moved {direction} {abs(moved)} places" in found[0].message
