@@ -1,0 +1,149 @@
+"""The `/_sandbox/` control API: what tests and the demo read and steer, never the emulated API.
+
+`handle_control` is transport-free (the HubSpot server routes `/_sandbox/*` to it);
+`SandboxControl` is the small httpx client tests use to call it over a real socket.
+"""
+
+from __future__ import annotations
+
+import re
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from engagement_ranker.sandbox.faults import FaultsError
+from engagement_ranker.sandbox.state import SandboxState
+
+CONTROL_TIMEOUT_SECONDS = 10.0
+ENDPOINTS: tuple[str, ...] = (
+    "GET /_sandbox/writes",
+    "GET /_sandbox/requests",
+    "GET /_sandbox/companies/{id}",
+    "GET /_sandbox/truth",
+    "GET /_sandbox/slack",
+    "GET /_sandbox/emails",
+    "GET /_sandbox/faults",
+    "POST /_sandbox/faults",
+    "POST /_sandbox/reset",
+)
+_COMPANY_PATH = re.compile(r"^/_sandbox/companies/(?P<company_id>[^/]+)$")
+
+Reply = tuple[int, dict[str, Any]]
+
+
+def handle_control(state: SandboxState, method: str, path: str, body: Any) -> Reply:
+    """Answer one control request: (HTTP status, JSON payload)."""
+    path = path.rstrip("/")
+    if method == "GET":
+        return _get(state, path)
+    if method == "POST" and path == "/_sandbox/faults":
+        try:
+            state.set_faults(body or {})
+        except FaultsError as exc:
+            return 400, {"error": str(exc)}
+        return 200, {"faults": state.faults.spec}
+    if method == "POST" and path == "/_sandbox/reset":
+        state.reset()
+        return 200, {"reset": True}
+    return _not_found(method, path)
+
+
+def _get(state: SandboxState, path: str) -> Reply:
+    with state.lock:
+        if path == "/_sandbox/writes":
+            return 200, {"writes": list(state.writes)}
+        if path == "/_sandbox/requests":
+            return 200, state.requests_summary()
+        if path == "/_sandbox/truth":
+            truth = sorted(state.dataset.truth.values(), key=lambda t: int(t["company_id"]))
+            return 200, {"truth": truth, "overrides_json": state.dataset.overrides_json}
+        if path == "/_sandbox/slack":
+            return 200, {"messages": list(state.slack_messages)}
+        if path == "/_sandbox/emails":
+            return 200, {"emails": list(state.emails)}
+        if path == "/_sandbox/faults":
+            return 200, {"faults": state.faults.spec}
+        match = _COMPANY_PATH.match(path)
+        if match:
+            company_id = match["company_id"]
+            properties = state.companies.get(company_id)
+            if properties is None:
+                return 404, {
+                    "error": f"company {company_id!r} does not exist; "
+                    "see GET /_sandbox/truth for the company ids"
+                }
+            return 200, {"company_id": company_id, "properties": dict(properties)}
+    return _not_found("GET", path)
+
+
+def _not_found(method: str, path: str) -> Reply:
+    return 404, {"error": f"no control endpoint {method} {path}", "endpoints": list(ENDPOINTS)}
+
+
+class SandboxControlError(RuntimeError):
+    """A control call the sandbox refused (e.g. an invalid fault document)."""
+
+
+class SandboxControl:
+    """A client for `/_sandbox/` at `url` (the HubSpot server's base URL)."""
+
+    def __init__(self, url: str, timeout: float = CONTROL_TIMEOUT_SECONDS) -> None:
+        self.url = url.rstrip("/")
+        self._http = httpx.Client(base_url=self.url, timeout=timeout)
+
+    def __enter__(self) -> SandboxControl:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _call(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
+        response = self._http.request(method, f"/_sandbox/{path}", json=body)
+        payload: dict[str, Any] = response.json()
+        if response.status_code != 200:
+            raise SandboxControlError(
+                f"{method} /_sandbox/{path} answered {response.status_code}: "
+                f"{payload.get('error', payload)}"
+            )
+        return payload
+
+    def writes(self) -> list[dict[str, Any]]:
+        """Every applied HubSpot company write: company_id, before, after, at."""
+        return self._call("GET", "writes")["writes"]
+
+    def requests(self) -> dict[str, Any]:
+        """Request counts by route and status, overall and per service."""
+        return self._call("GET", "requests")
+
+    def company(self, company_id: str) -> dict[str, str | None]:
+        """A company's current properties."""
+        return self._call("GET", f"companies/{company_id}")["properties"]
+
+    def truth(self) -> dict[str, dict[str, Any]]:
+        """The dataset's intended mapping, by company id."""
+        return {t["company_id"]: t for t in self._call("GET", "truth")["truth"]}
+
+    def slack(self) -> list[dict[str, Any]]:
+        """Slack messages received, oldest first."""
+        return self._call("GET", "slack")["messages"]
+
+    def emails(self) -> list[dict[str, Any]]:
+        """E-mails received, oldest first."""
+        return self._call("GET", "emails")["emails"]
+
+    def set_faults(self, faults: dict[str, Any]) -> None:
+        """Replace the fault document (see sandbox/faults.py); {} clears."""
+        self._call("POST", "faults", faults)
+
+    def reset(self) -> None:
+        """Restore the seeded world and clear logs and faults."""
+        self._call("POST", "reset")
