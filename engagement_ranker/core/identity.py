@@ -29,7 +29,7 @@ from engagement_ranker.constants import (
     Env,
     MatchMethod,
 )
-from engagement_ranker.core.anomalies import Anomaly, AnomalyKind
+from engagement_ranker.core.anomalies import SUGGESTION_SEPARATOR, Anomaly, AnomalyKind
 
 OVERRIDES_VARIABLE = Env.TENANT_MAPPING_OVERRIDES_JSON.value
 COMPANY_COLUMNS: tuple[str, ...] = ("company_id", "name", "domain", "contact_email_domains")
@@ -50,7 +50,6 @@ MAPPED, UNMAPPED, AMBIGUOUS, DUPLICATE_CLAIM = "mapped", "unmapped", "ambiguous"
 METHOD_STRENGTH: dict[MatchMethod, int] = {method: i for i, method in enumerate(MatchMethod)}
 SUGGESTIONS_MAX = 3
 SUGGESTION_SCORE_CUTOFF = 70
-SUGGESTION_SEPARATOR = " ; "
 
 # --- names ----------------------------------------------------------------------------------
 # cleanco's full international list strips real English words ("Spa", "Ok", "Pt", "Se"), so
@@ -222,7 +221,8 @@ def _reject_duplicate_keys(pairs: list[tuple[str, object]]) -> dict[str, object]
 
 def _tenant_id_problem(key: str, value: object, known: Collection[int] | None) -> str | None:
     if isinstance(value, bool) or not isinstance(value, int):
-        hint = f"; write it without quotes: {int(value)}" if str(value).isdigit() else ""
+        quoted = isinstance(value, str) and value.isascii() and value.isdigit()
+        hint = f"; write it without quotes: {value}" if quoted else ""
         return (
             f"entry {key!r}: tenant id {value!r} ({type(value).__name__}) is not an integer "
             f"Yobi tenant id{hint}"
@@ -264,8 +264,9 @@ def parse_overrides(text: str | None, known_tenant_ids: Collection[int] | None =
     owner: dict[int, str] = {}
     problems: list[str] = []
     for key, value in data.items():
-        domain = None if key.isdigit() else normalize_domain(key)
-        if not key.isdigit() and domain is None:
+        is_company_id = key.isascii() and key.isdigit()
+        domain = None if is_company_id else normalize_domain(key)
+        if not is_company_id and domain is None:
             problems.append(
                 f"entry {key!r}: key is neither a HubSpot company id (digits, from the "
                 f"company's URL) nor a domain such as smile.com"
@@ -336,7 +337,7 @@ def _companies(frame: pd.DataFrame, generic: frozenset[str]) -> list[_Company]:
     companies: list[_Company] = []
     for row in frame.itertuples(index=False):
         company_id = _text(row.company_id)
-        if company_id is None or not company_id.isdigit():
+        if company_id is None or not (company_id.isascii() and company_id.isdigit()):
             raise ValueError(
                 f"company id {row.company_id!r} is not a HubSpot record id (a string of digits)"
             )

@@ -113,7 +113,7 @@ def _validated(metrics: pd.DataFrame) -> pd.DataFrame:
         )
     frame = metrics.reset_index(drop=True).copy()
     ids = frame["company_id"]
-    bad_ids = [c for c in ids if not (isinstance(c, str) and c.isdigit())]
+    bad_ids = [c for c in ids if not (isinstance(c, str) and c.isascii() and c.isdigit())]
     if bad_ids:
         raise ValueError(
             f"company ids must be HubSpot record ids (strings of digits), got {bad_ids[:5]!r}"

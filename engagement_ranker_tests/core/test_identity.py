@@ -140,6 +140,8 @@ def test_empty_overrides(text):
         ('"101"', ["must be a JSON object", "got str"]),
         ('{"not a key!": 7}', ["entry 'not a key!'", "neither a HubSpot company id"]),
         ('{"101": "7"}', ["entry '101'", "tenant id '7'", "without quotes: 7"]),
+        ('{"101": "²"}', ["entry '101'", "tenant id '²' (str) is not an integer"]),
+        ('{"١٠١": 7}', ["entry '١٠١'", "neither a HubSpot company id"]),
         ('{"101": 7.0}', ["entry '101'", "tenant id 7.0 (float)"]),
         ('{"101": true}', ["entry '101'", "tenant id True (bool)"]),
         ('{"101": null}', ["entry '101'", "tenant id None"]),
@@ -390,6 +392,7 @@ def test_override_to_a_tenant_missing_from_yobi_names_the_entry():
     ("frame", "message"),
     [
         (companies_frame(("abc", "X", None, "")), "company id 'abc' is not a HubSpot record id"),
+        (companies_frame(("١٠", "X", None, "")), "company id '١٠' is not a HubSpot record id"),
         (
             companies_frame(("1", "X", None, ""), ("1", "Y", None, "")),
             "company ids appear more than once: 1",

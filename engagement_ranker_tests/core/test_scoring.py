@@ -243,6 +243,7 @@ def test_whole_floats_are_accepted_as_counts():
         (frame([("1", 0, 0, 0, 0)]).drop(columns="calls"), "lacks column(s) calls"),
         (frame([("1", 0, 0, 0, 0), ("1", 1, 1, 1, 1)]), "companies listed more than once: 1"),
         (frame([("1", 0, 0, 0, 0)]).assign(company_id=[1]), "strings of digits"),
+        (frame([("1", 0, 0, 0, 0)]).assign(company_id=["١"]), "strings of digits"),
     ],
 )
 def test_bad_frames_are_refused(data, message):
