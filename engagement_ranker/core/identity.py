@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import parseaddr
 from types import MappingProxyType
@@ -50,6 +50,7 @@ MAPPED, UNMAPPED, AMBIGUOUS, DUPLICATE_CLAIM = "mapped", "unmapped", "ambiguous"
 METHOD_STRENGTH: dict[MatchMethod, int] = {method: i for i, method in enumerate(MatchMethod)}
 SUGGESTIONS_MAX = 3
 SUGGESTION_SCORE_CUTOFF = 70
+SUGGESTION_CHUNK = 256
 
 # --- names ----------------------------------------------------------------------------------
 # cleanco's full international list strips real English words ("Spa", "Ok", "Pt", "Se"), so
@@ -425,19 +426,30 @@ class _Matcher:
     def describe(self, tenant_id: int) -> str:
         return f"{tenant_id} {self.names[tenant_id]}"
 
-    def suggestions(self, company: _Company) -> tuple[str, ...]:
-        """Up to three look-alike tenants by fuzzy name, best first (ties: lowest id)."""
-        if company.name_key is None:
-            return ()
-        scored = process.extract(
-            company.name_key,
-            self.name_keys,
-            scorer=fuzz.WRatio,
-            score_cutoff=SUGGESTION_SCORE_CUTOFF,
-            limit=None,
-        )
-        best = sorted(((-score, tid) for _, score, tid in scored))[:SUGGESTIONS_MAX]
-        return tuple(f"{self.describe(tid)} ({round(-neg)})" for neg, tid in best)
+    def suggestions(self, companies: Sequence[_Company]) -> dict[str, tuple[str, ...]]:
+        """Up to three look-alike tenants per company by fuzzy name, best first (ties: lowest id).
+
+        Scored as one matrix per chunk of companies (rapidfuzz's cdist): thousands of unmapped
+        companies against thousands of tenants stay fast without holding the whole matrix.
+        """
+        named = [c for c in companies if c.name_key is not None]
+        tenant_ids = list(self.name_keys)
+        found: dict[str, tuple[str, ...]] = {c.company_id: () for c in companies}
+        for start in range(0, len(named) if tenant_ids else 0, SUGGESTION_CHUNK):
+            chunk = named[start : start + SUGGESTION_CHUNK]
+            scores = process.cdist(
+                [c.name_key for c in chunk],
+                list(self.name_keys.values()),
+                scorer=fuzz.WRatio,
+                score_cutoff=SUGGESTION_SCORE_CUTOFF,
+                workers=-1,
+            )
+            for company, row in zip(chunk, scores, strict=True):
+                best = sorted((-float(row[i]), tenant_ids[i]) for i in row.nonzero()[0])
+                found[company.company_id] = tuple(
+                    f"{self.describe(tid)} ({round(-neg)})" for neg, tid in best[:SUGGESTIONS_MAX]
+                )
+        return found
 
 
 def _claim_losers(matches: Mapping[str, _Match]) -> dict[str, str]:
@@ -473,8 +485,9 @@ def _tried(company: _Company) -> str:
     )
 
 
-def _unmapped(company: _Company, matcher: _Matcher, row: dict[str, object]) -> list[Anomaly]:
-    suggestions = matcher.suggestions(company)
+def _unmapped(
+    company: _Company, suggestions: tuple[str, ...], row: dict[str, object]
+) -> list[Anomaly]:
     row["suggestions"] = SUGGESTION_SEPARATOR.join(suggestions)
     closest = f"; closest tenants: {', '.join(suggestions)}" if suggestions else ""
     message = (
@@ -548,6 +561,7 @@ def resolve_tenants(
     parsed = _companies(companies, generic)
     matches = {c.company_id: m for c in parsed if (m := matcher.match(c)) is not None}
     losers = _claim_losers(matches)
+    suggestions = matcher.suggestions([c for c in parsed if c.company_id not in matches])
     rows: list[dict[str, object]] = []
     anomalies: list[Anomaly] = []
     for company in parsed:
@@ -564,7 +578,7 @@ def resolve_tenants(
             "suggestions": "",
         }
         if match is None:
-            anomalies += _unmapped(company, matcher, row)
+            anomalies += _unmapped(company, suggestions[company.company_id], row)
         elif (winner := losers.get(company.company_id)) is not None:
             row["status"] = DUPLICATE_CLAIM
             anomalies += _claim_lost(company, match, winner, matches[winner].method, matcher)
