@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import parseaddr
@@ -220,6 +221,13 @@ def _reject_duplicate_keys(pairs: list[tuple[str, object]]) -> dict[str, object]
     return seen
 
 
+def _unknown_tenant(key: str, tenant_id: int) -> str:
+    return (
+        f"entry {key!r}: tenant id {tenant_id} is not in Yobi's tenant list; check the id in "
+        f"Yobi admin or remove the entry"
+    )
+
+
 def _tenant_id_problem(key: str, value: object, known: Collection[int] | None) -> str | None:
     if isinstance(value, bool) or not isinstance(value, int):
         quoted = isinstance(value, str) and value.isascii() and value.isdigit()
@@ -231,10 +239,7 @@ def _tenant_id_problem(key: str, value: object, known: Collection[int] | None) -
     if value <= 0:
         return f"entry {key!r}: tenant id {value} must be a positive Yobi tenant id"
     if known is not None and value not in known:
-        return (
-            f"entry {key!r}: tenant id {value} is not in Yobi's tenant list; check the id in "
-            f"Yobi admin or remove the entry"
-        )
+        return _unknown_tenant(key, value)
     return None
 
 
@@ -353,9 +358,10 @@ def _companies(frame: pd.DataFrame, generic: frozenset[str]) -> list[_Company]:
                 name_key=normalize_name(row.name),
             )
         )
-    ids = [c.company_id for c in companies]
-    if len(set(ids)) != len(ids):
-        duplicates = sorted({i for i in ids if ids.count(i) > 1}, key=int)
+    duplicates = sorted(
+        (i for i, k in Counter(c.company_id for c in companies).items() if k > 1), key=int
+    )
+    if duplicates:
         raise ValueError(f"company ids appear more than once: {', '.join(duplicates)}")
     return sorted(companies, key=lambda c: int(c.company_id))
 
@@ -392,10 +398,7 @@ class _Matcher:
         self.activity = activity
         for key, tid in (*overrides.by_company.items(), *overrides.by_domain.items()):
             if tid not in self.names:
-                raise OverridesError(
-                    f"{OVERRIDES_VARIABLE}: entry {key!r}: tenant id {tid} is not in Yobi's "
-                    f"tenant list; check the id in Yobi admin or remove the entry"
-                )
+                raise OverridesError(f"{OVERRIDES_VARIABLE}: {_unknown_tenant(key, tid)}")
 
     def _layers(self, company: _Company) -> Iterable[tuple[MatchMethod, set[int]]]:
         own_domains = [d for d in (company.domain, *company.email_domains) if d]
