@@ -89,7 +89,8 @@ def attach_prior(
 def biggest_movers(
     ranked: pd.DataFrame, k: int = SUMMARY_MOVERS_N
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(up, down): the k largest moves each way by percentile points, then places, then rank."""
+    """(up, down): the k largest moves each way in places (the spec's delta), then percentile
+    points, then the better current rank."""
     known = ranked[ranked["delta"].notna()]
 
     def largest(moved: pd.DataFrame, sign: int) -> pd.DataFrame:
@@ -97,15 +98,19 @@ def biggest_movers(
             _points=moved["percentile_delta"] * sign, _places=moved["delta"] * sign
         )
         ordered = keyed.sort_values(
-            ["_points", "_places", "rank"], ascending=[False, False, True], kind="mergesort"
+            ["_places", "_points", "rank"], ascending=[False, False, True], kind="mergesort"
         )
         return ordered.drop(columns=["_points", "_places"]).head(k).reset_index(drop=True)
 
     return largest(known[known["delta"] > 0], 1), largest(known[known["delta"] < 0], -1)
 
 
+def _name(row: pd.Series) -> str | None:
+    return row["name"] if isinstance(row["name"], str) and row["name"] else None
+
+
 def _label(row: pd.Series) -> str:
-    return f"{row['name'] or '(no name)'} ({row['company_id']})"
+    return f"{_name(row) or '(no name)'} ({row['company_id']})"
 
 
 def activity_anomalies(ranked: pd.DataFrame) -> list[Anomaly]:
@@ -116,7 +121,7 @@ def activity_anomalies(ranked: pd.DataFrame) -> list[Anomaly]:
         tenant_id = None if pd.isna(row["tenant_id"]) else int(row["tenant_id"])
         common = {
             "company_id": row["company_id"],
-            "company_name": row["name"],
+            "company_name": _name(row),
             "tenant_id": tenant_id,
         }
         if all(row[m.value] == 0 for m in METRICS):

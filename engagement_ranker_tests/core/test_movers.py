@@ -158,3 +158,20 @@ def test_large_swing_threshold_is_max_of_10_and_a_quarter_of_n(n, moved, reporte
     if reported:
         direction = "up" if moved > 0 else "down"
         assert f"moved {direction} {abs(moved)} places" in found[0].message
+
+
+def test_movers_are_ranked_by_places_even_when_n_changed():
+    # Company 2: 4th of 100 -> 2nd of 4 is up two places (though down in percentile);
+    # company 3: 4th of 4 -> 3rd of 4 is up one place.
+    out = attach_prior(WEEK, None, {"2": "4 out of 100", "3": "4 out of 4"})
+    assert by_company(out).loc["2", "percentile_delta"] < 0
+    up, down = biggest_movers(out)
+    assert list(up["company_id"]) == ["2", "3"]
+    assert down.empty
+
+
+def test_anomalies_for_a_company_without_a_name():
+    week = ranked_by_calls({"1": 0}).assign(name=[float("nan")])
+    (anomaly,) = activity_anomalies(attach_prior(week, None, {}))
+    assert anomaly.company_name is None
+    assert anomaly.message.startswith("(no name) (1): no calls")
