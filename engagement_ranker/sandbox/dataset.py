@@ -481,7 +481,7 @@ class _Builder:
             "mapped",
             tenant,
             MatchMethod.DOMAIN,
-            f"company domain {p.domain} is tenant {p.name!r}'s website",
+            f"company domain {p.domain} is the website of tenant {p.name!r}",
             self.emails(p.domain, self.contact_count(), at_least_one_own=False),
         )
 

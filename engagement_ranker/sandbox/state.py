@@ -40,7 +40,7 @@ class SandboxState:
         self,
         dataset: Dataset,
         now: datetime | None = None,
-        faults: Faults | None = None,
+        faults: Mapping[str, Any] | None = None,
         credentials: Credentials | None = None,
     ) -> None:
         if now is not None and now.tzinfo is None:
@@ -48,7 +48,8 @@ class SandboxState:
         self.lock = threading.RLock()
         self.dataset = dataset
         self.credentials = credentials or Credentials()
-        self.faults = faults or Faults()
+        self._initial_faults = dict(faults or {})
+        self.faults = Faults(self._initial_faults)
         self._start = now
         self._started = time.monotonic()
         self._reset_hooks: list[Callable[[], None]] = []
@@ -80,9 +81,10 @@ class SandboxState:
             self._reset_hooks.append(hook)
 
     def reset(self) -> None:
-        """Back to the seeded world: records restored, logs, messages and faults cleared."""
+        """Back to the seeded world: records restored, logs and messages cleared, and the
+        faults back to those given at start (none, unless the sandbox started with some)."""
         with self.lock:
-            self.faults = Faults()
+            self.faults = Faults(self._initial_faults)
             self._restore()
             for hook in self._reset_hooks:
                 hook()

@@ -1,0 +1,87 @@
+"""A real SMTP server (aiosmtpd) that stores every accepted e-mail in the sandbox state.
+
+The product sends its summary through `smtplib` exactly as it would to a real relay; tests
+read the parsed message (to, from, subject, text, html) back from `GET /_sandbox/emails`.
+The "smtp.down" fault answers 421 (service not available) to every MAIL command.
+"""
+
+from __future__ import annotations
+
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from engagement_ranker.sandbox.state import SandboxState
+
+SERVICE_UNAVAILABLE = "421 4.3.2 Service not available (sandbox fault: smtp down)"
+OK = "250 OK"
+
+
+class SandboxMailbox:
+    """aiosmtpd handler: refuses mail while the fault says down, else parses and stores it."""
+
+    def __init__(self, state: SandboxState) -> None:
+        self.state = state
+
+    async def handle_MAIL(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        mail_options: list[str],
+    ) -> str:
+        if self.state.faults.smtp.down:
+            return SERVICE_UNAVAILABLE
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return OK
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        raw = envelope.original_content or b""
+        message = message_from_bytes(raw, policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        self.state.add_email(
+            {
+                "to": list(envelope.rcpt_tos),
+                "from": envelope.mail_from,
+                "subject": str(message.get("Subject", "")),
+                "text": _body(message, "plain"),
+                "html": _body(message, "html"),
+            }
+        )
+        return "250 Message accepted for delivery"
+
+
+def _body(message: EmailMessage, subtype: str) -> str | None:
+    part = message.get_body(preferencelist=(subtype,))
+    return None if part is None else str(part.get_content())
+
+
+class _Controller(Controller):
+    """aiosmtpd's Controller, taught to learn the port the OS picked when asked for port 0."""
+
+    def _trigger_server(self) -> None:
+        assert self.server is not None
+        self.port = self.server.sockets[0].getsockname()[1]
+        super()._trigger_server()
+
+
+class SmtpServer:
+    """The running SMTP server: `.host`, `.port`, `.shutdown()`."""
+
+    def __init__(self, state: SandboxState, host: str, port: int) -> None:
+        self._controller = _Controller(SandboxMailbox(state), hostname=host, port=port)
+        self._controller.start()
+        self.host = host
+        self.port: int = self._controller.port
+
+    def shutdown(self) -> None:
+        self._controller.stop()
+
+
+def start_smtp_server(state: SandboxState, host: str = "127.0.0.1", port: int = 0) -> SmtpServer:
+    """Run the SMTP server on host:port (0: a free port)."""
+    return SmtpServer(state, host, port)

@@ -1,0 +1,327 @@
+"""A stand-in for Yobi's admin API, as `reference/yobi-api.md` describes it.
+
+Login hands out expiring JWT-like tokens (HMAC-signed, so a forged or expired one is a 401).
+Stats endpoints take `period` in {yesterday, 7days, 30days, 90days}: "yesterday" is the
+previous local day; "Ndays" is the N local calendar days ending today, today's bucket
+partial up to the sandbox clock (counts scaled by the share of the day gone, rounded down).
+Days are calendar days in America/New_York; every tenant and every location gets a row,
+zeros included. Totals cover the whole period; the "trend_short_days" fault only removes the
+newest trend buckets (the trend pipeline lagging behind the aggregate one).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import threading
+from collections.abc import Callable, Iterable
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from engagement_ranker.constants import TIMEZONE
+from engagement_ranker.sandbox.dataset import DayMetrics
+from engagement_ranker.sandbox.http import (
+    HttpError,
+    JsonService,
+    Request,
+    Response,
+    Route,
+    json_response,
+    route,
+)
+from engagement_ranker.sandbox.state import SandboxState
+
+PERIOD_DAYS: dict[str, int] = {"7days": 7, "30days": 30, "90days": 90}
+YESTERDAY = "yesterday"
+PERIODS: tuple[str, ...] = (YESTERDAY, *PERIOD_DAYS)
+ADMIN_PREFIX = "/admin/"
+_ZONE = ZoneInfo(TIMEZONE)
+
+
+def period_days(period: str, now: datetime) -> tuple[list[date], float]:
+    """The local dates a period covers (oldest first) and the share of today already gone."""
+    local = now.astimezone(_ZONE)
+    today = local.date()
+    midnight = datetime(today.year, today.month, today.day, tzinfo=_ZONE)
+    tomorrow = today + timedelta(days=1)
+    next_midnight = datetime(tomorrow.year, tomorrow.month, tomorrow.day, tzinfo=_ZONE)
+    elapsed = (local - midnight) / (next_midnight - midnight)
+    if period == YESTERDAY:
+        return [today - timedelta(days=1)], elapsed
+    span = PERIOD_DAYS[period]
+    return [today - timedelta(days=span - 1 - i) for i in range(span)], elapsed
+
+
+class YobiService(JsonService):
+    """Yobi's login and admin statistics endpoints over the sandbox dataset."""
+
+    name = "yobi"
+
+    def __init__(self, state: SandboxState) -> None:
+        super().__init__(state)
+        self._secret = hashlib.sha256(f"yobi-sandbox:{state.dataset.seed}".encode()).digest()
+        self._issued = 0
+        self._issue_lock = threading.Lock()
+
+    def routes(self) -> Iterable[Route]:
+        return (
+            route("POST", "/users/login", self.login),
+            route("GET", "/admin/dental-tenants/list", self.tenants),
+            route("GET", "/admin/pms/locations", self.locations),
+            route("GET", "/admin/pms/stats/calls-by-tenant", self.calls_by_tenant),
+            route("GET", "/admin/pms/stats/calls", self.calls),
+            route("GET", "/admin/dental-tenants/tasks/created", self.tasks_created),
+            route(
+                "GET", "/admin/pms/stats/appointments-by-location", self.appointments_by_location
+            ),
+            route("GET", "/admin/pms/stats/appointments", self.appointments),
+        )
+
+    # --- auth ---------------------------------------------------------------------------
+    def before(self, request: Request) -> Response | None:
+        """Every endpoint but login needs a valid, unexpired token; /admin/ needs an admin."""
+        if request.route == "POST /users/login":
+            return None
+        header = request.headers.get("Authorization") or ""
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise HttpError(401, "Unauthorized: missing bearer token")
+        claims = self._verify(token)
+        if claims is None:
+            raise HttpError(401, "Unauthorized: invalid token")
+        if claims["exp"] <= self.state.clock().timestamp():
+            raise HttpError(401, "Unauthorized: token expired")
+        if request.path.startswith(ADMIN_PREFIX) and self.state.faults.yobi.non_admin:
+            raise HttpError(403, "Forbidden: this account does not have the admin role")
+        return None
+
+    def login(self, request: Request) -> Response:
+        body = request.json()
+        if not isinstance(body, dict) or not body.get("user") or not body.get("password"):
+            raise HttpError(400, 'Login needs a JSON body {"user": ..., "password": ...}')
+        credentials = self.state.credentials
+        valid = hmac.compare_digest(str(body["user"]), credentials.yobi_email) and (
+            hmac.compare_digest(str(body["password"]), credentials.yobi_password)
+        )
+        if not valid or self.state.faults.yobi.login_fails:
+            raise HttpError(401, "Invalid email or password")
+        now = self.state.clock().timestamp()
+        expires = round(now + self.state.faults.yobi.token_ttl_seconds, 3)
+        with self._issue_lock:
+            self._issued += 1
+            serial = self._issued
+        token = self._sign(
+            {"sub": credentials.yobi_email, "iat": now, "exp": expires, "jti": serial}
+        )
+        return _ok({"token": token, "tokenExpirationInstant": int(expires * 1000)}, "Logged in")
+
+    def _sign(self, claims: dict[str, Any]) -> str:
+        header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+        payload = _b64(json.dumps(claims).encode())
+        signature = hmac.new(self._secret, f"{header}.{payload}".encode(), hashlib.sha256)
+        return f"{header}.{payload}.{_b64(signature.digest())}"
+
+    def _verify(self, token: str) -> dict[str, Any] | None:
+        parts = token.split(".")
+        if len(parts) != 3:
+            return None
+        expected = hmac.new(self._secret, f"{parts[0]}.{parts[1]}".encode(), hashlib.sha256)
+        if not hmac.compare_digest(_b64(expected.digest()), parts[2]):
+            return None
+        claims: dict[str, Any] = json.loads(base64.urlsafe_b64decode(parts[1] + "=="))
+        return claims
+
+    # --- directory ----------------------------------------------------------------------
+    def tenants(self, request: Request) -> Response:
+        tenants = self.state.dataset.tenants
+        if self.state.faults.yobi.legacy_shapes:
+            legacy = [
+                {"id": t["tenant_id"], "name": t["tenant_name"], "domain": t["website"]}
+                | {"is_active": t["is_active"]}
+                for t in tenants
+            ]
+            return self._ok({"tenants": legacy})
+        return self._ok([dict(t) for t in tenants])
+
+    def locations(self, request: Request) -> Response:
+        key = "locations" if self.state.faults.yobi.legacy_shapes else "results"
+        return self._ok({key: [dict(loc) for loc in self.state.dataset.locations]})
+
+    # --- statistics ---------------------------------------------------------------------
+    def calls_by_tenant(self, request: Request) -> Response:
+        window = self._window(request)
+        matrix = window.stack(lambda m: m.calls)
+        stats = [
+            self._calls_row(tenant["tenant_id"], window, matrix[:, i])
+            for i, tenant in enumerate(self.state.dataset.tenants)
+        ]
+        return self._ok({"period": window.period, "stats": stats})
+
+    def calls(self, request: Request) -> Response:
+        window = self._window(request)
+        index = self._tenant_index(request)
+        column = window.stack(lambda m: m.calls)[:, index]
+        tenant_id = self.state.dataset.tenants[index]["tenant_id"]
+        return self._ok(
+            {"period": window.period, "stats": self._calls_row(tenant_id, window, column)}
+        )
+
+    def _calls_row(self, tenant_id: int, window: _Window, column: np.ndarray) -> dict[str, Any]:
+        return {
+            "tenant_id": tenant_id,
+            "total_calls": int(column.sum()),
+            "trend": [
+                {"date": day.isoformat(), "total_calls": int(value)}
+                for day, value in window.trend(column)
+            ],
+        }
+
+    def tasks_created(self, request: Request) -> Response:
+        window = self._window(request)
+        dataset = self.state.dataset
+        matrix = window.stack(lambda m: m.user_tasks)
+        by_tenant = []
+        for index, tenant in enumerate(dataset.tenants):
+            users = dataset.tenant_users[index]
+            per_day = matrix[:, users]
+            by_tenant.append(
+                {
+                    "tenant_id": tenant["tenant_id"],
+                    "total": {"created": int(per_day.sum())},
+                    "by_user": _by_user(dataset.users, users, per_day.sum(axis=0)),
+                    "trend": [
+                        {
+                            "date": day.isoformat(),
+                            "created": int(row.sum()),
+                            "by_user": _by_user(dataset.users, users, row),
+                        }
+                        for day, row in window.trend(per_day)
+                    ],
+                }
+            )
+        total = int(matrix.sum())
+        return self._ok(
+            {"period": window.period, "total": {"created": total}, "by_tenant": by_tenant}
+        )
+
+    def appointments_by_location(self, request: Request) -> Response:
+        window = self._window(request)
+        totals = window.stack(lambda m: m.appointments)
+        new = window.stack(lambda m: m.new_patients)
+        rows = [
+            self._appointments_row(location, window, totals[:, i], new[:, i])
+            for i, location in enumerate(self.state.dataset.locations)
+        ]
+        return self._ok({"period": window.period, "locations": rows})
+
+    def appointments(self, request: Request) -> Response:
+        window = self._window(request)
+        locations = self.state.dataset.locations
+        raw = request.arg("location_id")
+        index = next((i for i, loc in enumerate(locations) if str(loc["location_id"]) == raw), None)
+        if index is None:
+            raise HttpError(404, f"Location {raw!r} not found; list ids at /admin/pms/locations")
+        totals = window.stack(lambda m: m.appointments)[:, index]
+        new = window.stack(lambda m: m.new_patients)[:, index]
+        row = self._appointments_row(locations[index], window, totals, new)
+        return self._ok({"period": window.period, "stats": row["stats"], "trend": row["trend"]})
+
+    def _appointments_row(
+        self,
+        location: dict[str, Any],
+        window: _Window,
+        totals: np.ndarray,
+        new: np.ndarray,
+    ) -> dict[str, Any]:
+        key = "appointment_count" if self.state.faults.yobi.legacy_shapes else "total_appointments"
+        both = np.stack([totals, new], axis=1)
+        return {
+            "location_id": location["location_id"],
+            "tenant_id": location["tenant_id"],
+            "stats": {key: int(totals.sum()), "new_patients": int(new.sum())},
+            "trend": [
+                {"date": day.isoformat(), key: int(pair[0]), "new_patients": int(pair[1])}
+                for day, pair in window.trend(both)
+            ],
+        }
+
+    # --- helpers ------------------------------------------------------------------------
+    def _window(self, request: Request) -> _Window:
+        period = request.arg("period")
+        if period not in PERIODS:
+            raise HttpError(400, f"Invalid period {period!r}; use one of {', '.join(PERIODS)}")
+        days, elapsed = period_days(period, self.state.clock())
+        return _Window(self, period, days, elapsed)
+
+    def _tenant_index(self, request: Request) -> int:
+        raw = request.arg("tenant_id") or ""
+        index = self.state.dataset.tenant_index.get(int(raw)) if raw.isdigit() else None
+        if index is None:
+            raise HttpError(
+                404, f"Tenant {raw!r} not found; list ids at /admin/dental-tenants/list"
+            )
+        return index
+
+    def _ok(self, results: Any) -> Response:
+        drop = self.state.faults.yobi.drop_keys
+        return _ok(_without_keys(results, drop) if drop else results, "OK")
+
+
+class _Window:
+    """The days one stats request covers, with today's partial scaling and trend lag."""
+
+    def __init__(self, service: YobiService, period: str, days: list[date], elapsed: float) -> None:
+        self.period = period
+        self.days = days
+        self._dataset = service.state.dataset
+        self._today = service.state.clock().astimezone(_ZONE).date()
+        self._elapsed = elapsed
+        self._short = service.state.faults.yobi.trend_short_days
+
+    def stack(self, pick: Callable[[DayMetrics], np.ndarray]) -> np.ndarray:
+        """One row per day of `pick(day metrics)`, today's row scaled down to the time gone."""
+        rows = []
+        for day in self.days:
+            values = pick(self._dataset.day_metrics(day))
+            if day == self._today:
+                values = np.floor(values * self._elapsed).astype(np.int64)
+            rows.append(values)
+        return np.stack(rows)
+
+    def trend(self, per_day: np.ndarray) -> list[tuple[date, np.ndarray]]:
+        """(day, row) for the trend buckets served: all but the newest `trend_short_days`."""
+        keep = max(len(self.days) - self._short, 0)
+        return list(zip(self.days[:keep], per_day[:keep], strict=True))
+
+
+def _by_user(
+    users: list[tuple[int, str]], indices: list[int], counts: np.ndarray
+) -> list[dict[str, Any]]:
+    """Users who created tasks, with how many (users with none are left out, as Yobi does)."""
+    return [
+        {"user_email": users[u][1], "created": int(n)}
+        for u, n in zip(indices, counts, strict=True)
+        if n
+    ]
+
+
+def _without_keys(value: Any, drop: frozenset[str]) -> Any:
+    """`value` with every dict key in `drop` removed, at any depth (schema-drift fault)."""
+    if isinstance(value, dict):
+        return {k: _without_keys(v, drop) for k, v in value.items() if k not in drop}
+    if isinstance(value, list):
+        return [_without_keys(v, drop) for v in value]
+    return value
+
+
+def _ok(results: Any, message: str) -> Response:
+    return json_response({"success": True, "message": message, "results": results})
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
