@@ -50,9 +50,15 @@ def ranking_problems(ranked: pd.DataFrame) -> list[str]:
         problems.append(f"ranks are not exactly 1..{n}")
         return problems
     ordered = ranked.sort_values("rank")
-    keys = [tuple(-int(row[m.value]) for m in METRICS) + (int(row["company_id"]),) for _, row in ordered.iterrows()]
+    keys = [
+        (-int(row["score"]), *(-int(row[m.value]) for m in METRICS), int(row["company_id"]))
+        for _, row in ordered.iterrows()
+    ]
     if keys != sorted(keys):
-        problems.append("rank order does not follow new patients > appointments > tasks > calls > company id")
+        problems.append(
+            "rank order does not follow score, then new patients > appointments > tasks > "
+            "calls, then company id"
+        )
     top = bottom = math.ceil(TIER_FRACTION * n)
     expected_tier = ordered["rank"].map(
         lambda r: TIER_TOP if r <= top else TIER_BOTTOM if r > n - bottom else TIER_MIDDLE

@@ -1,8 +1,9 @@
 """Score, rank, tier and the "X out of N" text: the numbers an account manager sees as fact.
 
 The rules are the spec's, stated once: score = 4·new patients + 3·appointments + 2·tasks +
-1·calls (METRIC_WEIGHTS); order by the four counters descending in METRICS order, then by HubSpot
-company id ascending in *numeric* order (so "99" ranks before "100"); ranks 1..N; the top and
+1·calls (METRIC_WEIGHTS); order by score descending, ties broken by the four counters descending
+in METRICS order (the spec's "metric priority"), then by HubSpot company id ascending in *numeric*
+order (so "99" ranks before "100"); ranks 1..N; the top and
 bottom ceil(30%·N) ranks are the Top and Bottom tiers. Every row carries SCORING_VERSION so a
 stored week stays interpretable if the rules change.
 """
@@ -141,7 +142,9 @@ def rank_companies(metrics: pd.DataFrame) -> pd.DataFrame:
     for metric, weight in METRIC_WEIGHTS.items():
         frame[POINTS_COLUMNS[metric.value]] = frame[metric.value] * weight
     frame["score"] = frame[list(POINTS_COLUMNS.values())].sum(axis=1).astype("int64")
-    order = [m.value for m in METRICS]
+    # The spec ranks by the weighted score; its metric priority breaks ties. Sorting by the
+    # counters alone would let 1 new patient (score 4) outrank a score of 63.
+    order = ["score", *(m.value for m in METRICS)]
     frame = frame.sort_values(
         [*order, "company_id"],
         ascending=[*(False for _ in order), True],

@@ -4,7 +4,6 @@ The same builder serves the run-failure sensor (scheduled and UI runs) and the i
 `engagement-ranker run` command, so every failed week sounds the same alarm.
 """
 
-from __future__ import annotations
 
 import dagster as dg
 

@@ -5,7 +5,6 @@ in the embedded warehouse) with metadata; anomalies ride along as metadata so ev
 renders the same list.
 """
 
-from __future__ import annotations
 
 import pandas as pd
 

@@ -1,7 +1,6 @@
 """Per-week asset checks. The blocking ones are the spec's fail-fast rules: when one fails, the
 writeback does not run in that run, and the write gate refuses it in any later run."""
 
-from __future__ import annotations
 
 from collections.abc import Sequence
 

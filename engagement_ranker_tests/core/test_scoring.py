@@ -47,8 +47,14 @@ def frame(rows: list[tuple[str, int, int, int, int]]) -> pd.DataFrame:
     )
 
 
+def score_of(row: tuple[str, int, int, int, int]) -> int:
+    return 4 * row[1] + 3 * row[2] + 2 * row[3] + row[4]
+
+
 def oracle_order(rows: list[tuple[str, int, int, int, int]]) -> list[str]:
-    return [r[0] for r in sorted(rows, key=lambda r: (*(-v for v in r[1:]), int(r[0])))]
+    return [
+        r[0] for r in sorted(rows, key=lambda r: (-score_of(r), *(-v for v in r[1:]), int(r[0])))
+    ]
 
 
 counter = st.integers(0, 6)  # small values make ties (and tie-breaks) common
@@ -104,17 +110,18 @@ def test_table_of_n(n, sizes, tiers):
     assert list(ranked["rank_text"]) == [f"{r} out of {n}" for r in range(1, n + 1)]
 
 
-def test_tie_breaks_follow_metric_priority_then_numeric_company_id():
+def test_score_ranks_and_metric_priority_then_numeric_company_id_break_ties():
     rows = [
-        ("100", 1, 0, 0, 0),  # same counters as 99: id 99 < 100 numerically (not as text)
+        ("100", 1, 0, 0, 0),  # score 4, same counters as 99: id 99 < 100 numerically
         ("99", 1, 0, 0, 0),
-        ("5", 0, 9, 9, 9),  # higher score than the two above, fewer new patients
-        ("6", 0, 9, 9, 10),
-        ("7", 0, 9, 10, 0),
-        ("8", 0, 10, 0, 0),
+        ("5", 0, 9, 9, 9),  # score 54: fewer new patients, but the score ranks first
+        ("6", 0, 1, 0, 1),  # score 4: ties broken by appointments, then tasks, then calls
+        ("7", 0, 0, 2, 0),
+        ("8", 0, 0, 1, 2),
+        ("9", 0, 0, 0, 4),
     ]
     ranked = rank_companies(frame(rows))
-    assert list(ranked["company_id"]) == ["99", "100", "8", "7", "6", "5"]
+    assert list(ranked["company_id"]) == ["5", "99", "100", "6", "7", "8", "9"]
 
 
 def test_extra_columns_pass_through():
@@ -155,10 +162,11 @@ def test_ranks_are_a_permutation_in_a_total_order_independent_of_input_order(row
     assert sorted(ranked["rank"]) == list(range(1, n + 1))
     assert list(ranked["company_id"]) == oracle_order(rows)
     keys = [
-        (*(-int(row[c]) for c in COUNTERS), int(row["company_id"])) for _, row in ranked.iterrows()
+        (-int(row["score"]), *(-int(row[c]) for c in COUNTERS), int(row["company_id"]))
+        for _, row in ranked.iterrows()
     ]
     assert all(a < b for a, b in itertools.pairwise(keys))  # strictly: total order
-    scores = {r[0]: 4 * r[1] + 3 * r[2] + 2 * r[3] + r[4] for r in rows}
+    scores = {r[0]: score_of(r) for r in rows}
     assert dict(zip(ranked["company_id"], ranked["score"], strict=True)) == scores
     assert [parse_rank_text(t) for t in ranked["rank_text"]] == [(r, n) for r in range(1, n + 1)]
 
