@@ -155,8 +155,8 @@ def _id_order(record_id: str) -> tuple[int, str]:
     return (len(record_id), record_id)
 
 
-def _text(value: object, where: str) -> str:
-    """A JSON filter value as HubSpot reads it: strings as-is, numbers and booleans as text."""
+def as_text(value: object) -> str | None:
+    """A JSON value as HubSpot stores it: strings as-is, numbers and booleans as text, else None."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
@@ -165,7 +165,15 @@ def _text(value: object, where: str) -> str:
         return str(value)
     if isinstance(value, float) and math.isfinite(value):
         return str(int(value)) if value.is_integer() else repr(value)
-    raise SearchRequestError(f"{where} must be a string, number or boolean, got {value!r}.")
+    return None
+
+
+def _text(value: object, where: str) -> str:
+    """A filter value as text, or the 400 naming the field."""
+    text = as_text(value)
+    if text is None:
+        raise SearchRequestError(f"{where} must be a string, number or boolean, got {value!r}.")
+    return text
 
 
 def _equal_to(expected: str) -> Callable[[str], bool]:

@@ -13,7 +13,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
@@ -54,16 +53,8 @@ def rate_limit_body(policy: Policy, correlation_id: str) -> dict[str, str]:
     }
 
 
-@dataclass(frozen=True)
-class Decision:
-    """Whether a request may proceed (`refused` None) and the headers its response carries."""
-
-    refused: Policy | None
-    headers: dict[str, str]
-
-
 class RateLimiter:
-    """The account's budgets; `admit` is thread-safe and counts the requests it lets through."""
+    """The account's budgets; thread-safe. `admit` counts the requests it lets through."""
 
     def __init__(
         self,
@@ -94,8 +85,8 @@ class RateLimiter:
             self._day = None
             self._daily_used = 0
 
-    def admit(self, *, search: bool) -> Decision:
-        """Count one request if every budget allows it; otherwise say which limit it hit."""
+    def admit(self, *, search: bool) -> Policy | None:
+        """Count one request if every budget allows it (None); otherwise the limit it hit."""
         with self._lock:
             now = self._clock()
             today = self._today()
@@ -106,22 +97,25 @@ class RateLimiter:
             limit = HUBSPOT_SEARCH_PER_SECOND if search else self.window_max
             while budget and budget[0] <= now - span:
                 budget.popleft()
-            refused: Policy | None = None
             if self._daily_used >= self.daily_max:
-                refused = Policy.DAILY
-            elif len(budget) >= limit:
-                refused = Policy.SECONDLY if search else Policy.TEN_SECONDLY_ROLLING
-            else:
-                budget.append(now)
-                self._daily_used += 1
-            return Decision(refused, {} if search else self._headers())
+                return Policy.DAILY
+            if len(budget) >= limit:
+                return Policy.SECONDLY if search else Policy.TEN_SECONDLY_ROLLING
+            budget.append(now)
+            self._daily_used += 1
+            return None
 
-    def _headers(self) -> dict[str, str]:
-        """HubSpot's rate-limit headers, after this request was counted."""
-        return {
-            "X-HubSpot-RateLimit-Interval-Milliseconds": str(HUBSPOT_WINDOW_SECONDS * 1000),
-            "X-HubSpot-RateLimit-Max": str(self.window_max),
-            "X-HubSpot-RateLimit-Remaining": str(max(0, self.window_max - len(self._window))),
-            "X-HubSpot-RateLimit-Daily": str(self.daily_max),
-            "X-HubSpot-RateLimit-Daily-Remaining": str(max(0, self.daily_max - self._daily_used)),
-        }
+    def headers(self) -> dict[str, str]:
+        """HubSpot's rate-limit headers for a non-search response, as the budgets stand now."""
+        with self._lock:
+            now = self._clock()
+            in_window = sum(1 for at in self._window if at > now - HUBSPOT_WINDOW_SECONDS)
+            return {
+                "X-HubSpot-RateLimit-Interval-Milliseconds": str(HUBSPOT_WINDOW_SECONDS * 1000),
+                "X-HubSpot-RateLimit-Max": str(self.window_max),
+                "X-HubSpot-RateLimit-Remaining": str(max(0, self.window_max - in_window)),
+                "X-HubSpot-RateLimit-Daily": str(self.daily_max),
+                "X-HubSpot-RateLimit-Daily-Remaining": str(
+                    max(0, self.daily_max - self._daily_used)
+                ),
+            }

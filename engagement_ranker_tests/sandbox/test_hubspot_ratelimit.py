@@ -41,43 +41,42 @@ def test_rolling_window_refuses_past_the_tier_limit_until_the_oldest_request_age
 ) -> None:
     limits, clock = limiter(tier)
     maximum = HUBSPOT_TIER_LIMITS[tier]
-    first = limits.admit(search=False)
-    assert first.headers["X-HubSpot-RateLimit-Remaining"] == str(maximum - 1)
+    assert limits.admit(search=False) is None
+    assert limits.headers()["X-HubSpot-RateLimit-Remaining"] == str(maximum - 1)
     clock.now += 1
     for _ in range(maximum - 1):
-        assert limits.admit(search=False).refused is None
-    refused = limits.admit(search=False)
-    assert refused.refused is Policy.TEN_SECONDLY_ROLLING
-    assert refused.headers["X-HubSpot-RateLimit-Remaining"] == "0"
+        assert limits.admit(search=False) is None
+    assert limits.admit(search=False) is Policy.TEN_SECONDLY_ROLLING
+    assert limits.headers()["X-HubSpot-RateLimit-Remaining"] == "0"
     clock.now += HUBSPOT_WINDOW_SECONDS - 1  # exactly when the first request leaves the window
-    assert limits.admit(search=False).refused is None
-    assert limits.admit(search=False).refused is Policy.TEN_SECONDLY_ROLLING
+    assert limits.headers()["X-HubSpot-RateLimit-Remaining"] == "1"
+    assert limits.admit(search=False) is None
+    assert limits.admit(search=False) is Policy.TEN_SECONDLY_ROLLING
 
 
-def test_search_has_its_own_per_second_budget_and_no_headers() -> None:
+def test_search_has_its_own_per_second_budget_outside_the_window() -> None:
     limits, clock = limiter()
     for _ in range(HUBSPOT_SEARCH_PER_SECOND):
-        decision = limits.admit(search=True)
-        assert (decision.refused, decision.headers) == (None, {})
-    assert limits.admit(search=True).refused is Policy.SECONDLY
-    ordinary = limits.admit(search=False)
-    assert ordinary.refused is None
-    assert ordinary.headers["X-HubSpot-RateLimit-Remaining"] == str(HUBSPOT_TIER_LIMITS["free"] - 1)
+        assert limits.admit(search=True) is None
+    assert limits.admit(search=True) is Policy.SECONDLY
+    assert limits.admit(search=False) is None
+    assert limits.headers()["X-HubSpot-RateLimit-Remaining"] == str(HUBSPOT_TIER_LIMITS["free"] - 1)
     clock.now += 1
-    assert limits.admit(search=True).refused is None
+    assert limits.admit(search=True) is None
 
 
 def test_daily_budget_counts_every_admitted_request_and_resets_at_midnight() -> None:
     limits, clock = limiter()
     for _ in range(3):
         limits.admit(search=True)
-    headers = limits.admit(search=False).headers
+    limits.admit(search=False)
+    headers = limits.headers()
     assert headers["X-HubSpot-RateLimit-Daily"] == str(DAILY_LIMITS["free"])
     assert headers["X-HubSpot-RateLimit-Daily-Remaining"] == str(DAILY_LIMITS["free"] - 4)
     clock.day = date(2026, 11, 17)
     clock.now += HUBSPOT_WINDOW_SECONDS
-    headers = limits.admit(search=False).headers
-    assert headers["X-HubSpot-RateLimit-Daily-Remaining"] == str(DAILY_LIMITS["free"] - 1)
+    limits.admit(search=False)
+    assert limits.headers()["X-HubSpot-RateLimit-Daily-Remaining"] == str(DAILY_LIMITS["free"] - 1)
 
 
 def test_an_unknown_tier_is_refused_with_the_choices() -> None:
