@@ -36,16 +36,24 @@ def ranking_problems(ranked: pd.DataFrame) -> list[str]:
     problems: list[str] = []
     counters = ranked[[m.value for m in METRICS]]
     if counters.isna().any().any():
-        problems.append(f"counters missing for companies {_examples(ranked[counters.isna().any(axis=1)])}")
+        problems.append(
+            f"counters missing for companies {_examples(ranked[counters.isna().any(axis=1)])}"
+        )
         return problems
     if (counters < 0).any().any():
-        problems.append(f"negative counters for companies {_examples(ranked[(counters < 0).any(axis=1)])}")
+        problems.append(
+            f"negative counters for companies {_examples(ranked[(counters < 0).any(axis=1)])}"
+        )
     expected_score = sum(counters[m.value].astype("int64") * w for m, w in METRIC_WEIGHTS.items())
     wrong_score = ranked[ranked["score"].astype("int64") != expected_score]
     if not wrong_score.empty:
-        problems.append(f"score is not 4·new patients + 3·appointments + 2·tasks + 1·calls for {_examples(wrong_score)}")
+        problems.append(
+            f"score is not 4·new patients + 3·appointments + 2·tasks + 1·calls for {_examples(wrong_score)}"
+        )
     if ranked["company_id"].duplicated().any():
-        problems.append(f"company ranked twice: {_examples(ranked[ranked['company_id'].duplicated()])}")
+        problems.append(
+            f"company ranked twice: {_examples(ranked[ranked['company_id'].duplicated()])}"
+        )
     if sorted(ranked["rank"].astype("int64")) != list(range(1, n + 1)):
         problems.append(f"ranks are not exactly 1..{n}")
         return problems

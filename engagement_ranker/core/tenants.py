@@ -41,6 +41,8 @@ def tenant_frame(
         for t in tenants
     ]
     frame = pd.DataFrame(rows, columns=list(TENANT_COLUMNS))
-    return frame.sort_values("tenant_id", kind="stable").reset_index(drop=True).astype(
-        {"tenant_id": "int64", "location_count": "int64", "is_active": "boolean"}
+    return (
+        frame.sort_values("tenant_id", kind="stable")
+        .reset_index(drop=True)
+        .astype({"tenant_id": "int64", "location_count": "int64", "is_active": "boolean"})
     )

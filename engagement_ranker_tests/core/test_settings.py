@@ -1,0 +1,48 @@
+"""Settings parsers: bad values name the variable, the value and the fix."""
+
+from __future__ import annotations
+
+import pytest
+
+from engagement_ranker.constants import WriteMode
+from engagement_ranker.core.settings import (
+    SettingError,
+    parse_company_ids,
+    parse_fraction,
+    parse_write_mode,
+)
+
+
+def test_write_mode_defaults_to_dry_run_and_accepts_any_case() -> None:
+    assert parse_write_mode(None) is WriteMode.DRY_RUN
+    assert parse_write_mode(" ") is WriteMode.DRY_RUN
+    assert parse_write_mode(" FULL ") is WriteMode.FULL
+
+
+def test_unknown_write_mode_lists_the_choices() -> None:
+    with pytest.raises(
+        SettingError, match=r"ENGAGEMENT_WRITE_MODE='yolo'.*dry-run, allowlist, full"
+    ):
+        parse_write_mode("yolo")
+
+
+def test_company_ids_from_text_or_list_deduplicated_in_order() -> None:
+    assert parse_company_ids(" 12, 7,,12 ") == ("12", "7")
+    assert parse_company_ids(["5", "6"]) == ("5", "6")
+    assert parse_company_ids(None) == ()
+
+
+def test_non_numeric_company_id_is_named() -> None:
+    with pytest.raises(SettingError, match=r"ENGAGEMENT_WRITE_ALLOWLIST entry 'acme'"):
+        parse_company_ids("12,acme")
+
+
+@pytest.mark.parametrize("value", ["lots", "1.5", "-0.1"])
+def test_fraction_must_be_a_share(value: str) -> None:
+    with pytest.raises(SettingError, match="MAPPING_COVERAGE_MIN"):
+        parse_fraction(value, 0.8, "MAPPING_COVERAGE_MIN")
+
+
+def test_fraction_default_when_unset() -> None:
+    assert parse_fraction(None, 0.8, "X") == 0.8
+    assert parse_fraction("0.5", 0.8, "X") == 0.5
