@@ -12,6 +12,7 @@ import re
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -87,16 +88,21 @@ class HubSpotWorld:
         assert response.status_code == 200, response.text
 
 
-def start_world(tier: str = "free") -> HubSpotWorld:
+@contextmanager
+def running_world(tier: str = "free") -> Iterator[HubSpotWorld]:
+    """A HubSpot server on a free port over a fresh small dataset, stopped afterwards."""
     state = SandboxState(build_dataset(seed=7, companies=COMPANIES, now=NOW), now=NOW)
-    return HubSpotWorld(state, start_hubspot_server(state, tier=tier))
+    server = start_hubspot_server(state, tier=tier)
+    try:
+        yield HubSpotWorld(state, server)
+    finally:
+        server.shutdown()
 
 
 @pytest.fixture(scope="module")
 def world() -> Iterator[HubSpotWorld]:
-    running = start_world()
-    yield running
-    running.server.shutdown()
+    with running_world() as running:
+        yield running
 
 
 @pytest.fixture
@@ -284,8 +290,7 @@ def test_companies_search_shows_a_write_only_after_the_index_lag(world, hubspot)
 # --- rate limits ---------------------------------------------------------------------------
 @pytest.mark.parametrize("tier", sorted(HUBSPOT_TIER_LIMITS))
 def test_ten_second_window_allows_the_tier_limit_then_429s_as_hubspot(tier: str) -> None:
-    running = start_world(tier)
-    try:
+    with running_world(tier) as running:
         limit = HUBSPOT_TIER_LIMITS[tier]
         property_path = f"/crm/v3/properties/companies/{PROP_TIER}"
         with running.client() as client:
@@ -306,8 +311,6 @@ def test_ten_second_window_allows_the_tier_limit_then_429s_as_hubspot(tier: str)
             "policyName": "TEN_SECONDLY_ROLLING",
         }
         assert "Retry-After" not in refused.headers
-    finally:
-        running.server.shutdown()
 
 
 def test_a_429_storm_fault_refuses_the_next_calls_then_recovers(world, hubspot) -> None:
@@ -614,14 +617,11 @@ def test_reset_restores_records_and_forgets_the_search_index_lag(world, hubspot)
 
 def test_correlation_ids_are_uuid4_and_the_same_sequence_for_the_same_seed() -> None:
     def first_ids() -> list[str]:
-        running = start_world()
-        try:
+        with running_world() as running:
             return [
                 httpx.get(running.server.url + SEARCH).headers["X-HubSpot-Correlation-Id"]
                 for _ in range(3)
             ]
-        finally:
-            running.server.shutdown()
 
     first, second = first_ids(), first_ids()
     assert first == second
