@@ -21,15 +21,31 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from engagement_ranker.clients.notify import SLACK_ATTEMPTS, EmailSender, NotifyError, SlackWebhook
+from engagement_ranker.core import render
+from engagement_ranker.core.summary import Alert
 
 SECRET_PATH = "/services/T000/B000/s3cr3tW3bh00kT0k3n"
 STALL = 0  # scripted status meaning: hold the request without answering
 
-# Slack's documented Block Kit limits, enforced by the stand-in as Slack does (400 + code).
+# Slack's documented Block Kit limits (api.slack.com/reference/block-kit), written out here
+# rather than imported so a wrong limit in the product cannot hide from the tests.
 MAX_BLOCKS = 50
 MAX_HEADER = 150
 MAX_SECTION = 3000
+MAX_FIELDS = 10
+MAX_FIELD = 2000
 MAX_TEXT = 40000
+
+
+def _section_ok(block: dict) -> bool:
+    text = block.get("text", {}).get("text")
+    fields = block.get("fields", [])
+    return (
+        (text is not None or bool(fields))
+        and (text is None or 0 < len(text) <= MAX_SECTION)
+        and len(fields) <= MAX_FIELDS
+        and all(0 < len(f["text"]) <= MAX_FIELD for f in fields)
+    )
 
 
 def block_kit_problem(message: dict) -> str | None:
@@ -42,12 +58,11 @@ def block_kit_problem(message: dict) -> str | None:
     if len(blocks) > MAX_BLOCKS:
         return "invalid_blocks"
     for block in blocks:
-        text = block.get("text", {}).get("text", "")
         if block["type"] == "header" and (
-            block["text"]["type"] != "plain_text" or len(text) > MAX_HEADER
+            block["text"]["type"] != "plain_text" or len(block["text"]["text"]) > MAX_HEADER
         ):
             return "invalid_blocks"
-        if block["type"] == "section" and not 0 < len(text) <= MAX_SECTION:
+        if block["type"] == "section" and not _section_ok(block):
             return "invalid_blocks"
     return None
 
@@ -122,6 +137,15 @@ def _assert_secret_free(error: NotifyError, stand_in: SlackStandIn) -> None:
 def test_posts_every_message_in_order(slack: SlackStandIn) -> None:
     SlackWebhook(slack.url, timeout=5).post([_message("one"), _message("two")])
     assert [m["text"] for m in slack.accepted] == ["one", "two"]
+
+
+def test_ten_thousand_company_summary_and_an_alert_are_accepted(slack: SlackStandIn) -> None:
+    from engagement_ranker_tests.core.test_render import huge_summary
+
+    alert = Alert("2026-11-15", "hubspot_writeback", "boom\n" * 500, "nothing was written")
+    messages = [*render.slack_messages(huge_summary()), *render.slack_messages(alert)]
+    SlackWebhook(slack.url, timeout=5).post(messages)
+    assert slack.accepted == messages
 
 
 def test_429_waits_retry_after_then_posts(slack: SlackStandIn) -> None:
@@ -233,7 +257,7 @@ class Mailbox:
                 "from": envelope.mail_from,
                 "to": list(envelope.rcpt_tos),
                 "tls": session.ssl is not None,
-                "login": session.login_data,
+                "login": session.auth_data.login if session.authenticated else None,
                 "message": email.message_from_bytes(envelope.content, policy=email.policy.default),
             }
         )
@@ -323,6 +347,19 @@ def test_sends_multipart_plain_and_html(plain_smtp: tuple[Mailbox, int]) -> None
     assert message["Subject"] == "Weekly ranking", "newlines must not reach a header"
     assert message.get_body(("plain",)).get_content().strip() == "plain body – ▲3"
     assert message.get_body(("html",)).get_content().strip() == "<p>html body &amp; more</p>"
+
+
+def test_rendered_summary_arrives_intact(plain_smtp: tuple[Mailbox, int]) -> None:
+    from engagement_ranker_tests.core.test_render import huge_summary
+
+    mailbox, port = plain_smtp
+    subject, text, html = render.email(huge_summary())
+    _sender(port).send(subject, text, html)
+    message = mailbox.received[0]["message"]
+    assert message["Subject"] == subject
+    # SMTP carries CRLF line ends; the content is otherwise unchanged.
+    assert message.get_body(("plain",)).get_content().replace("\r\n", "\n") == text
+    assert message.get_body(("html",)).get_content().replace("\r\n", "\n") == html
 
 
 @pytest.mark.parametrize("starttls", [True, "auto"])

@@ -1,0 +1,545 @@
+"""The summary and the failure alert as Slack Block Kit, e-mail (plain + HTML) and Markdown.
+
+Each message is first laid out once as a small document (sections of figures, tables, lists
+and preformatted lines, all raw text); one writer per format then escapes and sizes it. So the
+channels cannot drift apart, and escaping happens in exactly one place per format: a company
+called "<!channel> Dental & Co" pings nobody in Slack and injects nothing into e-mail HTML.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import pandas as pd
+
+from engagement_ranker.constants import WriteMode
+from engagement_ranker.core.anomalies import AnomalyKind
+from engagement_ranker.core.summary import Alert, Summary
+from engagement_ranker.core.week import InvalidWeekKey, parse_week_key
+
+# Slack's Block Kit limits (api.slack.com/reference/block-kit): over them the webhook answers
+# 400 invalid_blocks / msg_too_long and nothing is posted.
+SLACK_MAX_BLOCKS = 50
+SLACK_MAX_SECTION_CHARS = 3000
+SLACK_MAX_HEADER_CHARS = 150
+SLACK_MAX_FIELDS = 10
+SLACK_MAX_TEXT_CHARS = 40000
+
+# Readable sizes, far inside those limits even when every character needs escaping (5x).
+NAME_MAX_CHARS = 40
+ANOMALY_MESSAGE_MAX_CHARS = 500
+ANOMALY_EXAMPLES = 5
+ALERT_ERROR_MAX_LINES = 20
+ALERT_LINE_MAX_CHARS = 200
+CHART_WIDTH = 24
+ELLIPSIS = "…"
+
+PRODUCT = "Engagement ranking"
+MODE_NOTES: dict[WriteMode, str] = {
+    WriteMode.DRY_RUN: "nothing was written to HubSpot",
+    WriteMode.ALLOWLIST: "only allowlisted companies were written to HubSpot",
+    WriteMode.FULL: "every changed company was written to HubSpot",
+}
+ANOMALY_LABELS: dict[AnomalyKind, str] = {
+    AnomalyKind.UNMAPPED: "Unmapped (not ranked)",
+    AnomalyKind.AMBIGUOUS: "Ambiguous match",
+    AnomalyKind.LOW_CONFIDENCE: "Low-confidence name match",
+    AnomalyKind.DUPLICATE_CLAIM: "Tenant claimed twice",
+    AnomalyKind.EXCLUDED: "Excluded",
+    AnomalyKind.MISSING_METRICS: "Missing metrics",
+    AnomalyKind.ZERO_ACTIVITY: "Zero activity",
+    AnomalyKind.LARGE_SWING: "Large week-over-week swing",
+    AnomalyKind.PROPERTY_PROBLEM: "HubSpot property problem",
+    AnomalyKind.API_WARNING: "API warnings and retries",
+}
+_BAR_EIGHTHS = " ▏▎▍▌▋▊▉"
+_BAR_FULL = "█"
+
+
+# --- the document ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figures:
+    """Label/value pairs (key figures)."""
+
+    items: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Table:
+    """Rows of raw cells; `right` holds the indexes of right-aligned (numeric) columns."""
+
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    right: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True)
+class Items:
+    """A bulleted list under an optional bold heading; `more` items were left out."""
+
+    items: tuple[str, ...]
+    more: int = 0
+    heading: str = ""
+
+
+@dataclass(frozen=True)
+class Pre:
+    """Preformatted lines (charts, error text) shown in a monospace block."""
+
+    lines: tuple[str, ...]
+    more: int = 0
+
+
+Part = Figures | Table | Items | Pre
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str
+    parts: tuple[Part, ...]
+
+
+@dataclass(frozen=True)
+class Document:
+    """A message laid out but not yet escaped: everything in it is raw text."""
+
+    title: str
+    badge: str
+    note: str
+    sections: tuple[Section, ...]
+    run_url: str | None
+
+
+def _clip(text: str, limit: int) -> str:
+    """One line, at most `limit` characters; clip raw text before escaping it."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + ELLIPSIS
+
+
+def _number(value: object) -> str:
+    return "—" if pd.isna(value) else f"{int(value):,}"
+
+
+def _move(delta: object) -> str:
+    if pd.isna(delta):
+        return "new"
+    delta = int(delta)
+    return "▲" + str(delta) if delta > 0 else "▼" + str(-delta) if delta < 0 else "="
+
+
+def _company_table(frame: pd.DataFrame) -> Table:
+    rows = tuple(
+        (
+            _number(row.rank),
+            _clip(str(row.name), NAME_MAX_CHARS),
+            _number(row.score),
+            str(row.tier),
+            _move(row.delta),
+        )
+        for row in frame.itertuples(index=False)
+    )
+    return Table(("Rank", "Company", "Score", "Tier", "Move"), rows, frozenset({0, 2}))
+
+
+def _movers_part(frame: pd.DataFrame, direction: str) -> Part:
+    """Rank then, rank now and the move; prior N may differ from this week's N."""
+    if frame.empty:
+        return Items((f"No company with a known prior rank moved {direction}.",))
+    rows = tuple(
+        (
+            _move(row.delta),
+            _clip(str(row.name), NAME_MAX_CHARS),
+            _number(row.prior_rank),
+            _number(row.rank),
+            _number(row.score),
+        )
+        for row in frame.itertuples(index=False)
+    )
+    return Table(("Move", "Company", "Was", "Now", "Score"), rows, frozenset({0, 2, 3, 4}))
+
+
+def _bar(fraction: float) -> str:
+    """A bar of CHART_WIDTH cells with eighth-cell resolution."""
+    eighths = round(max(0.0, min(1.0, fraction)) * CHART_WIDTH * 8)
+    full, rest = divmod(eighths, 8)
+    partial = _BAR_EIGHTHS[rest].strip()
+    return (_BAR_FULL * full + partial).ljust(CHART_WIDTH)
+
+
+def _chart(frame: pd.DataFrame) -> Pre:
+    width = max(len(str(tier)) for tier in frame["tier"])
+    lines = tuple(
+        f"{row.tier:<{width}} {_bar(row.share)} {row.share:>4.0%}  "
+        f"{row.companies:,} companies, scores {_number(row.min_score)}–{_number(row.max_score)}"
+        for row in frame.itertuples(index=False)
+    )
+    return Pre(lines)
+
+
+def _anomaly_section(summary: Summary) -> Section:
+    """Per kind: the count and the first few messages (suggestions for unmapped included)."""
+    parts: list[Part] = []
+    for kind in AnomalyKind:
+        found = [a for a in summary.anomalies if a.kind == kind]
+        if found:
+            examples = tuple(_clip(a.message, ANOMALY_MESSAGE_MAX_CHARS) for a in found)
+            parts.append(
+                Items(
+                    examples[:ANOMALY_EXAMPLES],
+                    max(0, len(found) - ANOMALY_EXAMPLES),
+                    heading=f"{ANOMALY_LABELS[kind]}: {len(found):,}",
+                )
+            )
+    if not parts:
+        return Section("Anomalies", (Items(("None this week.",)),))
+    return Section(f"Anomalies ({len(summary.anomalies):,})", tuple(parts))
+
+
+def _mode_badge(mode: WriteMode) -> str:
+    return mode.value.replace("-", " ").upper()
+
+
+def summary_document(summary: Summary) -> Document:
+    """The weekly summary laid out: figures, chart, top/bottom, movers, anomalies."""
+    figures = [
+        ("Ranked", f"{summary.ranked:,}"),
+        ("Mapped", f"{summary.mapped_pct:.1f}%"),
+        ("Unmapped", f"{summary.unmapped:,}"),
+        ("Excluded", f"{summary.excluded:,}"),
+        ("Written", f"{summary.written:,}"),
+        ("Unchanged", f"{summary.unchanged:,}"),
+        ("New / unknown prior rank", f"{summary.new_or_unknown:,}"),
+    ]
+    if summary.mode is not WriteMode.FULL:
+        figures.append(("Held back", f"{summary.held_back:,}"))
+    bottom = (
+        _company_table(summary.bottom)
+        if len(summary.bottom)
+        else Items(("Every ranked company is listed above.",))
+    )
+    sections = (
+        Section("Key figures", (Figures(tuple(figures)),)),
+        Section("Share of all points by tier", (_chart(summary.score_by_tier),)),
+        Section(f"Top {len(summary.top)}", (_company_table(summary.top),)),
+        Section(f"Bottom {len(summary.bottom)}" if len(summary.bottom) else "Bottom", (bottom,)),
+        Section("Biggest movers up", (_movers_part(summary.movers_up, "up"),)),
+        Section("Biggest movers down", (_movers_part(summary.movers_down, "down"),)),
+        _anomaly_section(summary),
+    )
+    return Document(
+        title=f"{PRODUCT} · {summary.week.label}",
+        badge=_mode_badge(summary.mode),
+        note=MODE_NOTES[summary.mode],
+        sections=sections,
+        run_url=summary.run_url,
+    )
+
+
+def _week_text(week_key: str) -> str:
+    try:
+        return parse_week_key(week_key).label
+    except InvalidWeekKey:
+        # An alert must still go out when the failure was the week key itself.
+        return f"week {_clip(week_key, NAME_MAX_CHARS)!r}"
+
+
+def alert_document(alert: Alert) -> Document:
+    """The failure alert laid out: which week and step, what was written, the error."""
+    step = _clip(alert.step, NAME_MAX_CHARS)
+    written = _clip(alert.written, ALERT_LINE_MAX_CHARS)
+    lines = [_clip(line, ALERT_LINE_MAX_CHARS) for line in alert.error.splitlines() if line.strip()]
+    error = Pre(
+        tuple(lines[:ALERT_ERROR_MAX_LINES]) or ("(no error text)",),
+        max(0, len(lines) - ALERT_ERROR_MAX_LINES),
+    )
+    figures = Figures(
+        (("Week", _clip(alert.week_key, NAME_MAX_CHARS)), ("Step", step), ("HubSpot", written))
+    )
+    return Document(
+        title=f"{PRODUCT} failed · {_week_text(alert.week_key)}",
+        badge="FAILED",
+        note=f"step {step}: {written}",
+        sections=(Section("What happened", (figures,)), Section("Error", (error,))),
+        run_url=alert.run_url,
+    )
+
+
+def _document(message: Summary | Alert) -> Document:
+    return summary_document(message) if isinstance(message, Summary) else alert_document(message)
+
+
+# --- shared line layout --------------------------------------------------------------------
+
+
+def safe_url(url: str) -> str:
+    """Percent-encode what could end a link early in any format (space, <, >, |, quotes)."""
+    return quote(url, safe=";/?:@&=+$,#%!~*'()[]-._")
+
+
+def _more(hidden: int) -> str:
+    return f"{ELLIPSIS}and {hidden:,} more"
+
+
+def _table_lines(table: Table, escape: Callable[[str], str]) -> list[str]:
+    """Aligned columns; padding is computed on raw text, then each cell is escaped."""
+    widths = [
+        max(len(cell) for cell in column) for column in zip(table.columns, *table.rows, strict=True)
+    ]
+
+    def line(cells: Sequence[str]) -> str:
+        padded = (
+            escape(c.rjust(w) if i in table.right else c.ljust(w))
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        )
+        return "  ".join(padded).rstrip()
+
+    return [line(table.columns), *(line(row) for row in table.rows)]
+
+
+def _fit(lines: Sequence[str], budget: int, hidden: int = 0) -> tuple[list[str], int]:
+    """The leading lines that fit in `budget` characters together with their "…and N more"
+    line (joined by newlines), and that N: the lines cut plus the `hidden` ones cut before."""
+    used = 0
+    for index, line in enumerate(lines):
+        rest = len(lines) - index - 1 + hidden
+        reserve = len(_more(rest)) + 1 if rest else 0
+        if used + len(line) + reserve > budget:
+            # The previous line reserved room for exactly this "…and N more".
+            return list(lines[:index]), len(lines) - index + hidden
+        used += len(line) + 1
+    return list(lines), hidden
+
+
+def _fitted(lines: Sequence[str], budget: int, hidden: int = 0) -> list[str]:
+    kept, cut = _fit(lines, budget, hidden)
+    return [*kept, _more(cut)] if cut else kept
+
+
+def _plain_lines(document: Document, escape: Callable[[str], str]) -> list[str]:
+    """The whole message as plain text lines (e-mail body; Slack's notification fallback)."""
+    lines = [escape(document.title), f"{document.badge}: {escape(document.note)}"]
+    for section in document.sections:
+        lines += ["", escape(section.title.upper())]
+        for part in section.parts:
+            if isinstance(part, Figures):
+                width = max(len(label) for label, _ in part.items)
+                lines += [f"  {escape(label.ljust(width))}  {escape(v)}" for label, v in part.items]
+            elif isinstance(part, Table):
+                lines += ["  " + line for line in _table_lines(part, escape)]
+            elif isinstance(part, Items):
+                lines += [f"  {escape(part.heading)}"] if part.heading else []
+                lines += [f"  - {escape(item)}" for item in part.items]
+                lines += [f"  {_more(part.more)}"] if part.more > 0 else []
+            else:
+                lines += ["    " + escape(line) for line in part.lines]
+                lines += [f"  {_more(part.more)}"] if part.more > 0 else []
+    if document.run_url:
+        lines += ["", f"Run in Dagster: {escape(safe_url(document.run_url))}"]
+    return lines
+
+
+# --- Slack -------------------------------------------------------------------------------
+
+
+def slack_escape(text: str) -> str:
+    """Slack mrkdwn control characters: with these escaped no name can mention or link."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _slack_code(text: str) -> str:
+    # A code block cannot contain its own fence; a look-alike keeps names readable.
+    return slack_escape(text).replace("`", "ˋ")
+
+
+def _section(text: str) -> dict:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def _code_section(title: str, lines: Sequence[str], hidden: int = 0) -> dict:
+    """A code block (fixed-width, so tables align) trimmed to one section's limit; the
+    "…and N more" line goes after the block."""
+    fence = "```"
+    budget = SLACK_MAX_SECTION_CHARS - (len(title) + 1 if title else 0) - 2 * len(fence)
+    kept, cut = _fit(lines, budget, hidden)
+    code = fence + "\n".join(kept) + fence
+    return _section("\n".join(filter(None, [title, code, _more(cut) if cut else ""])))
+
+
+def _slack_part(title: str, part: Part) -> list[dict]:
+    """Blocks for one part; `title` (already mrkdwn) leads the first block."""
+    if isinstance(part, Figures):
+        # Values are short, clipped figures: escaped they stay far below the field limit.
+        fields = [
+            {"type": "mrkdwn", "text": f"*{slack_escape(k)}*\n{slack_escape(v)}"}
+            for k, v in part.items
+        ]
+        chunks = [fields[i : i + SLACK_MAX_FIELDS] for i in range(0, len(fields), SLACK_MAX_FIELDS)]
+        return [_section(title)] * bool(title) + [{"type": "section", "fields": c} for c in chunks]
+    if isinstance(part, Table):
+        return [_code_section(title, _table_lines(part, _slack_code))]
+    if isinstance(part, Pre):
+        return [_code_section(title, [_slack_code(line) for line in part.lines], part.more)]
+    head = [title, f"*{slack_escape(part.heading)}*" if part.heading else ""]
+    head = [line for line in head if line]
+    bullets = [f"• {slack_escape(item)}" for item in part.items]
+    budget = SLACK_MAX_SECTION_CHARS - sum(len(line) + 1 for line in head)
+    return [_section("\n".join([*head, *_fitted(bullets, budget, part.more)]))]
+
+
+def _slack_blocks(document: Document) -> list[dict]:
+    blocks: list[dict] = [
+        {
+            "type": "header",
+            "text": {"type": "plain_text", "text": _clip(document.title, SLACK_MAX_HEADER_CHARS)},
+        },
+        {
+            "type": "context",
+            "elements": [
+                {"type": "mrkdwn", "text": f"*{document.badge}* · {slack_escape(document.note)}"}
+            ],
+        },
+    ]
+    for section in document.sections:
+        blocks.append({"type": "divider"})
+        title = f"*{slack_escape(section.title)}*"
+        for part in section.parts:
+            blocks += _slack_part(title, part)
+            title = ""
+    if document.run_url:
+        link = slack_escape(safe_url(document.run_url))
+        blocks.append(_section(f"<{link}|Open this run in Dagster>"))
+    return blocks
+
+
+def slack_messages(message: Summary | Alert) -> list[dict]:
+    """Block Kit messages within Slack's limits, with the whole content as plain-text fallback
+    (what notifications and block-less clients show).
+
+    The layout is bounded (fixed sections, one block per anomaly kind, long lists trimmed), so
+    one message of about 30 blocks always suffices; the list leaves room for more.
+    """
+    document = _document(message)
+    fallback = _fitted(_plain_lines(document, slack_escape), SLACK_MAX_TEXT_CHARS)
+    return [{"text": "\n".join(fallback), "blocks": _slack_blocks(document)}]
+
+
+# --- e-mail --------------------------------------------------------------------------------
+
+_HTML_STYLE = (
+    "body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;color:#1d1c1d}"
+    "table{border-collapse:collapse;margin:4px 0 12px}"
+    "th,td{padding:2px 10px;border-bottom:1px solid #ddd;text-align:left}"
+    "td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}"
+    "pre{background:#f6f6f6;padding:8px;font-size:12px}"
+    ".badge{font-weight:bold;padding:2px 6px;border-radius:3px;background:#eee}"
+)
+
+
+def _html_table(part: Table) -> str:
+    def row(cells: Sequence[str], tag: str) -> str:
+        return "".join(
+            f"<{tag}{' class=n' if i in part.right else ''}>{html.escape(c)}</{tag}>"
+            for i, c in enumerate(cells)
+        )
+
+    body = "".join(f"<tr>{row(cells, 'td')}</tr>" for cells in part.rows)
+    return f"<table><tr>{row(part.columns, 'th')}</tr>{body}</table>"
+
+
+def _html_part(part: Part) -> str:
+    if isinstance(part, Figures):
+        rows = "".join(
+            f"<tr><th>{html.escape(k)}</th><td class=n>{html.escape(v)}</td></tr>"
+            for k, v in part.items
+        )
+        return f"<table>{rows}</table>"
+    if isinstance(part, Table):
+        return _html_table(part)
+    if isinstance(part, Pre):
+        return f"<pre>{html.escape(chr(10).join(part.lines))}</pre>" + _html_more(part.more)
+    items = "".join(f"<li>{html.escape(item)}</li>" for item in part.items)
+    heading = f"<p><b>{html.escape(part.heading)}</b></p>" if part.heading else ""
+    return heading + (f"<ul>{items}</ul>" if items else "") + _html_more(part.more)
+
+
+def _html_more(hidden: int) -> str:
+    return f"<p>{_more(hidden)}</p>" if hidden > 0 else ""
+
+
+def email(message: Summary | Alert) -> tuple[str, str, str]:
+    """(subject, plain text, HTML) for one multipart/alternative e-mail."""
+    document = _document(message)
+    subject = f"{document.title} [{document.badge}]"
+    text = "\n".join(_plain_lines(document, str)) + "\n"
+    sections = "".join(
+        f"<h3>{html.escape(s.title)}</h3>" + "".join(_html_part(p) for p in s.parts)
+        for s in document.sections
+    )
+    link = (
+        f'<p><a href="{html.escape(safe_url(document.run_url))}">Open this run in Dagster</a></p>'
+        if document.run_url
+        else ""
+    )
+    page = (
+        f'<!doctype html><html><head><meta charset="utf-8"><style>{_HTML_STYLE}</style></head>'
+        f"<body><h2>{html.escape(document.title)}</h2>"
+        f'<p><span class="badge">{html.escape(document.badge)}</span> '
+        f"{html.escape(document.note)}</p>{sections}{link}</body></html>\n"
+    )
+    return subject, text, page
+
+
+# --- Markdown (Dagster UI metadata) ----------------------------------------------------------
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&#!])")
+
+
+def markdown_escape(text: str) -> str:
+    """Backslash-escape Markdown syntax (incl. table pipes and raw HTML) so names stay text."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def _fence(lines: Sequence[str]) -> list[str]:
+    """A code fence longer than any backtick run inside, so content cannot close it."""
+    longest = max((len(run) for line in lines for run in re.findall("`+", line)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [fence + "text", *lines, fence]
+
+
+def _markdown_part(part: Part) -> list[str]:
+    if isinstance(part, Figures):
+        return [f"- **{markdown_escape(k)}**: {markdown_escape(v)}" for k, v in part.items]
+    if isinstance(part, Table):
+        align = ["---:" if i in part.right else ":---" for i in range(len(part.columns))]
+        cells = [part.columns, *part.rows]
+        lines = ["| " + " | ".join(markdown_escape(c) for c in row) + " |" for row in cells]
+        return [lines[0], "| " + " | ".join(align) + " |", *lines[1:], ""]
+    more = [_more(part.more), ""] if part.more > 0 else []
+    if isinstance(part, Pre):
+        return [*_fence(part.lines), "", *more]
+    heading = [f"**{markdown_escape(part.heading)}**", ""] if part.heading else []
+    return [*heading, *(f"- {markdown_escape(item)}" for item in part.items), "", *more]
+
+
+def markdown(message: Summary | Alert) -> str:
+    """Markdown for the Dagster UI (asset metadata); the chart is Unicode bars in a code block."""
+    document = _document(message)
+    lines = [
+        f"## {markdown_escape(document.title)}",
+        "",
+        f"**{markdown_escape(document.badge)}** · {markdown_escape(document.note)}",
+    ]
+    for section in document.sections:
+        lines += ["", f"### {markdown_escape(section.title)}", ""]
+        for part in section.parts:
+            lines += _markdown_part(part)
+    if document.run_url:
+        lines += ["", f"[Open this run in Dagster](<{safe_url(document.run_url)}>)"]
+    # Parts end with a blank line and sections start with one: keep one between blocks.
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).rstrip() + "\n"
