@@ -154,7 +154,7 @@ class Practice:
     domain: str  # canonical host
 
 
-@dataclass
+@dataclass(eq=False)
 class _TenantPlan:
     tenant_id: int
     name: str
@@ -165,7 +165,7 @@ class _TenantPlan:
     mirror_of: int | None = None  # index of the tenant whose counters this one copies
 
 
-@dataclass
+@dataclass(eq=False)
 class _CompanyPlan:
     role: str
     properties: dict[str, str | None]
@@ -622,6 +622,7 @@ class _Builder:
             "one of two companies claiming this tenant; it keeps it",
             self.emails(p.domain, self.contact_count(), at_least_one_own=False),
         )
+        claim = MatchMethod.NAME if variant == 0 else MatchMethod.DOMAIN
         if variant == 0:
             loser = self.company(
                 "duplicate_loser",
@@ -629,7 +630,7 @@ class _Builder:
                 None,
                 "duplicate_claim",
                 None,
-                MatchMethod.NAME,
+                None,
                 "a duplicate record matching by name a tenant another company matches by domain",
                 self.generic_emails(self.contact_count()),
             )
@@ -640,11 +641,11 @@ class _Builder:
                 self.domain_variant(p.domain),
                 "duplicate_claim",
                 None,
-                MatchMethod.DOMAIN,
+                None,
                 "a duplicate record with the same domain and a higher company id",
                 self.emails(p.domain, self.contact_count(), at_least_one_own=False),
             )
-        loser.truth["claimed"] = tenant
+        loser.truth["claimed"] = (tenant, claim)
         return keeper, loser
 
     def role_internal_test(self, k: int) -> _CompanyPlan:
@@ -743,11 +744,12 @@ class _Builder:
         self.rng.shuffle(order)
         slots = [plan for group in order for plan in group]
         self.rng.shuffle(slots)
+        position = {id(plan): i for i, plan in enumerate(slots)}
         for group in order:
             if len(group) == 2:
                 keeper, loser = group
-                i, j = slots.index(keeper), slots.index(loser)
-                keeper_first = loser.truth["method"] == MatchMethod.DOMAIN.value
+                i, j = position[id(keeper)], position[id(loser)]
+                keeper_first = loser.truth["claimed"][1] == MatchMethod.DOMAIN
                 if (i < j) != keeper_first:
                     slots[i], slots[j] = slots[j], slots[i]
         company_id = COMPANY_ID_START
@@ -896,7 +898,9 @@ class _Builder:
             if "candidates" in truth:
                 entry["candidates"] = sorted(t.tenant_id for t in truth["candidates"])
             if "claimed" in truth:
-                entry["claimed_tenant_id"] = truth["claimed"].tenant_id
+                claimed, claim = truth["claimed"]
+                entry["claimed_tenant_id"] = claimed.tenant_id
+                entry["claim_method"] = claim.value
             ds.truth[company_id] = entry
             override_key = truth.get("override_key")
             if override_key is not None:

@@ -50,7 +50,10 @@ def period_days(period: str, now: datetime) -> tuple[list[date], float]:
     midnight = datetime(today.year, today.month, today.day, tzinfo=_ZONE)
     tomorrow = today + timedelta(days=1)
     next_midnight = datetime(tomorrow.year, tomorrow.month, tomorrow.day, tzinfo=_ZONE)
-    elapsed = (local - midnight) / (next_midnight - midnight)
+    # Timestamps, not aware-datetime subtraction: that is wall-clock and ignores DST.
+    elapsed = (now.timestamp() - midnight.timestamp()) / (
+        next_midnight.timestamp() - midnight.timestamp()
+    )
     if period == YESTERDAY:
         return [today - timedelta(days=1)], elapsed
     span = PERIOD_DAYS[period]

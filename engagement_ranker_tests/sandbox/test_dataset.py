@@ -1,0 +1,305 @@
+"""The dataset is deterministic, as messy as the issue asks, and its truth is what a correct
+resolver concludes (checked against the product's own resolver, built independently)."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+
+import pandas as pd
+import pytest
+
+from engagement_ranker.constants import (
+    CUSTOMER_LIFECYCLE_STAGE,
+    DEFAULT_GENERIC_EMAIL_DOMAINS,
+    DEFAULT_INTERNAL_YOBI_EMAIL_DOMAINS,
+    PROP_CUSTOMER_STATUS,
+    PROP_INTERNAL_TEST,
+    PROP_RANK,
+    TIER_LABELS,
+)
+from engagement_ranker.core.identity import email_domain, parse_overrides, resolve_tenants
+from engagement_ranker.sandbox.dataset import (
+    MAX_COMPANIES,
+    NON_CUSTOMER_STAGES,
+    Dataset,
+    build_dataset,
+    role_counts,
+)
+
+NOW = datetime(2026, 11, 22, 17, 0, tzinfo=UTC)
+WEEK = [date(2026, 11, 15) + timedelta(days=i) for i in range(7)]
+
+
+@pytest.fixture(scope="module")
+def default() -> Dataset:
+    return build_dataset(7, 150, NOW)
+
+
+def _customer_ids(dataset: Dataset) -> set[str]:
+    return {
+        cid
+        for cid, c in dataset.contacts.items()
+        if c["lifecyclestage"] == CUSTOMER_LIFECYCLE_STAGE
+    }
+
+
+def _weekly(dataset: Dataset, tenant_id: int, days: list[date]) -> tuple[int, int, int, int]:
+    """(new patients, appointments, tasks, calls) over `days`."""
+    totals = [0, 0, 0, 0]
+    for day in days:
+        row = dataset.daily(tenant_id, day)
+        totals[0] += sum(loc["new_patients"] for loc in row["locations"])
+        totals[1] += sum(loc["appointments"] for loc in row["locations"])
+        totals[2] += sum(task["created"] for task in row["tasks"])
+        totals[3] += row["calls"]
+    return totals[0], totals[1], totals[2], totals[3]
+
+
+def test_same_seed_same_world_byte_for_byte() -> None:
+    one, two = build_dataset(11, 300, NOW), build_dataset(11, 300, NOW)
+    for attribute in ("contacts", "companies", "contact_companies", "tenants", "locations"):
+        assert getattr(one, attribute) == getattr(two, attribute), attribute
+    assert one.truth == two.truth
+    assert one.overrides_json == two.overrides_json
+    # Usage is a pure function of (seed, tenant, day): request order and caching do not matter.
+    tenant = one.tenants[3]["tenant_id"]
+    later_first = [two.daily(tenant, day) for day in reversed(WEEK)][::-1]
+    assert [one.daily(tenant, day) for day in WEEK] == later_first
+
+
+def test_another_seed_another_world() -> None:
+    one, two = build_dataset(1, 150, NOW), build_dataset(2, 150, NOW)
+    assert [c["name"] for c in one.companies.values()] != [
+        c["name"] for c in two.companies.values()
+    ]
+
+
+def test_default_proportions_match_the_issue(default: Dataset) -> None:
+    outcome = Counter(
+        (t["expected"], t["method"]) for t in default.truth.values() if t["expected"] == "mapped"
+    )
+    expected = Counter(t["expected"] for t in default.truth.values())
+    mapped = sum(outcome.values())
+    assert len(default.companies) == 150
+    assert 0.75 <= outcome[("mapped", "domain")] / 150 <= 0.85
+    assert 0.06 <= outcome[("mapped", "email_domain")] / 150 <= 0.10
+    assert 0.04 <= outcome[("mapped", "name")] / 150 <= 0.07
+    assert 2 <= outcome[("mapped", "override")] <= 3
+    assert expected["unmapped"] == 3
+    assert expected["ambiguous"] == 2
+    assert expected["duplicate_claim"] == 1
+    assert expected["excluded"] == 3
+    assert mapped + expected["ambiguous"] > 0.9 * 140
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 39, 40, 41, 150, 151, 1_000, MAX_COMPANIES])
+def test_role_counts_fill_exactly_n(n: int) -> None:
+    counts = role_counts(n)
+    assert all(count >= 0 for count in counts.values())
+    assert sum(counts.values()) + counts["duplicate"] == n  # a duplicate is a pair
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 39, 40, 41, 151])
+def test_small_datasets_build_exactly_n_companies(n: int) -> None:
+    dataset = build_dataset(3, n, NOW)
+    assert len(dataset.companies) == len(dataset.truth) == n
+
+
+@pytest.mark.parametrize(("seed", "n"), [(7, 150), (8, 150), (9, 40), (7, 1_500)])
+def test_truth_is_what_the_resolver_concludes(seed: int, n: int) -> None:
+    """Build the universe as the job does (customer contacts -> companies, exclusions), resolve
+    with the week's activity, and compare every company with the dataset's intent."""
+    dataset = build_dataset(seed, n, NOW)
+    customers = _customer_ids(dataset)
+    contact_domains: dict[str, set[str]] = {}
+    for contact_id, companies in dataset.contact_companies.items():
+        if contact_id in customers:
+            domain = email_domain(dataset.contacts[contact_id]["email"])
+            for company_id in companies:
+                contact_domains.setdefault(company_id, set()).update([domain] if domain else [])
+    universe = [
+        {
+            "company_id": company_id,
+            "name": props["name"],
+            "domain": props["domain"],
+            "contact_email_domains": ",".join(sorted(contact_domains[company_id])),
+        }
+        for company_id, props in dataset.companies.items()
+        if company_id in contact_domains
+        and props[PROP_INTERNAL_TEST] != "true"
+        and props[PROP_CUSTOMER_STATUS] != "churned"
+    ]
+    tenants = pd.DataFrame(
+        [{k: t[k] for k in ("tenant_id", "tenant_name", "website")} for t in dataset.tenants]
+    )
+    activity = {
+        t["tenant_id"]: sum(_weekly(dataset, t["tenant_id"], WEEK)) for t in dataset.tenants
+    }
+    result = resolve_tenants(
+        pd.DataFrame(universe), tenants, parse_overrides(dataset.overrides_json), activity=activity
+    ).mapping
+    got = {
+        row.company_id: (row.status, None if pd.isna(row.tenant_id) else int(row.tenant_id))
+        for row in result.itertuples()
+    }
+    want = {
+        cid: (t["expected"], t["tenant_id"])
+        for cid, t in dataset.truth.items()
+        if t["expected"] not in ("excluded", "not_customer")
+    }
+    assert got == want
+    methods = {row.company_id: row.method for row in result.itertuples() if row.method}
+    assert methods == {
+        cid: t["method"] for cid, t in dataset.truth.items() if cid in want and t["method"]
+    }
+
+
+def test_truth_is_self_consistent(default: Dataset) -> None:
+    customers = _customer_ids(default)
+    with_customers = {
+        company
+        for contact, companies in default.contact_companies.items()
+        if contact in customers
+        for company in companies
+    }
+    tenant_ids = {t["tenant_id"] for t in default.tenants}
+    for company_id, truth in default.truth.items():
+        props = default.companies[company_id]
+        assert truth["company_id"] == company_id
+        assert truth["name"] == props["name"]
+        assert truth["reason"]
+        assert (truth["expected"] == "not_customer") == (company_id not in with_customers)
+        if truth["expected"] == "excluded":
+            assert props[PROP_INTERNAL_TEST] == "true" or props[PROP_CUSTOMER_STATUS] == "churned"
+        if truth["expected"] in ("mapped", "ambiguous"):
+            assert truth["tenant_id"] in tenant_ids and truth["method"]
+        else:
+            assert truth["tenant_id"] is None
+        if truth["expected"] == "ambiguous":
+            assert truth["tenant_id"] in truth["candidates"] and len(truth["candidates"]) == 2
+            # The winner is the busier tenant and NOT the lowest id, in any week.
+            loser = next(t for t in truth["candidates"] if t != truth["tenant_id"])
+            assert loser < truth["tenant_id"]
+            for week_start in (date(2026, 1, 4), date(2026, 11, 15)):
+                days = [week_start + timedelta(days=i) for i in range(7)]
+                assert sum(_weekly(default, loser, days)) == 0
+                assert sum(_weekly(default, truth["tenant_id"], days)) > 0
+        if truth["expected"] == "duplicate_claim":
+            keeper = next(
+                t
+                for t in default.truth.values()
+                if t["tenant_id"] == truth["claimed_tenant_id"] and t["expected"] == "mapped"
+            )
+            assert keeper["method"] == "domain"
+    claimed = Counter(t["tenant_id"] for t in default.truth.values() if t["tenant_id"])
+    assert max(claimed.values()) == 1
+
+
+def test_overrides_are_exactly_what_the_override_cases_need(default: Dataset) -> None:
+    overrides = parse_overrides(default.overrides_json, {t["tenant_id"] for t in default.tenants})
+    targets = {**overrides.by_company, **overrides.by_domain}
+    override_cases = {
+        cid: t["tenant_id"] for cid, t in default.truth.items() if t["method"] == "override"
+    }
+    assert sorted(targets.values()) == sorted(override_cases.values())
+    assert overrides.by_domain and overrides.by_company  # both kinds of key are exercised
+
+
+def test_messy_records_are_there(default: Dataset) -> None:
+    domains = [c["domain"] for c in default.companies.values()]
+    assert any(d is None for d in domains) and any(d == "" for d in domains)
+    for marker in ("https://", "www.", "/", ":", "HTTPS://WWW."):
+        assert any(d and marker in d for d in domains), marker
+    names = [c["name"] for c in default.companies.values()]
+    assert any("PLLC" in n for n in names) and any(" & " in n or " and " in n for n in names)
+    assert any(n.startswith("Dr. ") for n in names)
+    stages = Counter(c["lifecyclestage"] for c in default.contacts.values())
+    assert set(stages) == {CUSTOMER_LIFECYCLE_STAGE, *NON_CUSTOMER_STAGES}
+    emails = [c["email"] for c in default.contacts.values() if c["email"]]
+    assert any(e.split("@")[1] in DEFAULT_GENERIC_EMAIL_DOMAINS for e in emails)
+    customers = _customer_ids(default)
+    assert customers - set(default.contact_companies)  # customers with no company
+    assert any(len(c) > 1 for c in default.contact_companies.values())
+    assert 2.2 <= len(customers) / len(default.companies) <= 2.8
+    ranks = [c[PROP_RANK] for c in default.companies.values()]
+    assert any(r and re.fullmatch(r"\d+ out of \d+", r) for r in ranks)
+    assert any(r in ("n/a", "26 of 150", "") for r in ranks) and None in ranks
+
+
+def test_usage_has_ties_zeros_staff_and_multi_location_tenants(default: Dataset) -> None:
+    weekly = {t["tenant_id"]: _weekly(default, t["tenant_id"], WEEK) for t in default.tenants}
+    ranked = {t["tenant_id"] for t in default.truth.values() if t["tenant_id"]}
+    counters = Counter(weekly[t] for t in ranked)
+    assert any(n >= 2 and sum(key) > 0 for key, n in counters.items()), "exact ties"
+    assert any(sum(weekly[t]) == 0 for t in ranked), "zero activity among ranked tenants"
+    assert any(t["tenant_id"] not in ranked for t in default.tenants), "Yobi-only tenants"
+    per_tenant = Counter(loc["tenant_id"] for loc in default.locations)
+    assert max(per_tenant.values()) >= 2 and set(per_tenant) == set(weekly)
+    staff = {
+        task["user_email"]
+        for t in default.tenants
+        for task in default.daily(t["tenant_id"], WEEK[1])["tasks"]
+        if task["user_email"].split("@")[1] in DEFAULT_INTERNAL_YOBI_EMAIL_DOMAINS
+    }
+    assert staff == {"ops@yobi.app", "support@yib.io"}
+    for t in default.tenants:
+        for loc in default.daily(t["tenant_id"], WEEK[2])["locations"]:
+            assert 0 <= loc["new_patients"] <= loc["appointments"]
+
+
+def test_property_definitions_describe_the_engagement_properties(default: Dataset) -> None:
+    definitions = default.company_property_definitions
+    assert definitions["customer_engagement_score"]["type"] == "number"
+    assert definitions["customer_engagement_rank"]["fieldType"] == "text"
+    tier = definitions["customer_engagement_tier"]
+    assert tier["type"] == "enumeration"
+    assert [o["value"] for o in tier["options"]] == list(TIER_LABELS)
+    assert definitions[PROP_INTERNAL_TEST]["type"] == "bool"
+    assert "churned" in [o["value"] for o in definitions[PROP_CUSTOMER_STATUS]["options"]]
+
+
+def test_hubspot_shapes(default: Dataset) -> None:
+    for company_id, props in default.companies.items():
+        assert props["hs_object_id"] == company_id and company_id.isdigit()
+        assert all(v is None or isinstance(v, str) for v in props.values())
+        assert (
+            props["createdate"].endswith("Z") and props["createdate"] <= props["lastmodifieddate"]
+        )
+    for props in default.contacts.values():
+        assert set(props) == {
+            "hs_object_id",
+            "email",
+            "firstname",
+            "lastname",
+            "lifecyclestage",
+            "createdate",
+            "lastmodifieddate",
+        }
+    assert all(isinstance(t["tenant_id"], int) for t in default.tenants)
+    assert all(isinstance(loc["location_id"], int) for loc in default.locations)
+
+
+def test_twenty_thousand_companies_build_in_seconds() -> None:
+    started = time.perf_counter()
+    dataset = build_dataset(7, MAX_COMPANIES, NOW)
+    elapsed = time.perf_counter() - started
+    assert len(dataset.companies) == MAX_COMPANIES
+    assert elapsed < 8, f"{elapsed:.1f} s"
+    assert len(_customer_ids(dataset)) > 2 * 20_000  # crosses the 10,000 search cap repeatedly
+
+
+@pytest.mark.parametrize(
+    ("companies", "now", "fragment"),
+    [
+        (0, NOW, "companies is 0"),
+        (MAX_COMPANIES + 1, NOW, "from 1 to 20000"),
+        (True, NOW, "companies is True"),
+        (10, datetime(2026, 11, 22), "naive"),
+    ],
+)
+def test_bad_input_is_named(companies: int, now: datetime, fragment: str) -> None:
+    with pytest.raises(ValueError, match=fragment):
+        build_dataset(7, companies, now)
