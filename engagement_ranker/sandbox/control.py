@@ -39,7 +39,7 @@ def handle_control(state: SandboxState, method: str, path: str, body: Any) -> Re
         return _get(state, path)
     if method == "POST" and path == "/_sandbox/faults":
         try:
-            state.set_faults(body or {})
+            state.set_faults({} if body is None else body)
         except FaultsError as exc:
             return 400, {"error": str(exc)}
         return 200, {"faults": state.faults.spec}

@@ -161,7 +161,7 @@ class Faults:
     """The active fault document plus its call counters; thread-safe."""
 
     def __init__(self, spec: Mapping[str, Any] | None = None) -> None:
-        spec = _as_mapping(spec or {}, "faults")
+        spec = _as_mapping({} if spec is None else spec, "faults")
         _only_keys(
             spec,
             "faults",

@@ -56,8 +56,9 @@ class SandboxMailbox:
 
 
 def _body(message: EmailMessage, subtype: str) -> str | None:
+    """The text or HTML part as its sender wrote it (SMTP's CRLF line ends turned back to LF)."""
     part = message.get_body(preferencelist=(subtype,))
-    return None if part is None else str(part.get_content())
+    return None if part is None else str(part.get_content()).replace("\r\n", "\n")
 
 
 class _Controller(Controller):
