@@ -46,7 +46,7 @@ Slack and SMTP do on a bad day. The document is replaced whole by ``POST /_sandb
       "smtp": {"down": false}                # every SMTP transaction answers 421
     }
 
-Slack faults are route faults on ``POST /services/{path}`` (e.g. a burst of 429 with
+Slack faults are route faults on ``POST /services/{team}/{channel}/{token}`` (e.g. a burst of 429 with
 ``retry_after``). Errors: 400/401/403/404/429/500/502/503/504 answer that status with the
 service's own error body; "drop" closes the socket without a response; "timeout" stalls
 until the client gives up (bounded by ``timeout_seconds``); "malformed" answers 200 with

@@ -188,22 +188,23 @@ class YobiService(JsonService):
         window = self._window(request)
         dataset = self.state.dataset
         matrix = window.stack(lambda m: m.user_tasks)
+        trend_days = [day.isoformat() for day, _ in window.trend(matrix)]
+        per_user = matrix.T.tolist()  # plain ints: ~10x faster to serialize than numpy scalars
         by_tenant = []
         for index, tenant in enumerate(dataset.tenants):
-            users = dataset.tenant_users[index]
-            per_day = matrix[:, users]
+            users = [(dataset.users[u][1], per_user[u]) for u in dataset.tenant_users[index]]
             by_tenant.append(
                 {
                     "tenant_id": tenant["tenant_id"],
-                    "total": {"created": int(per_day.sum())},
-                    "by_user": _by_user(dataset.users, users, per_day.sum(axis=0)),
+                    "total": {"created": sum(sum(days) for _, days in users)},
+                    "by_user": _by_user((email, sum(days)) for email, days in users),
                     "trend": [
                         {
-                            "date": day.isoformat(),
-                            "created": int(row.sum()),
-                            "by_user": _by_user(dataset.users, users, row),
+                            "date": day,
+                            "created": sum(days[d] for _, days in users),
+                            "by_user": _by_user((email, days[d]) for email, days in users),
                         }
-                        for day, row in window.trend(per_day)
+                        for d, day in enumerate(trend_days)
                     ],
                 }
             )
@@ -302,15 +303,9 @@ class _Window:
         return list(zip(self.days[:keep], per_day[:keep], strict=True))
 
 
-def _by_user(
-    users: list[tuple[int, str]], indices: list[int], counts: np.ndarray
-) -> list[dict[str, Any]]:
+def _by_user(counts: Iterable[tuple[str, int]]) -> list[dict[str, Any]]:
     """Users who created tasks, with how many (users with none are left out, as Yobi does)."""
-    return [
-        {"user_email": users[u][1], "created": int(n)}
-        for u, n in zip(indices, counts, strict=True)
-        if n
-    ]
+    return [{"user_email": email, "created": n} for email, n in counts if n]
 
 
 def _without_keys(value: Any, drop: frozenset[str]) -> Any:
