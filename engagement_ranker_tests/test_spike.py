@@ -1,0 +1,285 @@
+"""`engagement-ranker spike` against a real sandbox: verdicts, key paths, truth, read-only."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from engagement_ranker.clients.yobi import KEYS, LOCATIONS, STATS_SOURCES, TENANTS
+from engagement_ranker.constants import TIMEZONE, Env, MatchMethod
+from engagement_ranker.core.week import latest_completed_week
+from engagement_ranker.sandbox.runner import Sandbox, SandboxConfig
+from engagement_ranker.spike import HUBSPOT_CHECK, MAPPING_CHECK, YOBI_CHECK, run_spike
+
+REPO = Path(__file__).resolve().parents[1]
+COMPANIES = 60
+ADMIN_ENDPOINTS = (
+    " ".join(TENANTS),
+    " ".join(LOCATIONS),
+    *(f"GET {source.path}" for source in STATS_SOURCES),
+)
+# Every HubSpot POST the spike may send: searches and batch reads, which change nothing.
+READ_ONLY_POSTS = frozenset(
+    {
+        "POST /crm/v3/objects/contacts/search",
+        "POST /crm/v4/associations/contacts/companies/batch/read",
+        "POST /crm/v3/objects/companies/batch/read",
+        "POST /users/login",
+    }
+)
+RANKED = ("mapped", "ambiguous")
+NOT_RANKED = ("unmapped", "duplicate_claim")
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    with Sandbox(SandboxConfig(companies=COMPANIES)) as box:
+        yield box
+
+
+@pytest.fixture
+def spike(sandbox, monkeypatch, capsys):
+    """Run the spike in-process against the sandbox; returns (exit code, stdout, stderr)."""
+    sandbox.control.reset()
+    for name in Env:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in sandbox.env.items():
+        monkeypatch.setenv(name, value)
+
+    def run(as_json: bool = True, week: str | None = None, faults: dict | None = None):
+        if faults:
+            sandbox.control.set_faults(faults)
+        code = run_spike(as_json=as_json, week=week)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    yield run
+    sandbox.control.reset()
+
+
+def _verdicts(report: dict) -> dict[str, str]:
+    return {section: report[section]["verdict"] for section in ("yobi", "hubspot", "mapping")}
+
+
+def test_default_dataset_passes_every_verification(spike):
+    code, out, _ = spike()
+    report = json.loads(out)
+    assert code == 0, report["verdicts"]
+    assert report["verdicts"] == [
+        f"PASS {YOBI_CHECK}",
+        f"PASS {HUBSPOT_CHECK}",
+        f"PASS {MAPPING_CHECK}",
+    ]
+    yobi = report["yobi"]
+    assert [e["endpoint"] for e in yobi["endpoints"]] == list(ADMIN_ENDPOINTS)
+    assert {e["access"] for e in yobi["endpoints"]} == {"ok"}
+    required = {k["key"]: k for k in yobi["keys"] if k["required"]}
+    # Every required key of every endpoint the job reads (login's are proven by logging in).
+    assert set(required) == {
+        n for n, k in KEYS.items() if k.required and not n.startswith("login.")
+    }
+    assert all(k["missing"] == 0 and k["entries"] > 0 for k in required.values())
+    assert required["appointments.new_patients"]["path"] == (
+        "results.locations[].trend[].new_patients"
+    )
+    assert required["tasks.user_created"]["path"] == "results.by_tenant[].trend[].by_user[].created"
+    week = latest_completed_week(datetime.now(UTC))
+    assert report["week"]["key"] == week.key
+    for buckets in yobi["buckets"].values():
+        assert buckets["first"] <= week.dates[0].isoformat()
+        assert buckets["last"] >= week.dates[-1].isoformat()
+    assert all(c["uncovered"] == 0 and c["tenants"] > 0 for c in yobi["coverage"].values())
+    assert yobi["tenants"]["with_website"] < yobi["tenants"]["count"]
+    hubspot = report["hubspot"]
+    assert hubspot["authentication"] == "ok"
+    assert all(d["exists"] and not d["read_only"] for d in hubspot["properties"].values())
+    assert hubspot["universe"]["customer_contacts"] > hubspot["universe"]["included"] > 0
+
+
+def test_the_spike_never_writes_to_hubspot(spike, sandbox):
+    code, _, _ = spike(as_json=False)
+    assert code == 0
+    assert sandbox.control.writes() == []
+    routes = sandbox.control.requests()["counts"]
+    assert routes, "the request log recorded nothing: the spike did not reach the sandbox"
+    writes = [r for r in routes if not r.startswith("GET ") and r not in READ_ONLY_POSTS]
+    assert writes == []
+
+
+def test_mapping_figures_equal_the_datasets_truth(spike, sandbox):
+    truth = sandbox.control.truth().values()
+    universe = [t for t in truth if t["expected"] in RANKED + NOT_RANKED]
+    ranked = [t for t in universe if t["expected"] in RANKED]
+    ambiguous = [t for t in universe if t["expected"] == "ambiguous"]
+    methods = Counter(t["method"] for t in ranked)
+    not_ranked = {t["company_id"]: t["expected"] for t in universe if t["expected"] in NOT_RANKED}
+
+    code, out, _ = spike()
+    mapping = json.loads(out)["mapping"]
+
+    assert code == 0
+    assert mapping["companies"] == len(universe)
+    assert mapping["mapped"] == len(ranked)
+    assert mapping["coverage_pct"] == round(100 * len(ranked) / len(universe), 1)
+    assert mapping["ambiguous"] == len(ambiguous) > 0
+    assert mapping["ambiguity_pct"] == round(100 * len(ambiguous) / len(universe), 1)
+    assert mapping["by_method"] == {m.value: methods.get(m.value, 0) for m in MatchMethod}
+    assert mapping["duplicate_claims"] == Counter(not_ranked.values())["duplicate_claim"] > 0
+    assert {u["company_id"]: u["status"] for u in mapping["unmapped"]} == not_ranked
+    assert set(mapping["overrides_draft"]) == set(not_ranked)
+    for company in mapping["unmapped"]:
+        best = company["suggestions"][0].split(" ")[0] if company["suggestions"] else None
+        assert mapping["overrides_draft"][company["company_id"]] == (best and int(best))
+
+
+def test_missing_new_patients_fails_naming_the_key(spike):
+    code, out, _ = spike(faults={"yobi": {"drop_keys": ["new_patients"]}})
+    report = json.loads(out)
+    verdicts = _verdicts(report)
+    assert code == 1
+    assert verdicts["yobi"].startswith(f"FAIL {YOBI_CHECK}: required key appointments.new_patients")
+    assert "results.locations[].trend[].new_patients" in verdicts["yobi"]
+    assert "Fix: " in verdicts["yobi"]
+    # Only that key is missing; the tenant list still serves the mapping.
+    absent = [k["key"] for k in report["yobi"]["keys"] if k["missing"] and k["required"]]
+    assert absent == ["appointments.new_patients"]
+    assert verdicts["hubspot"] == f"PASS {HUBSPOT_CHECK}"
+    assert verdicts["mapping"] == f"PASS {MAPPING_CHECK}"
+
+
+def test_trend_buckets_short_of_the_week_fail_naming_the_days(spike):
+    week = latest_completed_week(datetime.now(UTC))
+    today = datetime.now(ZoneInfo(TIMEZONE)).date()
+    # Drop every bucket from the week's Saturday on (a day more, should midnight pass meanwhile).
+    short = (today - week.dates[-1]).days + 2
+    code, out, _ = spike(faults={"yobi": {"trend_short_days": short}})
+    report = json.loads(out)
+    verdict = report["yobi"]["verdict"]
+    assert code == 1
+    assert verdict.startswith(f"FAIL {YOBI_CHECK}: Yobi trend buckets (period ")
+    assert "do not cover the week" in verdict
+    assert week.dates[-1].isoformat() in verdict
+    assert "Fix: rerun once Yobi has reported those days" in verdict
+    assert all(c["uncovered"] == c["tenants"] > 0 for c in report["yobi"]["coverage"].values())
+
+
+def test_refused_yobi_login_fails_before_any_endpoint(spike):
+    code, out, _ = spike(faults={"yobi": {"login_fails": True}})
+    report = json.loads(out)
+    assert code == 1
+    assert report["yobi"]["login"] == "failed"
+    assert "endpoints" not in report["yobi"]
+    assert report["yobi"]["verdict"].startswith(f"FAIL {YOBI_CHECK}: Yobi POST /users/login")
+    assert f"Fix: check {Env.YOBI_EMAIL} and {Env.YOBI_PASSWORD}" in report["yobi"]["verdict"]
+
+
+def test_non_admin_yobi_account_fails_naming_each_endpoint(spike):
+    code, out, _ = spike(faults={"yobi": {"non_admin": True}})
+    report = json.loads(out)
+    verdict = report["yobi"]["verdict"]
+    assert code == 1
+    assert report["yobi"]["login"] == "ok"
+    assert verdict.startswith(f"FAIL {YOBI_CHECK}: no access (HTTP 403) to ")
+    assert all(endpoint in verdict for endpoint in ADMIN_ENDPOINTS)
+    assert f"Fix: the Yobi account in {Env.YOBI_EMAIL} is not an admin" in verdict
+    assert report["mapping"]["verdict"].startswith(f"FAIL {MAPPING_CHECK}: not run")
+
+
+def test_revoked_hubspot_token_fails_with_the_fix_and_no_secret(spike, sandbox):
+    code, out, err = spike(as_json=False, faults={"hubspot": {"auth": "revoked"}})
+    lines = out.splitlines()
+    assert code == 1
+    assert "  token: refused (HTTP 401)" in lines
+    hubspot = next(line for line in lines if line.startswith(f"FAIL {HUBSPOT_CHECK}: "))
+    assert f"Fix: check {Env.HUBSPOT_ACCESS_TOKEN}" in hubspot
+    assert f"PASS {YOBI_CHECK}" in lines
+    for secret in (Env.HUBSPOT_ACCESS_TOKEN, Env.YOBI_PASSWORD, Env.SLACK_WEBHOOK_URL):
+        assert sandbox.env[secret] not in out + err
+
+
+def test_coverage_below_the_minimum_fails_with_the_overrides_draft(spike, monkeypatch):
+    monkeypatch.setenv(Env.MAPPING_COVERAGE_MIN, "0.99")
+    code, out, _ = spike(as_json=False)
+    verdict = out.splitlines()[-1]
+    assert code == 1
+    assert verdict.startswith(f"FAIL {MAPPING_CHECK}: only ")
+    assert f"below {Env.MAPPING_COVERAGE_MIN} (99.0%)" in verdict
+    assert f"Fix: pin the unmapped companies in {Env.TENANT_MAPPING_OVERRIDES_JSON}" in verdict
+    assert "  overrides draft (replace each null" in out
+
+
+def test_overrides_are_read_from_the_file_the_job_reads(spike, sandbox, monkeypatch, tmp_path):
+    code, out, _ = spike()
+    from_variable = json.loads(out)["mapping"]
+    path = tmp_path / "overrides.json"
+    path.write_text(sandbox.env[Env.TENANT_MAPPING_OVERRIDES_JSON], encoding="utf-8")
+    monkeypatch.delenv(Env.TENANT_MAPPING_OVERRIDES_JSON)
+    monkeypatch.setenv(Env.TENANT_MAPPING_OVERRIDES_FILE, str(path))
+    code, out, _ = spike()
+    from_file = json.loads(out)["mapping"]
+    assert code == 0
+    assert from_file["overrides_in_use"] == from_variable["overrides_in_use"] > 0
+    assert from_file["by_method"] == from_variable["by_method"]
+
+    path.unlink()
+    code, out, _ = spike()
+    verdict = json.loads(out)["mapping"]["verdict"]
+    assert code == 1
+    assert verdict.startswith(f"FAIL {MAPPING_CHECK}: {Env.TENANT_MAPPING_OVERRIDES_FILE}=")
+    assert "does not exist" in verdict
+
+
+def test_the_text_report_is_the_same_byte_for_byte(spike):
+    first = spike(as_json=False)
+    second = spike(as_json=False)
+    assert first[0] == 0
+    assert first == second
+
+
+def test_a_week_not_yet_over_is_refused(spike, sandbox):
+    latest = latest_completed_week(datetime.now(UTC))
+    upcoming = (latest.dates[0] + timedelta(days=14)).isoformat()
+    code, out, err = spike(week=upcoming)
+    assert code == 2
+    assert out == ""
+    assert f"--week: week {upcoming} has not ended yet" in err
+    assert latest.key in err
+    assert sandbox.control.requests()["counts"] == {}
+
+
+def test_the_cli_command_prints_json_and_exits_with_the_verdict(sandbox):
+    sandbox.control.reset()
+    env = {
+        "PATH": os.environ["PATH"],
+        "PYTHONPATH": str(REPO),
+        **sandbox.env,
+    }
+    week = latest_completed_week(datetime.now(UTC)).previous().key
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from engagement_ranker.cli import main; main()",
+            "spike",
+            "--json",
+            "--week",
+            week,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert report["week"]["key"] == week
+    assert report["passed"] is True
