@@ -29,8 +29,12 @@ def main() -> None:
 @click.option("--seed", default=7, show_default=True, help="Dataset seed.")
 @click.option("--companies", default=150, show_default=True, help="HubSpot companies (<= 20,000).")
 @click.option("--latency-ms", default=0, show_default=True, help="Added to every API call.")
-@click.option("--hubspot-tier", type=click.Choice(["free", "pro"]), default="free", show_default=True)
-@click.option("--now", default=None, help="Sandbox clock, ISO 8601 with offset (default: real now).")
+@click.option(
+    "--hubspot-tier", type=click.Choice(["free", "pro"]), default="free", show_default=True
+)
+@click.option(
+    "--now", default=None, help="Sandbox clock, ISO 8601 with offset (default: real now)."
+)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--hubspot-port", default=0, show_default=True, help="0 picks a free port.")
 @click.option("--yobi-port", default=0, show_default=True)
@@ -53,7 +57,9 @@ def _sandbox_config(**options: Any) -> Any:
         try:
             now = datetime.fromisoformat(now)
         except ValueError:
-            raise click.BadParameter(f"{now!r} is not ISO 8601; e.g. 2026-11-22T06:00:00-05:00") from None
+            raise click.BadParameter(
+                f"{now!r} is not ISO 8601; e.g. 2026-11-22T06:00:00-05:00"
+            ) from None
         if now.tzinfo is None:
             raise click.BadParameter(f"{now.isoformat()} has no UTC offset; add one, e.g. -05:00")
     return SandboxConfig(now=now, **options)
@@ -122,7 +128,9 @@ def run_week(
         status = "success" if result.success else "failure"
         report = week_report(instance, built.warehouse, key, status)
         if not result.success:
-            alert = alert_for_run(instance, result.dagster_run, built.settings.run_url(result.run_id))
+            alert = alert_for_run(
+                instance, result.dagster_run, built.settings.run_url(result.run_id)
+            )
             delivered, errors = built.notifier.deliver(alert)
             report["alert"] = {
                 "step": alert.step,
@@ -136,13 +144,24 @@ def run_week(
 
 @main.command()
 @click.option("--week", default="latest", show_default=True, help="latest, or the week's Sunday.")
-@click.option("--mode", type=click.Choice([m.value for m in WriteMode]), default=None,
-              help="Overrides ENGAGEMENT_WRITE_MODE (default dry-run).")
+@click.option(
+    "--mode",
+    type=click.Choice([m.value for m in WriteMode]),
+    default=None,
+    help="Overrides ENGAGEMENT_WRITE_MODE (default dry-run).",
+)
 @click.option("--allow", default=None, help="Company ids for allowlist mode, comma-separated.")
-@click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
-              help="Write the week's JSON report here.")
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write the week's JSON report here.",
+)
 @click.option("--log-level", type=click.Choice(LOG_LEVELS), default="INFO", show_default=True)
-def run(week: str, mode: str | None, allow: str | None, report_path: str | None, log_level: str) -> None:
+def run(
+    week: str, mode: str | None, allow: str | None, report_path: str | None, log_level: str
+) -> None:
     """Run one week (fetch, map, rank, check, write, summarize); exit non-zero on any failure."""
     from engagement_ranker.core.settings import parse_company_ids
 
@@ -150,7 +169,9 @@ def run(week: str, mode: str | None, allow: str | None, report_path: str | None,
     with _instance() as instance:
         success, report = run_week(instance, week, mode, allowlist, log_level)
     if report_path:
-        Path(report_path).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        Path(report_path).write_text(
+            json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        )
     written = sum(1 for w in report["writes"] if w["outcome"] == "written")
     click.echo(
         f"week {report['week']}: {report['status']}; {len(report['ranked'])} ranked, "
@@ -184,10 +205,14 @@ def demo(seed: int, companies: int, backfill_weeks: int) -> None:
         with _instance() as instance:
             for key in keys[:-1]:
                 ok, report = run_week(instance, key, WriteMode.FULL.value, log_level="ERROR")
-                click.echo(f"backfill {key}: {report['status']}, {len(report['ranked'])} ranked "
-                           "(history only: HubSpot holds the current week)")
+                click.echo(
+                    f"backfill {key}: {report['status']}, {len(report['ranked'])} ranked "
+                    "(history only: HubSpot holds the current week)"
+                )
                 if not ok:
-                    raise click.ClickException(f"backfill of {key} failed: {report['alert']['error']}")
+                    raise click.ClickException(
+                        f"backfill of {key} failed: {report['alert']['error']}"
+                    )
             latest = keys[-1]
             ok, report = run_week(instance, latest, WriteMode.FULL.value, log_level="ERROR")
             if not ok:
@@ -225,8 +250,14 @@ def dev(port: int, companies: int) -> None:
         env["DAGSTER_UI_URL"] = f"http://127.0.0.1:{port}"
         click.echo(f"sandbox up; starting the Dagster UI on http://127.0.0.1:{port}")
         subprocess.run(
-            [str(Path(sys.executable).with_name("dagster")), "dev", "-w", "workspace.yaml",
-             "-p", str(port)],
+            [
+                str(Path(sys.executable).with_name("dagster")),
+                "dev",
+                "-w",
+                "workspace.yaml",
+                "-p",
+                str(port),
+            ],
             env={**os.environ, **env},
             check=False,
         )
@@ -246,7 +277,6 @@ def _read_sandbox_env(process: subprocess.Popen[str]) -> dict[str, str]:
     if process.poll() is not None:
         raise click.ClickException("the sandbox exited before it was ready")
     return _export_lines_to_env(lines)
-
 
 
 @main.command()

@@ -206,6 +206,14 @@ class Overrides:
     def none(cls) -> Overrides:
         return cls(MappingProxyType({}), MappingProxyType({}))
 
+    def for_tenants(self, known_tenant_ids: Collection[int]) -> Overrides:
+        """Only the entries naming a known tenant; the rest are reported by their own check."""
+        known = frozenset(known_tenant_ids)
+        return Overrides(
+            MappingProxyType({k: t for k, t in self.by_company.items() if t in known}),
+            MappingProxyType({k: t for k, t in self.by_domain.items() if t in known}),
+        )
+
 
 _OVERRIDES_EXAMPLE = '{"1234567": 42, "smile.com": 43}'
 

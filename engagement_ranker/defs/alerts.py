@@ -4,8 +4,8 @@ The same builder serves the run-failure sensor (scheduled and UI runs) and the i
 `engagement-ranker run` command, so every failed week sounds the same alarm.
 """
 
-
 import dagster as dg
+from dagster._utils.error import SerializableErrorInfo
 
 from engagement_ranker.core.summary import Alert
 from engagement_ranker.defs.resources import NotifierResource, RankerSettings
@@ -16,6 +16,15 @@ WRITEBACK_STEP = "hubspot_writeback"
 
 def _first_lines(text: str) -> str:
     return "\n".join(text.strip().splitlines()[:ERROR_LINES])
+
+
+def error_text(error: SerializableErrorInfo | None) -> str:
+    """The user-facing message: the innermost cause, past Dagster's "Error occurred..." wrappers."""
+    if error is None:
+        return "step failed"
+    while error.cause is not None:
+        error = error.cause
+    return error.message.strip()
 
 
 def _written_state(instance: dg.DagsterInstance, run_id: str, failures: dict[str, str]) -> str:
@@ -31,7 +40,9 @@ def _written_state(instance: dg.DagsterInstance, run_id: str, failures: dict[str
     if "RESTORE INCOMPLETE" in message:
         return "the write failed and the restore is INCOMPLETE: see the error for the companies"
     if "restored" in message:
-        return "the write failed; the companies written were restored to their values before the run"
+        return (
+            "the write failed; the companies written were restored to their values before the run"
+        )
     return "nothing was written to HubSpot"
 
 
@@ -43,8 +54,7 @@ def alert_for_run(instance: dg.DagsterInstance, run: dg.DagsterRun, run_url: str
     ).records:
         event = record.event_log_entry.dagster_event
         if event is not None and event.step_key:
-            error = event.step_failure_data.error
-            failures[event.step_key] = error.message if error else "step failed"
+            failures[event.step_key] = error_text(event.step_failure_data.error)
     if failures:
         step = ", ".join(failures)
         error = _first_lines(next(iter(failures.values())))
@@ -73,8 +83,12 @@ def alert_for_run(instance: dg.DagsterInstance, run: dg.DagsterRun, run_url: str
 def failure_alert(
     context: dg.RunFailureSensorContext, notifier: NotifierResource, settings: RankerSettings
 ) -> None:
-    alert = alert_for_run(context.instance, context.dagster_run, settings.run_url(context.dagster_run.run_id))
+    alert = alert_for_run(
+        context.instance, context.dagster_run, settings.run_url(context.dagster_run.run_id)
+    )
     delivered, errors = notifier.deliver(alert)
     for error in errors:
         context.log.error(f"alert delivery failed: {error}")
-    context.log.info(f"alert for {alert.week_key} ({alert.step}) sent via {', '.join(delivered) or 'no channel'}")
+    context.log.info(
+        f"alert for {alert.week_key} ({alert.step}) sent via {', '.join(delivered) or 'no channel'}"
+    )

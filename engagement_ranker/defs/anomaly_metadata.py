@@ -29,7 +29,9 @@ REPORTING_ASSETS: tuple[str, ...] = (
 
 
 def anomalies_metadata(anomalies: Iterable[Anomaly]) -> dg.MetadataValue:
-    return dg.MetadataValue.json(json.loads(anomalies_to_frame(anomalies).to_json(orient="records")))
+    return dg.MetadataValue.json(
+        json.loads(anomalies_to_frame(anomalies).to_json(orient="records"))
+    )
 
 
 def warnings_as_anomalies(service: str, warnings: Sequence[str]) -> list[Anomaly]:

@@ -5,18 +5,19 @@ in the embedded warehouse) with metadata; anomalies ride along as metadata so ev
 renders the same list.
 """
 
-
-import pandas as pd
-
 import dagster as dg
+import pandas as pd
+from dagster_duckdb import DuckDBResource
+
 from engagement_ranker.constants import (
     COMPANY_READ_PROPERTIES,
     METRICS,
     Metric,
+    WriteMode,
 )
 from engagement_ranker.core.anomalies import Anomaly, AnomalyKind
-from engagement_ranker.core.movers import activity_anomalies, attach_prior
 from engagement_ranker.core.identity import resolve_tenants
+from engagement_ranker.core.movers import activity_anomalies, attach_prior
 from engagement_ranker.core.render import markdown
 from engagement_ranker.core.scoring import rank_companies
 from engagement_ranker.core.summary import build_summary
@@ -37,7 +38,6 @@ from engagement_ranker.defs.resources import (
     YobiResource,
 )
 from engagement_ranker.defs.writer import WritebackConfig, write_week
-from dagster_duckdb import DuckDBResource
 
 OWNERS = ["team:revenue-data"]
 # The warehouse keeps every week: rows carry their week's Sunday, which is the partition key.
@@ -51,8 +51,15 @@ COMMON = {
 
 
 def _stamped(frame: pd.DataFrame, week_key: str) -> pd.DataFrame:
-    """The frame with its week as the first column, as the warehouse partitions on it."""
-    return frame.assign(week=week_key)[["week", *frame.columns]]
+    """The frame with its week as the first column, as the warehouse partitions on it.
+
+    Column names become plain strings (enum-named columns cannot be serialized as metadata).
+    """
+    frame = frame.rename(columns=lambda column: str(column))
+    # Text columns are typed as text even when every value is null, so the warehouse table
+    # keeps one schema from week to week.
+    text = {c: "string" for c in frame.columns if frame[c].dtype == object}
+    return frame.astype(text).assign(week=week_key)[["week", *frame.columns]]
 
 
 def _output(
@@ -168,7 +175,8 @@ def tenant_mapping(
     result = resolve_tenants(
         included(customer_companies)[["company_id", "name", "domain", "contact_email_domains"]],
         yobi_tenants[["tenant_id", "tenant_name", "website"]],
-        overrides=settings.overrides(),
+        # Entries naming an unknown tenant are left out here and fail `overrides_valid`.
+        overrides=settings.overrides().for_tenants(set(yobi_tenants["tenant_id"].astype(int))),
         generic_domains=settings.generic_domains(),
         activity={int(t): int(total) for t, total in activity.sum(axis=1).items()},
     )
@@ -206,7 +214,11 @@ def ranked_scores(
     )
     # HubSpot holds the last written week; it is the prior week only for the latest week.
     hubspot_prior = (
-        dict(zip(customer_companies["company_id"], customer_companies["prior_rank_text"], strict=True))
+        dict(
+            zip(
+                customer_companies["company_id"], customer_companies["prior_rank_text"], strict=True
+            )
+        )
         if week.key == latest_week_key()
         else {}
     )
@@ -253,12 +265,17 @@ def slack_summary(
 ) -> dg.Output[pd.DataFrame]:
     """Top 10, bottom 10, biggest movers and anomalies, to Slack, e-mail and this page."""
     week = week_of(context)
+    outcomes = hubspot_writeback["outcome"]
     summary = build_summary(
+        ranked_scores,
         week=week,
-        ranked=ranked_scores,
-        universe=customer_companies,
-        mapping=tenant_mapping,
-        audit=hubspot_writeback,
+        mode=WriteMode(hubspot_writeback["mode"].iloc[0]),
+        universe=len(customer_companies),
+        excluded=int(customer_companies["excluded_reason"].notna().sum()),
+        mapped=int(tenant_mapping["tenant_id"].notna().sum()),
+        written=int((outcomes == "written").sum()),
+        unchanged=int((outcomes == "unchanged").sum()),
+        held_back=int(outcomes.str.contains("allowlist").sum()),
         anomalies=collect_anomalies(context),
         run_url=settings.run_url(context.run_id),
     )

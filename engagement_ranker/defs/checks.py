@@ -1,7 +1,6 @@
 """Per-week asset checks. The blocking ones are the spec's fail-fast rules: when one fails, the
 writeback does not run in that run, and the write gate refuses it in any later run."""
 
-
 from collections.abc import Sequence
 
 import dagster as dg
@@ -68,14 +67,10 @@ def overrides_valid(settings: RankerSettings, yobi_tenants: pd.DataFrame) -> dg.
         overrides = settings.overrides(set(yobi_tenants["tenant_id"].astype(int)))
     except OverridesError as error:
         return _result([str(error)])
-    return _result(
-        [], by_company=len(overrides.by_company), by_domain=len(overrides.by_domain)
-    )
+    return _result([], by_company=len(overrides.by_company), by_domain=len(overrides.by_domain))
 
 
-@_check(
-    "tenant_mapping", additional_ins={"customer_companies": dg.AssetIn("customer_companies")}
-)
+@_check("tenant_mapping", additional_ins={"customer_companies": dg.AssetIn("customer_companies")})
 def mapping_coverage(
     settings: RankerSettings, tenant_mapping: pd.DataFrame, customer_companies: pd.DataFrame
 ) -> dg.AssetCheckResult:
@@ -115,9 +110,7 @@ def mapped_tenants_have_counters(
 ) -> dg.AssetCheckResult:
     """All four counters are present and non-negative for every tenant we will rank."""
     mapped = tenant_mapping.loc[tenant_mapping["tenant_id"].notna(), ["company_id", "tenant_id"]]
-    joined = mapped.astype({"tenant_id": "int64"}).merge(
-        weekly_metrics, on="tenant_id", how="left"
-    )
+    joined = mapped.astype({"tenant_id": "int64"}).merge(weekly_metrics, on="tenant_id", how="left")
     counters = joined[[m.value for m in METRICS]]
     missing = joined[counters.isna().any(axis=1)]
     negative = joined[(counters.fillna(0) < 0).any(axis=1)]

@@ -14,7 +14,12 @@ def prior_week_ranks(warehouse: DuckDBResource, week: Week) -> pd.DataFrame | No
     frame = stored_week(warehouse, "ranked_scores", week.key)
     if frame is None:
         return None
-    return frame[["company_id", "rank"]].assign(n=len(frame)).sort_values("rank").reset_index(drop=True)
+    return (
+        frame[["company_id", "rank"]]
+        .assign(n=len(frame))
+        .sort_values("rank")
+        .reset_index(drop=True)
+    )
 
 
 def stored_week(warehouse: DuckDBResource, table: str, week_key: str) -> pd.DataFrame | None:

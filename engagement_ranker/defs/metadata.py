@@ -16,9 +16,7 @@ def _markdown_table(frame: pd.DataFrame) -> str:
     header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
     rule = "|" + "---|" * len(frame.columns)
     body = [
-        "| "
-        + " | ".join("" if pd.isna(v) else str(v).replace("|", "\\|") for v in row)
-        + " |"
+        "| " + " | ".join("" if pd.isna(v) else str(v).replace("|", "\\|") for v in row) + " |"
         for row in frame.itertuples(index=False)
     ]
     return "\n".join([header, rule, *body])

@@ -53,7 +53,9 @@ def week_report(
     mode = latest_metadata(instance, "hubspot_writeback", week_key).get("mode")
     unmapped = None if mapping is None else mapping[mapping["tenant_id"].isna()]
     excluded = None if universe is None else universe[universe["excluded_reason"].notna()]
-    anomalies = [a for asset in REPORTING_ASSETS for a in stored_anomalies(instance, asset, week_key)]
+    anomalies = [
+        a for asset in REPORTING_ASSETS for a in stored_anomalies(instance, asset, week_key)
+    ]
     return {
         "week": week.key,
         "week_start": week.start.isoformat(),

@@ -27,10 +27,9 @@ from engagement_ranker.constants import (
     Env,
     WriteMode,
 )
+from engagement_ranker.core.identity import Overrides, parse_generic_domains, parse_overrides
 from engagement_ranker.core.render import email as email_parts
 from engagement_ranker.core.render import slack_messages
-from engagement_ranker.core.summary import Alert, Summary
-from engagement_ranker.core.identity import Overrides, parse_generic_domains, parse_overrides
 from engagement_ranker.core.settings import (
     SettingError,
     parse_company_ids,
@@ -38,6 +37,7 @@ from engagement_ranker.core.settings import (
     parse_fraction,
     parse_write_mode,
 )
+from engagement_ranker.core.summary import Alert, Summary
 from engagement_ranker.core.universe import ExclusionRule, parse_exclusion_rules
 
 WAREHOUSE_SCHEMA = "engagement"
@@ -77,7 +77,9 @@ class YobiResource(dg.ConfigurableResource):
 
     @contextmanager
     def client(self) -> Iterator[YobiClient]:
-        domains = parse_domain_list(self.internal_email_domains, DEFAULT_INTERNAL_YOBI_EMAIL_DOMAINS)
+        domains = parse_domain_list(
+            self.internal_email_domains, DEFAULT_INTERNAL_YOBI_EMAIL_DOMAINS
+        )
         with YobiClient(
             email=self.email,
             password=self.password,

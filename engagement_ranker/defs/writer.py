@@ -28,7 +28,7 @@ from engagement_ranker.constants import (
     PROP_TIER,
     WriteMode,
 )
-from engagement_ranker.core.anomalies import Anomaly, AnomalyKind
+from engagement_ranker.core.anomalies import Anomaly
 from engagement_ranker.core.settings import SettingError, parse_company_ids, parse_write_mode
 from engagement_ranker.core.writeplan import (
     CompanyWrite,
@@ -47,11 +47,16 @@ from engagement_ranker.defs.resources import HubSpotResource, RankerSettings
 
 SHORT_NAMES: dict[str, str] = {PROP_SCORE: "score", PROP_RANK: "rank", PROP_TIER: "tier"}
 AUDIT_COLUMNS: tuple[str, ...] = (
+    "mode",
     "company_id",
     "name",
     "outcome",
     "batch",
-    *(f"{stage}_{short}" for stage in ("before", "after", "readback") for short in SHORT_NAMES.values()),
+    *(
+        f"{stage}_{short}"
+        for stage in ("before", "after", "readback")
+        for short in SHORT_NAMES.values()
+    ),
     "readback_ok",
 )
 # Errors after which HubSpot is known not to have applied the batch (so it needs no restore).
@@ -228,10 +233,9 @@ def write_week(
                 "HubSpot no longer has them (deleted or merged since the universe was read); "
                 "re-materialize customer_companies and rerun."
             )
-        plan = plan_writes(
-            intended, before, WriteMode.DRY_RUN if historical else mode, allowlist
-        )
-        writing = not historical and mode is not WriteMode.DRY_RUN and plan.changes
+        effective = WriteMode.DRY_RUN if historical else mode
+        plan = plan_writes(intended, before, effective, allowlist)
+        writing = effective is not WriteMode.DRY_RUN and plan.changes
         batch_of = _apply(client, plan.changes, context.log) if writing else {}
         readback: Mapping[str, Mapping[str, str | None]] = {}
         if batch_of:
@@ -242,8 +246,15 @@ def write_week(
     rows = []
     for write in plan.changes:
         outcome = "written" if write.company_id in batch_of else f"not written: {not_written}"
-        row = _audit_row(write, write.company_id, names.get(write.company_id, ""), outcome,
-                         batch_of.get(write.company_id), write.before, write.after)
+        row = _audit_row(
+            write,
+            write.company_id,
+            names.get(write.company_id, ""),
+            outcome,
+            batch_of.get(write.company_id),
+            write.before,
+            write.after,
+        )
         if write.company_id in batch_of:
             actual = readback.get(write.company_id, {})
             for prop, short in SHORT_NAMES.items():
@@ -253,13 +264,37 @@ def write_week(
             )
         rows.append(row)
     for company_id in plan.unchanged:
-        rows.append(_audit_row(None, company_id, names.get(company_id, ""), "unchanged", None,
-                               before.get(company_id, {}), intended[company_id]))
+        rows.append(
+            _audit_row(
+                None,
+                company_id,
+                names.get(company_id, ""),
+                "unchanged",
+                None,
+                before.get(company_id, {}),
+                intended[company_id],
+            )
+        )
     for company_id in plan.held_back:
-        rows.append(_audit_row(None, company_id, names.get(company_id, ""), "not written: not on the allowlist",
-                               None, before.get(company_id, {}), intended[company_id]))
-    audit = pd.DataFrame(rows, columns=list(AUDIT_COLUMNS)).astype({"batch": "Int64", "readback_ok": "boolean"})
-    audit = audit.sort_values("company_id", key=lambda s: s.astype("int64"), kind="stable").reset_index(drop=True)
+        rows.append(
+            _audit_row(
+                None,
+                company_id,
+                names.get(company_id, ""),
+                "not written: not on the allowlist",
+                None,
+                before.get(company_id, {}),
+                intended[company_id],
+            )
+        )
+    audit = (
+        pd.DataFrame(rows, columns=list(AUDIT_COLUMNS))
+        .assign(mode=effective.value)
+        .astype({"batch": "Int64", "readback_ok": "boolean"})
+    )
+    audit = audit.sort_values(
+        "company_id", key=lambda s: s.astype("int64"), kind="stable"
+    ).reset_index(drop=True)
     written = int((audit["outcome"] == "written").sum())
     return WritebackResult(
         audit=audit,

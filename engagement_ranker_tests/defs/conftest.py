@@ -80,6 +80,7 @@ def harness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness
     with Sandbox(SandboxConfig(companies=COMPANIES)) as box:
         for name, value in box.env.items():
             monkeypatch.setenv(name, value)
+        (tmp_path / "dagster").mkdir()
         with dg.instance_for_test(temp_dir=str(tmp_path / "dagster")) as instance:
             yield Harness(box, instance, monkeypatch)
 

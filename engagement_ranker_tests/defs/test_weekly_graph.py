@@ -7,8 +7,9 @@ import json
 import pytest
 
 from engagement_ranker.constants import PROP_RANK, PROP_SCORE, PROP_TIER, Env
+from engagement_ranker.defs.alerts import error_text
 from engagement_ranker.defs.checks import ALL_CHECKS, GATING_CHECK_KEYS
-from engagement_ranker.defs.partitions import latest_week_key, weekly_partitions
+from engagement_ranker.defs.partitions import weekly_partitions
 from engagement_ranker_tests.defs.conftest import Harness, check_results
 
 PREVIOUS_WEEK = weekly_partitions.get_partition_keys()[-2]
@@ -83,7 +84,7 @@ def test_allowlist_without_ids_is_refused_before_anything_is_written(harness: Ha
     assert not result.success
     assert harness.control.writes() == []
     failure = result.failure_data_for_node("hubspot_writeback")
-    assert "ENGAGEMENT_WRITE_ALLOWLIST" in failure.error.message
+    assert "ENGAGEMENT_WRITE_ALLOWLIST" in error_text(failure.error)
 
 
 def test_historical_week_is_stored_but_not_written(harness: Harness) -> None:
@@ -175,7 +176,7 @@ def test_failed_blocking_check_stops_the_write_in_this_run_and_any_later_run(
 
     assert not bypass.success
     assert harness.control.writes() == []
-    message = bypass.failure_data_for_node("hubspot_writeback").error.message
+    message = error_text(bypass.failure_data_for_node("hubspot_writeback").error)
     assert "Refusing to write" in message and check in message
 
     # Once the upstream assets are re-materialized and their checks pass, the write goes out.
