@@ -215,7 +215,8 @@ def warehouse_path() -> str:
         return explicit
     home = Path(os.environ.get("DAGSTER_HOME") or ".dagster_home")
     home.mkdir(parents=True, exist_ok=True)
-    return str(home / "engagement.duckdb")
+    # Not "engagement.duckdb": DuckDB names the catalog after the file, clashing with the schema.
+    return str(home / "warehouse.duckdb")
 
 
 def build_resources() -> dict[str, object]:
