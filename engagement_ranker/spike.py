@@ -730,14 +730,18 @@ def _mapping_lines(mapping: Mapping[str, Any]) -> list[str]:
     ]
     for company in mapping["unmapped"]:
         lines.append(
-            f"    {company['company_id']}  {company['name']} ({company['domain'] or 'no domain'}) "
+            f"    {company['company_id']}  {company['name'] or '(no name)'} "
+            f"({company['domain'] or 'no domain'}) "
             f"{company['status']}; suggestions: {'; '.join(company['suggestions']) or 'none'}"
         )
     if mapping["unmapped"]:
         lines += [
             f"  overrides draft (replace each null with a tenant id, then merge into "
             f"{Env.TENANT_MAPPING_OVERRIDES_JSON}):",
-            "  " + json.dumps(mapping["overrides_draft"]),
+            *(
+                f"  {line}"
+                for line in json.dumps(mapping["overrides_draft"], indent=2).splitlines()
+            ),
         ]
     return lines
 

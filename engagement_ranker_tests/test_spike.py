@@ -14,7 +14,15 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from engagement_ranker.clients.yobi import KEYS, LOCATIONS, STATS_SOURCES, TENANTS
-from engagement_ranker.constants import TIMEZONE, Env, MatchMethod
+from engagement_ranker.constants import (
+    PROP_TIER,
+    TIER_BOTTOM,
+    TIER_MIDDLE,
+    TIER_TOP,
+    TIMEZONE,
+    Env,
+    MatchMethod,
+)
 from engagement_ranker.core.week import latest_completed_week
 from engagement_ranker.sandbox.runner import Sandbox, SandboxConfig
 from engagement_ranker.spike import HUBSPOT_CHECK, MAPPING_CHECK, YOBI_CHECK, run_spike
@@ -203,6 +211,17 @@ def test_revoked_hubspot_token_fails_with_the_fix_and_no_secret(spike, sandbox):
     assert f"PASS {YOBI_CHECK}" in lines
     for secret in (Env.HUBSPOT_ACCESS_TOKEN, Env.YOBI_PASSWORD, Env.SLACK_WEBHOOK_URL):
         assert sandbox.env[secret] not in out + err
+
+
+def test_a_tier_option_hubspot_lacks_fails_naming_the_property(spike):
+    faults = {"hubspot": {"properties": {PROP_TIER: {"drop_options": [TIER_BOTTOM]}}}}
+    code, out, _ = spike(faults=faults)
+    hubspot = json.loads(out)["hubspot"]
+    assert code == 1
+    assert hubspot["properties"][PROP_TIER]["options"] == [TIER_TOP, TIER_MIDDLE]
+    assert hubspot["verdict"].startswith(f"FAIL {HUBSPOT_CHECK}: {PROP_TIER}")
+    assert TIER_BOTTOM in hubspot["verdict"]
+    assert hubspot["universe"]["included"] > 0
 
 
 def test_coverage_below_the_minimum_fails_with_the_overrides_draft(spike, monkeypatch):
