@@ -17,7 +17,6 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -64,7 +63,7 @@ from engagement_ranker.core.identity import (
     parse_overrides,
     resolve_tenants,
 )
-from engagement_ranker.core.settings import SettingError, parse_domain_list, parse_fraction
+from engagement_ranker.core.settings import overrides_text, parse_domain_list, parse_fraction
 from engagement_ranker.core.tenants import tenant_frame
 from engagement_ranker.core.universe import (
     build_universe,
@@ -513,20 +512,6 @@ def check_hubspot(env: Mapping[str, str]) -> tuple[Section, pd.DataFrame | None]
 
 
 # --- mapping --------------------------------------------------------------------------------
-def _overrides_text(env: Mapping[str, str]) -> str | None:
-    """The overrides JSON as the job reads it: the variable first, else the file it names."""
-    text = _setting(env, Env.TENANT_MAPPING_OVERRIDES_JSON)
-    path = _setting(env, Env.TENANT_MAPPING_OVERRIDES_FILE)
-    if text is not None or path is None:
-        return text
-    if not Path(path).is_file():
-        raise SettingError(
-            f"{Env.TENANT_MAPPING_OVERRIDES_FILE}={path!r} does not exist; point it at a JSON "
-            "file or unset it"
-        )
-    return Path(path).read_text(encoding="utf-8")
-
-
 def _best_tenant(suggestions: list[str]) -> int | None:
     """The tenant id of the best suggestion ("<tenant id> <name> (<score>)"), if any."""
     return int(suggestions[0].split(" ", 1)[0]) if suggestions else None
@@ -549,7 +534,13 @@ def check_mapping(
             Env.MAPPING_COVERAGE_MIN,
         )
         generic = parse_generic_domains(_setting(env, Env.GENERIC_EMAIL_DOMAINS))
-        overrides = parse_overrides(_overrides_text(env), set(yobi.tenants["tenant_id"]))
+        overrides = parse_overrides(
+            overrides_text(
+                _setting(env, Env.TENANT_MAPPING_OVERRIDES_JSON),
+                _setting(env, Env.TENANT_MAPPING_OVERRIDES_FILE),
+            ),
+            set(yobi.tenants["tenant_id"]),
+        )
     except ValueError as error:
         section.fail_with(error, FIX_SETTINGS)
         return section

@@ -7,6 +7,7 @@ a run with a message a data engineer can act on, before anything is read or writ
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 from engagement_ranker.constants import Env, WriteMode
 
@@ -69,3 +70,21 @@ def parse_domain_list(value: str | None, default: Iterable[str]) -> frozenset[st
     if value is None or not value.strip():
         return frozenset(default)
     return frozenset(part.strip().lower().lstrip("@") for part in value.split(",") if part.strip())
+
+
+def overrides_text(json_text: str | None, file_path: str | None) -> str | None:
+    """The overrides JSON: TENANT_MAPPING_OVERRIDES_JSON first, else the file the other names.
+
+    Reading a named file is the one I/O here; it keeps both ways of configuring in one place.
+    """
+    if json_text is not None and json_text.strip():
+        return json_text
+    if not file_path:
+        return None
+    path = Path(file_path)
+    if not path.is_file():
+        raise SettingError(
+            f"{Env.TENANT_MAPPING_OVERRIDES_FILE}={file_path!r} does not exist; point it at a "
+            "JSON file or unset it"
+        )
+    return path.read_text(encoding="utf-8")

@@ -31,7 +31,7 @@ from engagement_ranker.core.identity import Overrides, parse_generic_domains, pa
 from engagement_ranker.core.render import email as email_parts
 from engagement_ranker.core.render import slack_messages
 from engagement_ranker.core.settings import (
-    SettingError,
+    overrides_text,
     parse_company_ids,
     parse_domain_list,
     parse_fraction,
@@ -108,21 +108,10 @@ class RankerSettings(dg.ConfigurableResource):
     write_allowlist: str | None = Field(default=None, description="ENGAGEMENT_WRITE_ALLOWLIST")
     dagster_ui_url: str | None = Field(default=None, description="DAGSTER_UI_URL, for run links")
 
-    def overrides_text(self) -> str | None:
-        if self.overrides_json and self.overrides_json.strip():
-            return self.overrides_json
-        if self.overrides_file:
-            path = Path(self.overrides_file)
-            if not path.is_file():
-                raise SettingError(
-                    f"{Env.TENANT_MAPPING_OVERRIDES_FILE}={self.overrides_file!r} does not exist; "
-                    "point it at a JSON file or unset it"
-                )
-            return path.read_text(encoding="utf-8")
-        return None
-
     def overrides(self, known_tenant_ids: set[int] | None = None) -> Overrides:
-        return parse_overrides(self.overrides_text(), known_tenant_ids)
+        return parse_overrides(
+            overrides_text(self.overrides_json, self.overrides_file), known_tenant_ids
+        )
 
     def exclusion_rules(self) -> tuple[ExclusionRule, ...]:
         return parse_exclusion_rules(self.exclude_filters_json)
