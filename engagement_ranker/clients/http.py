@@ -198,10 +198,6 @@ class RetriesExhausted(Exception):
         return None if self.last.response is None else self.last.response.status_code
 
 
-def _default_retryable(response: httpx.Response) -> bool:
-    return response.status_code in RETRYABLE_STATUSES
-
-
 def send_with_retries(
     client: httpx.Client,
     method: str,
@@ -211,7 +207,6 @@ def send_with_retries(
     policy: RetryPolicy,
     log: RetryLog,
     slot: Callable[[], AbstractContextManager[Any]] = nullcontext,
-    retryable: Callable[[httpx.Response], bool] = _default_retryable,
     **request: Any,
 ) -> httpx.Response:
     """Send one request, retrying timeouts, dropped connections and retryable responses.
@@ -226,7 +221,7 @@ def send_with_retries(
                 response = client.request(method, path, **request)
             except httpx.TransportError as exc:
                 raise Transient(type(exc).__name__) from exc
-        if retryable(response):
+        if response.status_code in RETRYABLE_STATUSES:
             raise Transient(f"HTTP {response.status_code}", response)
         return response
 

@@ -33,7 +33,6 @@ from engagement_ranker.clients.errors import (
 )
 from engagement_ranker.clients.http import (
     DEFAULT_RETRY,
-    RETRYABLE_STATUSES,
     RetriesExhausted,
     RetryLog,
     RetryPolicy,
@@ -69,7 +68,6 @@ PROPERTY_PATH = "/crm/v3/properties/companies/{name}"
 ID_PROPERTY = "hs_object_id"
 NO_ASSOCIATIONS = "crm.associations.NO_ASSOCIATIONS_FOUND"
 OBJECT_NOT_FOUND = "OBJECT_NOT_FOUND"
-DAILY_POLICY = "DAILY"
 # Keep a tenth of the 10-second budget for other integrations' stray calls and clock skew.
 BURST_BUDGET_FRACTION = 0.9
 SEARCH_WINDOW_SECONDS = 1.0
@@ -91,7 +89,6 @@ FIX_RATE = (
     "HubSpot kept rate-limiting: another app may share this account's limit; rerun later, "
     f"and set {Env.HUBSPOT_TIER} to the account's real tier"
 )
-FIX_DAILY = "the account's daily API allowance is used up: rerun after it resets at midnight"
 FIX_VALIDATION = "correct the listed values to fit each property's definition (type, options)"
 FIX_MALFORMED = "HubSpot answered outside its documented contract: rerun; if it persists, report it"
 
@@ -116,13 +113,6 @@ def _account_limiters(
                 ),
             )
         return _limiters[key]
-
-
-def _retryable(response: httpx.Response) -> bool:
-    """429 and 5xx are worth another try, except a 429 for the daily allowance."""
-    if response.status_code != 429:
-        return response.status_code in RETRYABLE_STATUSES
-    return _json_or_empty(response).get("policyName") != DAILY_POLICY
 
 
 def _json_or_empty(response: httpx.Response) -> dict[str, Any]:
@@ -497,7 +487,6 @@ class HubSpotClient:
                 policy=self._retry,
                 log=self._log,
                 slot=self._search_slot if search else self._burst.slot,
-                retryable=_retryable,
                 **request,
             )
         except RetriesExhausted as exc:
@@ -547,8 +536,6 @@ class HubSpotClient:
             return ValidationError(
                 *args, fix=FIX_VALIDATION, detail=detail, codes=self._codes(body)
             )
-        if status == 429:
-            return RateLimitExhausted(*args, fix=FIX_DAILY, detail=detail)
         return ApiError(*args, fix=FIX_MALFORMED, detail=detail)
 
     def _codes(self, body: Mapping[str, Any]) -> list[PropertyCode]:

@@ -59,12 +59,12 @@ from engagement_ranker.core.identity import email_domain
 class Kind(StrEnum):
     """What a response value must be."""
 
-    LIST = "list"
-    TEXT = "text"
-    ID = "id"  # an int (or its digit string)
-    FLAG = "flag"
-    COUNT = "count"  # an int 0..COUNT_MAX, checked with the tenant named
-    DATE = "date"  # "YYYY-MM-DD"
+    LIST = "a list"
+    TEXT = "a string"
+    ID = "an id (an integer >= 0 or its digits)"
+    FLAG = "true or false"
+    COUNT = "a count"  # an int 0..COUNT_MAX, checked by `_count` with the tenant named
+    DATE = "a YYYY-MM-DD date"
 
 
 @dataclass(frozen=True)
@@ -476,7 +476,7 @@ class YobiClient:
         if wrong is not None:
             path, value = wrong
             raise self._malformed(
-                endpoint, f"{where}{path} is {str(value)[:60]!r}, not a {key.kind.value}"
+                endpoint, f"{where}{path} is {str(value)[:60]!r}, not {key.kind.value}"
             )
         if not key.required:
             return None

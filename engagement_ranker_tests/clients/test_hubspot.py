@@ -1,0 +1,339 @@
+"""HubSpotClient against the sandbox: complete reads, minimal calls, writes, typed errors, retries."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from engagement_ranker.clients.errors import (
+    AuthError,
+    MalformedResponse,
+    NotFoundError,
+    PropertyCode,
+    RateLimitExhausted,
+    ScopeError,
+    UpstreamUnavailable,
+    ValidationError,
+)
+from engagement_ranker.clients.http import RetryPolicy
+from engagement_ranker.clients.hubspot import PROPERTY_PATH
+from engagement_ranker.constants import (
+    COMPANY_READ_PROPERTIES,
+    CUSTOMER_LIFECYCLE_STAGE,
+    ENGAGEMENT_PROPERTIES,
+    HUBSPOT_ASSOCIATIONS_BATCH_MAX,
+    HUBSPOT_BATCH_READ_MAX,
+    HUBSPOT_SEARCH_PAGE_MAX,
+    PROP_RANK,
+    PROP_SCORE,
+    PROP_TIER,
+)
+from engagement_ranker_tests.clients.conftest import (
+    ASSOCIATIONS,
+    PROPERTY,
+    READ,
+    SEARCH,
+    UPDATE,
+    calls,
+    hubspot_client,
+    statuses,
+)
+
+ABSENT_IDS = ["99999999901", "99999999902"]
+
+
+def customer_contacts_of(sandbox):
+    contacts = sandbox.state.dataset.contacts
+    return sorted(
+        (cid for cid, p in contacts.items() if p["lifecyclestage"] == CUSTOMER_LIFECYCLE_STAGE),
+        key=int,
+    )
+
+
+def new_values(company_id: str) -> dict[str, str]:
+    return {PROP_SCORE: str(int(company_id) % 997), PROP_RANK: "1 out of 2", PROP_TIER: "Top 30%"}
+
+
+# --- complete reads with the fewest calls ---------------------------------------------------
+
+
+def test_customer_contacts_are_every_customer_in_id_order_in_the_fewest_pages(sandbox):
+    expected = customer_contacts_of(sandbox)
+    with hubspot_client(sandbox) as client:
+        contacts = client.customer_contacts()
+    assert [c["contact_id"] for c in contacts] == expected
+    first = contacts[0]
+    assert first == {
+        "contact_id": first["contact_id"],
+        "email": sandbox.state.dataset.contacts[first["contact_id"]]["email"],
+        "lifecyclestage": CUSTOMER_LIFECYCLE_STAGE,
+    }
+    assert calls(sandbox, SEARCH) == math.ceil(len(expected) / HUBSPOT_SEARCH_PAGE_MAX)
+
+
+def test_companies_for_contacts_pages_each_input_and_packs_the_follow_ups(sandbox):
+    # One company per page: a contact with k companies needs k pages.
+    sandbox.control.set_faults({"hubspot": {"associations_page_size": 1}})
+    contact_ids = customer_contacts_of(sandbox)
+    links = sandbox.state.dataset.contact_companies
+    with hubspot_client(sandbox) as client:
+        companies = client.companies_for_contacts([*contact_ids, contact_ids[0]])
+    assert list(companies) == contact_ids
+    for contact_id in contact_ids:
+        assert companies[contact_id] == sorted(links.get(contact_id, []), key=int)
+    assert any(not found for found in companies.values()), "no contact without companies"
+    depth = max(len(found) for found in companies.values())
+    assert depth >= 2, "the dataset has no contact with several companies"
+    rounds = [
+        sum(1 for found in companies.values() if len(found) >= page or page == 1)
+        for page in range(1, depth + 1)
+    ]
+    minimum = sum(math.ceil(n / HUBSPOT_ASSOCIATIONS_BATCH_MAX) for n in rounds)
+    assert calls(sandbox, ASSOCIATIONS) == minimum
+
+
+def test_read_companies_returns_every_property_and_names_the_missing_ids(sandbox):
+    records = sandbox.state.dataset.companies
+    ids = sorted(records, key=int)
+    with hubspot_client(sandbox) as client:
+        found, missing = client.read_companies(
+            [*reversed(ids), *ABSENT_IDS, ids[0]], COMPANY_READ_PROPERTIES
+        )
+    assert missing == ABSENT_IDS
+    assert list(found) == ids
+    for company_id in ids:
+        assert found[company_id] == {p: records[company_id].get(p) for p in COMPANY_READ_PROPERTIES}
+    assert calls(sandbox, READ) == math.ceil((len(ids) + 2) / HUBSPOT_BATCH_READ_MAX)
+
+
+def test_company_property_returns_the_definition_or_none_when_it_does_not_exist(sandbox):
+    with hubspot_client(sandbox) as client:
+        tier = client.company_property(PROP_TIER)
+        sandbox.control.set_faults({"hubspot": {"properties": {PROP_TIER: None}}})
+        gone = client.company_property(PROP_TIER)
+    assert tier is not None and tier["name"] == PROP_TIER and tier["type"] == "enumeration"
+    assert gone is None
+    assert calls(sandbox, PROPERTY) == 2
+
+
+@pytest.mark.parametrize("bad", ["Name With Spaces", "", "../companies"])
+def test_company_property_refuses_a_name_that_is_no_internal_name(sandbox, bad):
+    with hubspot_client(sandbox) as client, pytest.raises(ValueError, match="internal names"):
+        client.company_property(bad)
+    assert calls(sandbox, PROPERTY) == 0
+
+
+# --- writes ---------------------------------------------------------------------------------
+
+
+def test_update_companies_writes_a_full_batch_in_one_call(sandbox):
+    ids = sorted(sandbox.state.dataset.companies, key=int)[:100]
+    with hubspot_client(sandbox) as client:
+        client.update_companies([(cid, new_values(cid)) for cid in ids])
+    assert calls(sandbox, UPDATE) == 1
+    for company_id in (ids[0], ids[-1]):
+        properties = sandbox.control.company(company_id)
+        assert {p: properties[p] for p in ENGAGEMENT_PROPERTIES} == new_values(company_id)
+    assert sorted((w["company_id"] for w in sandbox.control.writes()), key=int) == ids
+
+
+def test_update_companies_names_the_companies_that_no_longer_exist(sandbox):
+    company_id = sorted(sandbox.state.dataset.companies, key=int)[0]
+    batch = [(company_id, new_values(company_id)), (ABSENT_IDS[0], new_values(ABSENT_IDS[0]))]
+    with hubspot_client(sandbox) as client, pytest.raises(NotFoundError) as caught:
+        client.update_companies(batch)
+    assert caught.value.ids == (ABSENT_IDS[0],)
+    assert ABSENT_IDS[0] in str(caught.value) and "rest of the batch was written" in str(
+        caught.value
+    )
+    assert [w["company_id"] for w in sandbox.control.writes()] == [company_id]
+    assert calls(sandbox, UPDATE) == 1
+
+
+@pytest.mark.parametrize(
+    ("batch", "message"),
+    [
+        ([(str(100 + i), {PROP_SCORE: "1"}) for i in range(101)], "exceeds HubSpot's 100"),
+        ([("101", {PROP_SCORE: "1"}), ("101", {PROP_SCORE: "2"})], "repeats company ids"),
+        ([("101", {PROP_SCORE: 37})], "is not a string"),
+        ([("abc", {PROP_SCORE: "1"})], "is not a HubSpot record id"),
+    ],
+)
+def test_update_companies_refuses_a_bad_batch_before_any_call(sandbox, batch, message):
+    with hubspot_client(sandbox) as client, pytest.raises(ValueError, match=message):
+        client.update_companies(batch)
+    assert calls(sandbox, UPDATE) == 0
+
+
+# --- typed errors ---------------------------------------------------------------------------
+
+
+def test_a_wrong_token_is_an_auth_error_naming_the_variable_and_never_retried(sandbox):
+    wrong = "pat-na1-00000000-dead-beef-0000-000000000000"
+    with hubspot_client(sandbox, access_token=wrong) as client, pytest.raises(AuthError) as caught:
+        client.customer_contacts()
+    message = str(caught.value)
+    assert f"HubSpot {SEARCH} failed: HTTP 401 INVALID_AUTHENTICATION (correlationId " in message
+    assert "check HUBSPOT_ACCESS_TOKEN" in message
+    assert caught.value.correlation_id
+    assert wrong not in message and "dead-beef" not in message
+    assert calls(sandbox, SEARCH) == 1
+
+
+def test_a_missing_write_scope_is_a_scope_error_naming_the_scope(sandbox):
+    sandbox.control.set_faults({"hubspot": {"auth": "missing_write_scope"}})
+    company_id = sorted(sandbox.state.dataset.companies, key=int)[0]
+    with hubspot_client(sandbox) as client, pytest.raises(ScopeError) as caught:
+        client.update_companies([(company_id, new_values(company_id))])
+    assert caught.value.required_scopes == ("crm.objects.companies.write",)
+    assert "HTTP 403 MISSING_SCOPES" in str(caught.value)
+    assert "grant the private app the scope(s) crm.objects.companies.write" in str(caught.value)
+    assert sandbox.control.writes() == []
+    assert calls(sandbox, UPDATE) == 1
+
+
+def test_a_wrong_base_url_is_a_not_found_error_naming_the_variable(sandbox):
+    base_url = sandbox.env["HUBSPOT_BASE_URL"] + "/not-hubspot"
+    with hubspot_client(sandbox, base_url=base_url) as client, pytest.raises(NotFoundError) as e:
+        client.read_companies(["101"], ["name"])
+    assert "HTTP 404" in str(e.value) and "check HUBSPOT_BASE_URL" in str(e.value)
+
+
+def test_a_rejected_batch_is_a_validation_error_with_the_property_codes_and_no_retry(sandbox):
+    sandbox.control.set_faults(
+        {"hubspot": {"batch_update_rejections": [{"nth": 1, "code": "INVALID_INTEGER"}]}}
+    )
+    ids = sorted(sandbox.state.dataset.companies, key=int)[:3]
+    with hubspot_client(sandbox) as client, pytest.raises(ValidationError) as caught:
+        client.update_companies([(cid, new_values(cid)) for cid in ids])
+    (code,) = caught.value.codes
+    assert (code.property, code.code) == (PROP_SCORE, "INVALID_INTEGER")
+    assert isinstance(code, PropertyCode)
+    assert "HTTP 400 VALIDATION_ERROR" in str(caught.value)
+    assert f"{PROP_SCORE}: INVALID_INTEGER" in str(caught.value)
+    assert sandbox.control.writes() == []
+    assert calls(sandbox, UPDATE) == 1
+
+
+def test_a_bad_value_is_rejected_by_hubspot_with_its_code(sandbox):
+    company_id = sorted(sandbox.state.dataset.companies, key=int)[0]
+    with hubspot_client(sandbox) as client, pytest.raises(ValidationError) as caught:
+        client.update_companies([(company_id, {PROP_TIER: "Top 31%"})])
+    assert [(c.property, c.code) for c in caught.value.codes] == [(PROP_TIER, "INVALID_OPTION")]
+
+
+def test_malformed_json_is_a_malformed_response_and_not_retried(sandbox):
+    sandbox.control.set_faults({"routes": {SEARCH: {"bursts": [{"nth": 1, "error": "malformed"}]}}})
+    with hubspot_client(sandbox) as client, pytest.raises(MalformedResponse) as caught:
+        client.customer_contacts()
+    assert f"HubSpot {SEARCH} failed: HTTP 200: HTTP 200 body is not JSON" in str(caught.value)
+    assert calls(sandbox, SEARCH) == 1
+
+
+# --- recovery -------------------------------------------------------------------------------
+
+
+def test_a_429_storm_is_ridden_out_and_reported(sandbox):
+    expected = customer_contacts_of(sandbox)
+    sandbox.control.set_faults({"hubspot": {"rate_limit_storm": 3}})
+    with hubspot_client(sandbox) as client:
+        contacts = client.customer_contacts()
+        warnings = client.warnings
+    assert [c["contact_id"] for c in contacts] == expected
+    assert statuses(sandbox)["429"] == 3
+    assert warnings == [f"HubSpot {SEARCH}: 3 retries (HTTP 429 x3)"]
+
+
+def test_a_5xx_burst_and_dropped_connections_are_retried_until_the_read_completes(sandbox):
+    sandbox.control.set_faults(
+        {
+            "routes": {
+                READ: {"bursts": [{"nth": 1, "count": 2, "error": 503}]},
+                ASSOCIATIONS: {"bursts": [{"nth": 1, "count": 2, "error": "drop"}]},
+            }
+        }
+    )
+    contact_ids = customer_contacts_of(sandbox)
+    with hubspot_client(sandbox) as client:
+        companies = client.companies_for_contacts(contact_ids)
+        ids = sorted({c for found in companies.values() for c in found}, key=int)
+        found, missing = client.read_companies(ids, ["name"])
+        warnings = client.warnings
+    assert sorted(found, key=int) == ids and missing == []
+    assert warnings == [
+        f"HubSpot {READ}: 2 retries (HTTP 503 x2)",
+        f"HubSpot {ASSOCIATIONS}: 2 retries (RemoteProtocolError x2)",
+    ]
+    assert statuses(sandbox)["0"] == 2
+
+
+def test_a_stalled_call_times_out_and_is_retried(sandbox):
+    sandbox.control.set_faults(
+        {"timeout_seconds": 5, "routes": {PROPERTY: {"bursts": [{"nth": 1, "error": "timeout"}]}}}
+    )
+    with hubspot_client(sandbox, timeout=0.3) as client:
+        definition = client.company_property(PROP_SCORE)
+        warnings = client.warnings
+    assert definition is not None and definition["name"] == PROP_SCORE
+    assert warnings == [
+        f"HubSpot GET {PROPERTY_PATH.format(name=PROP_SCORE)}: 1 retries (ReadTimeout x1)"
+    ]
+
+
+def test_a_batch_update_is_retried_after_a_5xx_and_applied_once(sandbox):
+    sandbox.control.set_faults({"routes": {UPDATE: {"bursts": [{"nth": 1, "error": 502}]}}})
+    ids = sorted(sandbox.state.dataset.companies, key=int)[:5]
+    with hubspot_client(sandbox) as client:
+        client.update_companies([(cid, new_values(cid)) for cid in ids])
+    assert calls(sandbox, UPDATE) == 2
+    assert [w["company_id"] for w in sandbox.control.writes()] == ids
+
+
+def test_a_storm_longer_than_the_policy_is_rate_limit_exhausted(sandbox):
+    sandbox.control.set_faults({"hubspot": {"rate_limit_storm": 50}})
+    policy = RetryPolicy(attempts=3, initial_wait=0.01, max_wait=0.02, max_total=5)
+    with hubspot_client(sandbox, retry=policy) as client, pytest.raises(RateLimitExhausted) as e:
+        client.read_companies(["101"], ["name"])
+    assert "HTTP 429 TEN_SECONDLY_ROLLING" in str(e.value)
+    assert "HTTP 429 after 3 attempts" in str(e.value)
+    assert "another app may share this account's limit" in str(e.value)
+    assert calls(sandbox, READ) == 3
+
+
+def test_an_outage_is_upstream_unavailable_after_the_bounded_attempts(sandbox):
+    sandbox.control.set_faults(
+        {"routes": {"hubspot *": {"error_rate": 1.0, "error_statuses": [503]}}}
+    )
+    with hubspot_client(sandbox) as client, pytest.raises(UpstreamUnavailable) as caught:
+        client.company_property(PROP_SCORE)
+    assert "HTTP 503" in str(caught.value) and "after 4 attempts" in str(caught.value)
+    assert "status.hubspot.com" in str(caught.value)
+    assert calls(sandbox, PROPERTY) == 4
+
+
+# --- secrets --------------------------------------------------------------------------------
+
+
+def test_no_secret_reaches_an_error_a_warning_or_a_log_line(sandbox, all_logs):
+    token = sandbox.env["HUBSPOT_ACCESS_TOKEN"]
+    texts: list[str] = []
+    sandbox.control.set_faults(
+        {
+            "hubspot": {"rate_limit_storm": 2, "auth": "missing_write_scope"},
+            "routes": {READ: {"bursts": [{"nth": 1, "error": "drop"}, {"nth": 2, "error": 500}]}},
+        }
+    )
+    with hubspot_client(sandbox) as client:
+        client.read_companies(["101"], ["name"])
+        with pytest.raises(ScopeError) as scope:
+            client.update_companies([("101", {PROP_SCORE: "1"})])
+        texts += client.warnings
+    sandbox.control.set_faults({"hubspot": {"auth": "revoked"}})
+    with hubspot_client(sandbox) as client, pytest.raises(AuthError) as auth:
+        client.customer_contacts()
+    for error in (scope.value, auth.value):
+        texts += [str(error), repr(error), *map(str, error.args)]
+    texts += [record.getMessage() for record in all_logs.records]
+    assert any("retrying" in text for text in texts), "the retries were not logged"
+    assert all(token not in text for text in texts)

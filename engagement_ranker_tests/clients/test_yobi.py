@@ -1,0 +1,316 @@
+"""YobiClient against the sandbox: tenants, locations, exact-week counters, tokens, typed errors."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import pytest
+
+from engagement_ranker.clients.errors import (
+    AuthError,
+    MalformedResponse,
+    MissingKeyError,
+    PeriodError,
+    ScopeError,
+    TrendCoverageError,
+    UpstreamUnavailable,
+)
+from engagement_ranker.clients.yobi import COLUMNS, period_for
+from engagement_ranker.constants import (
+    DEFAULT_INTERNAL_YOBI_EMAIL_DOMAINS,
+    METRICS,
+    TIMEZONE,
+)
+from engagement_ranker.core.identity import email_domain
+from engagement_ranker.core.week import latest_completed_week
+from engagement_ranker.sandbox import Sandbox, SandboxConfig
+from engagement_ranker_tests.clients.conftest import calls, statuses, yobi_client
+
+ZONE = ZoneInfo(TIMEZONE)
+# Sunday 07:00 in New York, the morning after the week of Nov 15-21, 2026 ended.
+NOW = datetime(2026, 11, 22, 7, 0, tzinfo=ZONE)
+WEEK = latest_completed_week(NOW)
+LOGIN = "POST /users/login"
+TENANTS = "GET /admin/dental-tenants/list"
+LOCATIONS = "GET /admin/pms/locations"
+CALLS = "GET /admin/pms/stats/calls-by-tenant"
+TASKS = "GET /admin/dental-tenants/tasks/created"
+APPOINTMENTS = "GET /admin/pms/stats/appointments-by-location"
+JWT_SHAPE = re.compile(r"[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
+
+
+@pytest.fixture(scope="module")
+def clocked_sandbox() -> Iterator[Sandbox]:
+    with Sandbox(SandboxConfig(now=NOW)) as box:
+        yield box
+
+
+@pytest.fixture
+def yobi(clocked_sandbox: Sandbox) -> Sandbox:
+    clocked_sandbox.control.reset()
+    return clocked_sandbox
+
+
+def expected_counters(sandbox: Sandbox, dates: tuple[date, ...]) -> pd.DataFrame:
+    """The week's counters straight from the dataset's daily model, staff tasks subtracted."""
+    rows = []
+    for tenant in sandbox.state.dataset.tenants:
+        row = {"tenant_id": tenant["tenant_id"], "internal_tasks": 0, "missing_days": ""}
+        row |= dict.fromkeys(METRICS, 0)
+        for day in dates:
+            daily = sandbox.state.dataset.daily(tenant["tenant_id"], day)
+            row["calls"] += daily["calls"]
+            for user in daily["tasks"]:
+                internal = email_domain(user["user_email"]) in DEFAULT_INTERNAL_YOBI_EMAIL_DOMAINS
+                row["internal_tasks" if internal else "tasks"] += user["created"]
+            for location in daily["locations"]:
+                row["appointments"] += location["appointments"]
+                row["new_patients"] += location["new_patients"]
+        rows.append(row)
+    frame = pd.DataFrame(rows, columns=list(COLUMNS)).sort_values("tenant_id")
+    integers = ["tenant_id", *METRICS, "internal_tasks"]
+    return frame.reset_index(drop=True).astype(dict.fromkeys(integers, "Int64"))
+
+
+# --- tenants and locations ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("legacy", [False, True])
+def test_tenants_and_locations_read_both_known_payload_shapes(yobi, legacy):
+    yobi.control.set_faults({"yobi": {"legacy_shapes": legacy}})
+    with yobi_client(yobi) as client:
+        tenants = client.tenants()
+        locations = client.locations()
+    dataset = yobi.state.dataset
+    assert tenants == sorted((dict(t) for t in dataset.tenants), key=lambda t: t["tenant_id"])
+    assert locations == sorted(
+        (dict(loc) for loc in dataset.locations), key=lambda loc: loc["location_id"]
+    )
+    assert calls(yobi, LOGIN) == 1
+
+
+# --- exact-week counters --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("legacy", [False, True])
+def test_weekly_counters_sum_exactly_the_week_and_subtract_staff_tasks(yobi, legacy):
+    yobi.control.set_faults({"yobi": {"legacy_shapes": legacy}})
+    with yobi_client(yobi) as client:
+        counters = client.weekly_counters(WEEK.dates)
+        warnings = client.warnings
+    expected = expected_counters(yobi, WEEK.dates)
+    pd.testing.assert_frame_equal(counters.frame, expected)
+    assert counters.period == "30days"
+    assert int(counters.frame["internal_tasks"].sum()) > 0, "no staff tasks to subtract"
+    counters.require_complete()
+    assert warnings == []
+    assert [calls(yobi, route) for route in (LOGIN, CALLS, TASKS, APPOINTMENTS)] == [1, 1, 1, 1]
+
+
+def test_weekly_counters_record_missing_days_without_scaling_and_refuse_to_complete(yobi):
+    # Today (Nov 22) and Saturday (Nov 21) have no trend buckets yet.
+    yobi.control.set_faults({"yobi": {"trend_short_days": 2}})
+    with yobi_client(yobi) as client:
+        counters = client.weekly_counters(WEEK.dates)
+    saturday = WEEK.dates[-1]
+    expected = expected_counters(yobi, WEEK.dates[:-1])
+    expected["missing_days"] = ",".join(f"{m.value}:{saturday.isoformat()}" for m in METRICS)
+    pd.testing.assert_frame_equal(counters.frame, expected)
+    with pytest.raises(TrendCoverageError) as caught:
+        counters.require_complete()
+    tenants = len(yobi.state.dataset.tenants)
+    assert caught.value.gaps == {m.value: (tenants, (saturday,)) for m in METRICS}
+    assert f"calls: {tenants} tenants lack {saturday.isoformat()}" in str(caught.value)
+    assert "never scale" in str(caught.value)
+
+
+def test_a_week_only_partly_covered_by_a_period_is_recorded_day_by_day(yobi):
+    # Five dates reaching into the future: the sandbox has no buckets after today.
+    dates = tuple(NOW.date() + timedelta(days=k) for k in range(-2, 3))
+    with yobi_client(yobi) as client:
+        counters = client.weekly_counters(dates)
+    future = [d.isoformat() for d in dates if d > NOW.date()]
+    first = counters.frame.iloc[0]["missing_days"].split(",")
+    assert first == [f"{m.value}:{d}" for m in METRICS for d in future]
+    assert counters.period == "7days"
+
+
+def test_a_missing_new_patients_key_is_a_missing_key_error_naming_path_and_fix(yobi):
+    yobi.control.set_faults({"yobi": {"drop_keys": ["new_patients"]}})
+    with yobi_client(yobi) as client, pytest.raises(MissingKeyError) as caught:
+        client.weekly_counters(WEEK.dates)
+    message = str(caught.value)
+    assert f"Yobi {APPOINTMENTS} failed: HTTP 200" in message
+    assert caught.value.key_path.startswith("results.locations[0].trend[")
+    assert caught.value.key_path.endswith("].new_patients")
+    assert "KEYS['appointments.new_patients']" in message and "engagement-ranker spike" in message
+
+
+def test_a_week_older_than_90_days_is_refused_before_any_call(yobi):
+    old = latest_completed_week(NOW - timedelta(days=120))
+    with yobi_client(yobi) as client, pytest.raises(PeriodError, match="longest period, 90days"):
+        client.weekly_counters(old.dates)
+    assert sum(yobi.control.requests()["counts"].values()) == 0
+
+
+@pytest.mark.parametrize(
+    ("first_day", "today", "period"),
+    [
+        (date(2026, 11, 20), date(2026, 11, 25), "7days"),
+        (date(2026, 11, 19), date(2026, 11, 25), "7days"),
+        (date(2026, 11, 18), date(2026, 11, 25), "30days"),  # 7 back + a day's margin > 7
+        (date(2026, 10, 27), date(2026, 11, 25), "30days"),
+        (date(2026, 10, 26), date(2026, 11, 25), "90days"),
+        (date(2026, 8, 28), date(2026, 11, 25), "90days"),
+    ],
+)
+def test_period_is_the_shortest_that_reaches_the_first_day_with_a_day_to_spare(
+    first_day, today, period
+):
+    assert period_for(first_day, today) == period
+
+
+def test_period_for_a_first_day_beyond_90_days_names_the_dates():
+    with pytest.raises(PeriodError, match="2026-08-27 is 90 days before today"):
+        period_for(date(2026, 8, 27), date(2026, 11, 25))
+
+
+@pytest.mark.parametrize(
+    "dates",
+    [(), (WEEK.dates[0], WEEK.dates[0]), (NOW,), ("2026-11-15",)],
+)
+def test_weekly_counters_refuse_dates_that_are_not_distinct_calendar_dates(yobi, dates):
+    with yobi_client(yobi) as client, pytest.raises(ValueError, match="distinct calendar dates"):
+        client.weekly_counters(dates)
+
+
+# --- tokens ---------------------------------------------------------------------------------
+
+
+def test_one_login_serves_many_calls_while_the_token_is_fresh(yobi):
+    with yobi_client(yobi) as client:
+        client.tenants()
+        client.locations()
+        client.weekly_counters(WEEK.dates)
+    assert calls(yobi, LOGIN) == 1
+
+
+def test_a_token_within_five_minutes_of_expiry_is_refreshed_before_use(yobi):
+    yobi.control.set_faults({"yobi": {"token_ttl_seconds": 299}})
+    with yobi_client(yobi) as client:
+        client.tenants()
+        client.locations()
+    assert calls(yobi, LOGIN) == 2
+    assert statuses(yobi).get("401", 0) == 0
+
+
+def test_a_refused_token_gets_one_fresh_login_and_the_call_succeeds(yobi):
+    yobi.control.set_faults({"routes": {TENANTS: {"bursts": [{"nth": 1, "error": 401}]}}})
+    with yobi_client(yobi) as client:
+        tenants = client.tenants()
+        warnings = client.warnings
+    assert len(tenants) == len(yobi.state.dataset.tenants)
+    assert calls(yobi, LOGIN) == 2 and calls(yobi, TENANTS) == 2
+    assert warnings == [f"Yobi {TENANTS}: 1 retries (HTTP 401 token refused, logged in again x1)"]
+
+
+def test_a_token_refused_twice_is_an_auth_error_after_exactly_one_fresh_login(yobi):
+    yobi.control.set_faults({"yobi": {"token_ttl_seconds": 0}})  # expired on arrival
+    with yobi_client(yobi) as client, pytest.raises(AuthError) as caught:
+        client.tenants()
+    assert calls(yobi, LOGIN) == 2 and calls(yobi, TENANTS) == 2
+    assert f"Yobi {TENANTS} failed: HTTP 401" in str(caught.value)
+    assert "check YOBI_EMAIL and YOBI_PASSWORD" in str(caught.value)
+
+
+# --- typed errors and recovery --------------------------------------------------------------
+
+
+def test_refused_credentials_are_an_auth_error_without_the_password(yobi):
+    yobi.control.set_faults({"yobi": {"login_fails": True}})
+    with yobi_client(yobi) as client, pytest.raises(AuthError) as caught:
+        client.tenants()
+    assert f"Yobi {LOGIN} failed: HTTP 401" in str(caught.value)
+    assert yobi.env["YOBI_PASSWORD"] not in str(caught.value)
+    assert calls(yobi, LOGIN) == 1 and calls(yobi, TENANTS) == 0
+
+
+def test_a_non_admin_account_is_a_scope_error_saying_so(yobi):
+    yobi.control.set_faults({"yobi": {"non_admin": True}})
+    with yobi_client(yobi) as client, pytest.raises(ScopeError) as caught:
+        client.tenants()
+    assert "HTTP 403" in str(caught.value) and "is not an admin" in str(caught.value)
+
+
+def test_malformed_json_is_a_malformed_response(yobi):
+    yobi.control.set_faults({"routes": {CALLS: {"bursts": [{"nth": 1, "error": "malformed"}]}}})
+    with yobi_client(yobi) as client, pytest.raises(MalformedResponse, match="not JSON"):
+        client.weekly_counters(WEEK.dates)
+    assert calls(yobi, CALLS) == 1
+
+
+def test_429s_5xx_and_dropped_connections_are_retried_until_the_week_is_read(yobi):
+    yobi.control.set_faults(
+        {
+            "routes": {
+                CALLS: {"bursts": [{"nth": 1, "count": 2, "error": 429}]},
+                TASKS: {"bursts": [{"nth": 1, "error": 502}]},
+                APPOINTMENTS: {"bursts": [{"nth": 1, "error": "drop"}]},
+            }
+        }
+    )
+    with yobi_client(yobi) as client:
+        counters = client.weekly_counters(WEEK.dates)
+        warnings = client.warnings
+    pd.testing.assert_frame_equal(counters.frame, expected_counters(yobi, WEEK.dates))
+    assert warnings == [
+        f"Yobi {TASKS}: 1 retries (HTTP 502 x1)",
+        f"Yobi {APPOINTMENTS}: 1 retries (RemoteProtocolError x1)",
+        f"Yobi {CALLS}: 2 retries (HTTP 429 x2)",
+    ]
+
+
+def test_an_outage_is_upstream_unavailable_after_the_bounded_attempts(yobi):
+    yobi.control.set_faults({"routes": {LOCATIONS: {"error_rate": 1.0, "error_statuses": [500]}}})
+    with yobi_client(yobi) as client, pytest.raises(UpstreamUnavailable) as caught:
+        client.locations()
+    assert "after 4 attempts" in str(caught.value) and "check YOBI_BASE_URL" in str(caught.value)
+    assert calls(yobi, LOCATIONS) == 4
+
+
+def test_no_password_or_token_reaches_an_error_a_warning_or_a_log_line(yobi, all_logs):
+    password = yobi.env["YOBI_PASSWORD"]
+    texts: list[str] = []
+    yobi.control.set_faults(
+        {
+            "yobi": {"token_ttl_seconds": 299},
+            "routes": {
+                TENANTS: {"bursts": [{"nth": 1, "error": 401}, {"nth": 2, "error": 503}]},
+                LOCATIONS: {"bursts": [{"nth": 1, "error": "malformed"}]},
+            },
+        }
+    )
+    with yobi_client(yobi) as client:
+        client.tenants()
+        with pytest.raises(MalformedResponse) as malformed:
+            client.locations()
+        texts += client.warnings
+    yobi.control.set_faults({"yobi": {"login_fails": True}})
+    with yobi_client(yobi) as client, pytest.raises(AuthError) as auth:
+        client.tenants()
+    for error in (malformed.value, auth.value):
+        texts += [str(error), repr(error)]
+    texts += [record.getMessage() for record in all_logs.records]
+    assert any("retrying" in text for text in texts), "the retries were not logged"
+    assert all(password not in text and not JWT_SHAPE.search(text) for text in texts)
+
+
+def test_credentials_and_domains_are_checked_up_front_without_echoing_them(yobi):
+    with pytest.raises(ValueError, match="YOBI_PASSWORD is empty"):
+        yobi_client(yobi, password=" ")
+    with pytest.raises(ValueError, match="INTERNAL_YOBI_USER_EMAIL_DOMAINS"):
+        yobi_client(yobi, internal_email_domains=["ops@yobi.app"])
