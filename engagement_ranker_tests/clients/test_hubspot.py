@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 
@@ -337,3 +338,18 @@ def test_no_secret_reaches_an_error_a_warning_or_a_log_line(sandbox, all_logs):
     texts += [record.getMessage() for record in all_logs.records]
     assert any("retrying" in text for text in texts), "the retries were not logged"
     assert all(token not in text for text in texts)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"access_token": "  "}, "HUBSPOT_ACCESS_TOKEN is empty"),
+        ({"tier": "enterprise"}, "HUBSPOT_TIER='enterprise' is not a known tier: use one of free"),
+        ({"base_url": "api.hubapi.com"}, "HUBSPOT_BASE_URL='api.hubapi.com' is not an http"),
+        ({"timeout": 0}, "HTTP timeout 0 s is not positive"),
+    ],
+)
+def test_bad_settings_fail_at_construction_naming_the_setting(sandbox, overrides, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        hubspot_client(sandbox, **overrides)
+    assert sum(sandbox.control.requests()["counts"].values()) == 0
