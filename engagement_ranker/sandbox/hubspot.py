@@ -26,6 +26,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from engagement_ranker.constants import (
+    CONTACT_PROPERTIES,
     HUBSPOT_ASSOCIATIONS_BATCH_MAX,
     HUBSPOT_BATCH_READ_MAX,
     HUBSPOT_BATCH_UPDATE_MAX,
@@ -88,7 +89,8 @@ class ObjectType:
     defaults: tuple[str, ...]
     searchable: tuple[str, ...]
     records: Callable[[], dict[str, dict[str, str | None]]]
-
+    # Search columns built at start: what every sync filters and sorts on.
+    indexed: tuple[str, ...] = (ID_PROPERTY,)
     always: tuple[str, ...] = (CREATED, ID_PROPERTY, MODIFIED)
 
 
@@ -109,6 +111,7 @@ class HubSpotService(JsonService):
             defaults=("email", "firstname", "lastname"),
             searchable=("email", "firstname", "lastname"),
             records=lambda: state.contacts,
+            indexed=(*CONTACT_PROPERTIES, ID_PROPERTY),
         )
         self.companies = ObjectType(
             "companies",
@@ -123,6 +126,8 @@ class HubSpotService(JsonService):
             for obj in (self.contacts, self.companies)
         }
         with state.lock:
+            for obj in (self.contacts, self.companies):
+                self.indexes[obj.plural].warm(obj.indexed)
             self.contact_properties = frozenset(
                 name for record in state.contacts.values() for name in record
             )
@@ -399,9 +404,9 @@ class HubSpotService(JsonService):
                 current = records.get(company_id)
                 if current is None:
                     continue
-                index.note_write(company_id, current, lag)
                 before = {name: current.get(name) for name in props}
                 records[company_id] = {**current, **props, MODIFIED: now}
+                index.note_write(company_id, current, lag)
                 self.state.record_write(company_id, before, props)
                 names = sorted(set(props) | set(self.companies.always))
                 results.append(self._object(company_id, records[company_id], names))

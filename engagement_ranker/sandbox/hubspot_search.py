@@ -7,9 +7,10 @@ datetimes), groups ORed and filters ANDed within the 5/6/18 caps, one sort, `lim
 (a record written less than `lag` seconds ago is still found, and returned, as it was before).
 A rejected request raises `SearchRequestError`; the server answers it with a 400.
 
-Each distinct query shape (filters, sort, text query) caches its sorted id list until the next
-write, so paging is a slice. The index is not locked by itself: the server calls it under the
-sandbox state's lock, which also guards the records it reads.
+The index keeps each property as a column (numpy arrays of folded text and parsed numbers), so a
+query is a few vectorised masks; each query shape (filters, sort, text query) caches its ordered
+rows until the next write, so paging is a slice. The index is not locked by itself: the server
+calls it under the sandbox state's lock, which also guards the records it reads.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ import math
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+
+import numpy as np
 
 from engagement_ranker.constants import (
     HUBSPOT_SEARCH_BODY_MAX_CHARS,
@@ -40,10 +43,10 @@ CACHED_QUERIES = 32
 ID_PROPERTY = "hs_object_id"
 
 Record = Mapping[str, str | None]
-Predicate = Callable[[Record], bool]
 
 _NUMBER = re.compile(r"-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_NUMERIC_STARTS = frozenset("-.0123456789")
 _TOKEN_SPLIT = re.compile(r"[^0-9a-z]+")
 
 
@@ -69,7 +72,8 @@ class Operator(StrEnum):
     NOT_CONTAINS_TOKEN = "NOT_CONTAINS_TOKEN"
 
 
-_ORDERINGS: dict[Operator, Callable[[float, float], bool] | Callable[[str, str], bool]] = {
+# Applied to whole numpy columns at once: elementwise comparisons.
+_ORDERINGS: dict[Operator, Callable[[np.ndarray, object], np.ndarray]] = {
     Operator.LT: lambda a, b: a < b,
     Operator.LTE: lambda a, b: a <= b,
     Operator.GT: lambda a, b: a > b,
@@ -130,6 +134,10 @@ class SearchPage:
 
 def _scalar(text: str) -> float | None:
     """A number, or a date/datetime as epoch milliseconds (HubSpot compares those to numbers)."""
+    if text.isascii() and text.isdigit():  # ids and counts: the hot path, no regex
+        return float(text)
+    if text[:1] not in _NUMERIC_STARTS:  # plain text: no regex either
+        return None
     if _NUMBER.fullmatch(text):
         number = float(text)
         return number if math.isfinite(number) else None
@@ -142,12 +150,6 @@ def _scalar(text: str) -> float | None:
             instant = instant.replace(tzinfo=UTC)
         return instant.timestamp() * 1000
     return None
-
-
-def _sort_key(text: str) -> tuple[int, float, str]:
-    """Numbers (and instants) before text, each in natural order."""
-    number = _scalar(text)
-    return (0, number, "") if number is not None else (1, 0.0, text.casefold())
 
 
 def _id_order(record_id: str) -> tuple[int, str]:
@@ -176,81 +178,111 @@ def _text(value: object, where: str) -> str:
     return text
 
 
-def _equal_to(expected: str) -> Callable[[str], bool]:
+class _Column:
+    """One property across every row (record) as the index holds it.
+
+    Presence is built at once; folded text and parsed numbers only when a query needs them.
+    """
+
+    def __init__(self, values: list[str | None]) -> None:
+        self.values = values
+        self.present = np.fromiter((bool(v) for v in values), dtype=bool, count=len(values))
+        self._folded: np.ndarray | None = None
+        self._numbers: np.ndarray | None = None
+
+    @property
+    def folded(self) -> np.ndarray:
+        """Case-folded text ("" where unset), as HubSpot's index compares text."""
+        if self._folded is None:
+            self._folded = np.array([_fold(v) for v in self.values], dtype=object)
+        return self._folded
+
+    @property
+    def numbers(self) -> np.ndarray:
+        """Numbers and instants (epoch ms); NaN where the value is neither."""
+        if self._numbers is None:
+            self._numbers = np.fromiter(
+                (_number(v) for v in self.values), dtype=float, count=len(self.values)
+            )
+        return self._numbers
+
+    def build(self) -> None:
+        """Compute the lazy arrays now rather than on first use."""
+        self._folded = self.folded
+        self._numbers = self.numbers
+
+    def update(self, row: int, value: str | None) -> None:
+        """Re-index one row after a write became visible."""
+        self.values[row] = value
+        self.present[row] = bool(value)
+        if self._folded is not None:
+            self._folded[row] = _fold(value)
+        if self._numbers is not None:
+            self._numbers[row] = _number(value)
+
+
+def _fold(value: str | None) -> str:
+    return value.casefold() if value else ""
+
+
+def _number(value: str | None) -> float:
+    number = _scalar(value) if value else None
+    return math.nan if number is None else number
+
+
+def _equal_mask(column: _Column, expected: str) -> np.ndarray:
     """HubSpot equality: numeric when both sides are numbers, otherwise case-insensitive."""
+    mask = column.folded == expected.casefold()
     number = _scalar(expected)
-    folded = expected.casefold()
-    if number is None:
-        return lambda actual: actual.casefold() == folded
-    return lambda actual: _scalar(actual) == number or actual.casefold() == folded
+    if number is not None:
+        mask |= column.numbers == number
+    return mask & column.present
 
 
-def _ordered(operator: Operator, bound: str) -> Callable[[str], bool]:
-    """LT/LTE/GT/GTE against one bound: numeric when both sides are, else by folded text."""
+def _ordered_mask(column: _Column, operator: Operator, bound: str) -> np.ndarray:
+    """LT/LTE/GT/GTE against one bound: numeric where both sides are, else by folded text."""
     compare = _ORDERINGS[operator]
     number = _scalar(bound)
-    folded = bound.casefold()
+    if number is None:
+        return compare(column.folded, bound.casefold()) & column.present
+    numbers = column.numbers
+    with np.errstate(invalid="ignore"):
+        mask = compare(numbers, number)
+    textual = np.isnan(numbers) & column.present
+    if textual.any():
+        mask = np.where(textual, compare(column.folded, bound.casefold()), mask)
+    return mask & column.present
 
-    def check(actual: str) -> bool:
-        if number is not None:
-            actual_number = _scalar(actual)
-            if actual_number is not None:
-                return compare(actual_number, number)  # type: ignore[arg-type]
-        return compare(actual.casefold(), folded)  # type: ignore[arg-type]
 
-    return check
-
-
-def _contains_token(pattern: str) -> Callable[[str], bool]:
-    """Token match on words of the value; `*` is a wildcard ("*@example.com")."""
+def _token_test(pattern: str) -> Callable[[str], bool]:
+    """Token match on words of a folded value; `*` is a wildcard ("*@example.com")."""
     folded = pattern.casefold()
     if "*" in folded:
         wildcard = re.compile(".*".join(re.escape(part) for part in folded.split("*")))
         return lambda actual: (
-            bool(wildcard.fullmatch(actual.casefold()))
-            or any(
-                wildcard.fullmatch(token)
-                for token in _TOKEN_SPLIT.split(actual.casefold())
-                if token
-            )
+            bool(wildcard.fullmatch(actual))
+            or any(wildcard.fullmatch(token) for token in _TOKEN_SPLIT.split(actual) if token)
         )
-    return lambda actual: (
-        actual.casefold() == folded or folded in _TOKEN_SPLIT.split(actual.casefold())
-    )
+    return lambda actual: actual == folded or folded in _TOKEN_SPLIT.split(actual)
 
 
-def _value_test(spec: Filter) -> Callable[[str], bool]:
-    """The test a present, non-empty value must pass for a positive operator."""
+def _positive_mask(column: _Column, spec: Filter) -> np.ndarray:
+    """Rows whose value is present and passes a positive (non-negated) operator."""
     operator = spec.operator
     if operator is Operator.EQ:
-        return _equal_to(spec.value or "")
+        return _equal_mask(column, spec.value or "")
     if operator in _ORDERINGS:
-        return _ordered(operator, spec.value or "")
+        return _ordered_mask(column, operator, spec.value or "")
     if operator is Operator.BETWEEN:
-        low = _ordered(Operator.GTE, spec.value or "")
-        high = _ordered(Operator.LTE, spec.high_value or "")
-        return lambda actual: low(actual) and high(actual)
+        low = _ordered_mask(column, Operator.GTE, spec.value or "")
+        return low & _ordered_mask(column, Operator.LTE, spec.high_value or "")
     if operator is Operator.IN:
-        tests = [_equal_to(value) for value in spec.values]
-        return lambda actual: any(test(actual) for test in tests)
+        return np.logical_or.reduce([_equal_mask(column, value) for value in spec.values])
     if operator is Operator.CONTAINS_TOKEN:
-        return _contains_token(spec.value or "")
-    return lambda actual: True  # HAS_PROPERTY: presence is the whole test
-
-
-def compile_filter(spec: Filter) -> Predicate:
-    """A predicate over a record; negated operators also match records without the property."""
-    positive = _NEGATIONS.get(spec.operator, spec.operator)
-    test = _value_test(dataclasses.replace(spec, operator=positive))
-    name = spec.property_name
-
-    def matches(record: Record) -> bool:
-        actual = record.get(name)
-        return actual is not None and actual != "" and test(actual)
-
-    if positive is spec.operator:
-        return matches
-    return lambda record: not matches(record)
+        test = _token_test(spec.value or "")
+        folded = column.folded
+        return np.fromiter((bool(v) and test(v) for v in folded), dtype=bool, count=len(folded))
+    return column.present.copy()  # HAS_PROPERTY: presence is the whole test
 
 
 def _parse_filter(raw: object, where: str) -> Filter:
@@ -403,88 +435,159 @@ class _Pending:
 class SearchIndex:
     """Search over one object type's records, as HubSpot's (lagging, cached) index sees them.
 
-    `records` returns the live id -> properties mapping (read at search time, so a reset that
-    replaces it is seen); `searchable` are the properties a text `query` looks in.
+    `records` returns the live id -> properties mapping (a reset that replaces it is noticed);
+    `searchable` are the properties a text `query` looks in. Rows are the records in id order;
+    a query is numpy masks over per-property columns, so even a new query shape over 50,000
+    contacts takes milliseconds, and its ordered row list is cached until the next write.
     """
 
     records: Callable[[], Mapping[str, Record]]
     searchable: Sequence[str]
     clock: Callable[[], float] = time.monotonic
+    _source: Mapping[str, Record] | None = field(default=None, init=False)
+    _ids: list[str] = field(default_factory=list, init=False)
+    _rows: dict[str, int] = field(default_factory=dict, init=False)
+    _columns: dict[str, _Column] = field(default_factory=dict, init=False)
     _pending: dict[str, _Pending] = field(default_factory=dict, init=False)
-    _cache: OrderedDict[tuple[object, ...], list[str]] = field(
+    _cache: OrderedDict[tuple[object, ...], np.ndarray] = field(
         default_factory=OrderedDict, init=False
     )
 
     def note_write(self, record_id: str, previous: Record, lag_seconds: float) -> None:
-        """Call before applying a write: search keeps `previous` for `lag_seconds` more."""
+        """Call after applying a write: search keeps `previous` for `lag_seconds` more."""
         self._cache.clear()
         if lag_seconds <= 0:
+            self._pending.pop(record_id, None)
+            self._reindex(record_id)
             return
-        now = self.clock()
         pending = self._pending.get(record_id)
         indexed = pending.indexed if pending else dict(previous)
-        self._pending[record_id] = _Pending(indexed, now + lag_seconds)
+        self._pending[record_id] = _Pending(indexed, self.clock() + lag_seconds)
 
     def reset(self) -> None:
-        """Forget cached queries and pending writes (the records were restored)."""
-        self._cache.clear()
+        """Forget everything indexed (the records were restored)."""
+        self._source = None
         self._pending.clear()
 
+    def warm(self, names: Iterable[str]) -> None:
+        """Build the rows and these properties' columns now, so no query pays for them."""
+        self._rebuild_if_replaced()
+        for name in names:
+            self._column(name).build()
+
+    def _rebuild_if_replaced(self) -> None:
+        live = self.records()
+        if live is self._source and len(live) == len(self._ids):
+            return
+        self._source = live
+        self._ids = sorted(live, key=_id_order)
+        self._rows = {record_id: row for row, record_id in enumerate(self._ids)}
+        self._columns.clear()
+        self._cache.clear()
+
+    def _reindex(self, record_id: str) -> None:
+        """Bring one record's row up to its live values."""
+        row = self._rows.get(record_id)
+        if row is None or self._source is None:
+            return
+        record = self._source[record_id]
+        for name, column in self._columns.items():
+            column.update(row, record.get(name))
+
     def _catch_up(self) -> None:
-        """Index the writes whose lag has passed; their queries must be recomputed."""
+        """Index the writes whose lag has passed; cached queries are recomputed."""
         now = self.clock()
         caught_up = [rid for rid, pending in self._pending.items() if pending.visible_at <= now]
         for record_id in caught_up:
             del self._pending[record_id]
+            self._reindex(record_id)
         if caught_up:
             self._cache.clear()
 
-    def _indexed(self, record_id: str, record: Record) -> Record:
+    def _indexed(self, record_id: str) -> Record:
         pending = self._pending.get(record_id)
-        return pending.indexed if pending else record
+        return pending.indexed if pending else self.records()[record_id]
 
-    def _matching_ids(self, request: SearchRequest) -> list[str]:
-        """Every matching id in result order: filters, text query, then the sort rule."""
-        groups = [[compile_filter(spec) for spec in group] for group in request.filter_groups]
-        terms = request.query.casefold().split() if request.query else []
-        matched: list[tuple[str, Record]] = []
-        for record_id, live in self.records().items():
-            record = self._indexed(record_id, live)
-            if groups and not any(all(test(record) for test in group) for group in groups):
-                continue
-            if terms and not self._has_terms(record, terms):
-                continue
-            matched.append((record_id, record))
-        sort = request.sort
-        if sort is None:
-            return sorted((rid for rid, _ in matched), key=_id_order)
-        name = sort.property_name
-        in_id_order = sorted(matched, key=lambda item: _id_order(item[0]))
-        with_value = [(rid, rec[name]) for rid, rec in in_id_order if rec.get(name)]
-        # A stable sort, even reversed, keeps ties in id order.
-        with_value.sort(key=lambda item: _sort_key(item[1] or ""), reverse=sort.descending)
-        without = [rid for rid, rec in in_id_order if not rec.get(name)]
-        return [rid for rid, _ in with_value] + without
+    def _column(self, name: str) -> _Column:
+        column = self._columns.get(name)
+        if column is None:
+            live, pending = self.records(), self._pending
+            column = _Column(
+                [
+                    (pending[rid].indexed if rid in pending else live[rid]).get(name)
+                    for rid in self._ids
+                ]
+            )
+            self._columns[name] = column
+        return column
 
-    def _has_terms(self, record: Record, terms: list[str]) -> bool:
+    def _mask(self, spec: Filter) -> np.ndarray:
+        positive = _NEGATIONS.get(spec.operator, spec.operator)
+        column = self._column(spec.property_name)
+        mask = _positive_mask(column, dataclasses.replace(spec, operator=positive))
+        return mask if positive is spec.operator else ~mask
+
+    def _text_mask(self, query: str) -> np.ndarray:
         """Text query: every term appears in one of the searchable properties."""
-        text = " ".join((record.get(name) or "") for name in self.searchable).casefold()
-        return all(term in text for term in terms)
+        terms = query.casefold().split()
+        columns = [self._column(name).folded for name in self.searchable]
+        texts = (" ".join(parts) for parts in zip(*columns, strict=True))
+        return np.fromiter(
+            (all(term in text for term in terms) for text in texts),
+            dtype=bool,
+            count=len(self._ids),
+        )
+
+    def _matching_rows(self, request: SearchRequest) -> np.ndarray:
+        """Every matching row in result order: filters, text query, then the sort rule."""
+        mask = np.ones(len(self._ids), dtype=bool)
+        if request.filter_groups:
+            mask = np.logical_or.reduce(
+                [
+                    np.logical_and.reduce([self._mask(spec) for spec in group])
+                    if group
+                    else np.ones(len(self._ids), dtype=bool)
+                    for group in request.filter_groups
+                ]
+            )
+        if request.query:
+            mask &= self._text_mask(request.query)
+        rows = np.flatnonzero(mask)
+        return rows if request.sort is None else self._sorted(rows, request.sort)
+
+    def _sorted(self, rows: np.ndarray, sort: Sort) -> np.ndarray:
+        """Numbers before text (reversed when descending), unset last; ties stay in id order."""
+        column = self._column(sort.property_name)
+        valued, unset = rows[column.present[rows]], rows[~column.present[rows]]
+        is_number = ~np.isnan(column.numbers[valued])
+        numbers, texts = valued[is_number], valued[~is_number]
+        keys = column.numbers[numbers]
+        numbers = numbers[np.argsort(-keys if sort.descending else keys, kind="stable")]
+        if len(texts):
+            folded = column.folded
+            texts = np.array(
+                sorted(texts.tolist(), key=folded.__getitem__, reverse=sort.descending),
+                dtype=rows.dtype,
+            )
+        ordered = (texts, numbers) if sort.descending else (numbers, texts)
+        return np.concatenate([*ordered, unset])
 
     def search(self, request: SearchRequest) -> SearchPage:
-        """One page of results; the id list is cached per query shape until the next write."""
+        """One page of results; the row list is cached per query shape until the next write."""
+        self._rebuild_if_replaced()
         self._catch_up()
-        ids = self._cache.get(request.shape)
-        if ids is None:
-            ids = self._matching_ids(request)
-            self._cache[request.shape] = ids
+        rows = self._cache.get(request.shape)
+        if rows is None:
+            rows = self._matching_rows(request)
+            self._cache[request.shape] = rows
             if len(self._cache) > CACHED_QUERIES:
                 self._cache.popitem(last=False)
         else:
             self._cache.move_to_end(request.shape)
         end = request.after + request.limit
-        live = self.records()
-        page = tuple((rid, self._indexed(rid, live[rid])) for rid in ids[request.after : end])
+        page = tuple(
+            (self._ids[row], self._indexed(self._ids[row])) for row in rows[request.after : end]
+        )
         return SearchPage(
-            total=len(ids), results=page, next_after=str(end) if end < len(ids) else None
+            total=len(rows), results=page, next_after=str(end) if end < len(rows) else None
         )

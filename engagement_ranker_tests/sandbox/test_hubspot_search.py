@@ -192,8 +192,9 @@ def test_a_write_shows_in_search_only_after_the_index_lag() -> None:
     customers = parse_search_request(json.dumps(one("lifecyclestage", "EQ", value="customer")))
     assert [rid for rid, _ in search.search(customers).results] == ["9", "100"]
 
-    search.note_write("10", records["10"], lag_seconds=3)
-    records["10"] = {**records["10"], "lifecyclestage": "customer"}
+    previous = records["10"]
+    records["10"] = {**previous, "lifecyclestage": "customer"}
+    search.note_write("10", previous, lag_seconds=3)
     clock.now += 2.9
     stale = search.search(customers)
     assert [rid for rid, _ in stale.results] == ["9", "100"]
@@ -207,10 +208,10 @@ def test_a_lagging_record_is_returned_as_it_was_indexed() -> None:
     records = {rid: dict(props) for rid, props in RECORDS.items()}
     clock = ManualClock()
     search = index(records, clock)
-    search.note_write("9", records["9"], lag_seconds=5)
-    records["9"] = {**records["9"], "score": "1"}
-    search.note_write("9", records["9"], lag_seconds=5)
-    records["9"] = {**records["9"], "score": "2"}
+    for score in ("1", "2"):
+        previous = records["9"]
+        records["9"] = {**previous, "score": score}
+        search.note_write("9", previous, lag_seconds=5)
     page = search.search(parse_search_request(json.dumps(one("hs_object_id", "EQ", value="9"))))
     assert page.results[0][1]["score"] == "37"
 
@@ -220,8 +221,9 @@ def test_without_lag_a_write_invalidates_the_cached_query_at_once() -> None:
     search = index(records)
     leads = parse_search_request(json.dumps(one("lifecyclestage", "EQ", value="lead")))
     assert search.search(leads).total == 1
-    search.note_write("11", records["11"], lag_seconds=0)
-    records["11"] = {**records["11"], "lifecyclestage": "lead"}
+    previous = records["11"]
+    records["11"] = {**previous, "lifecyclestage": "lead"}
+    search.note_write("11", previous, lag_seconds=0)
     assert search.search(leads).total == 2
 
 
