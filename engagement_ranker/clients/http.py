@@ -57,6 +57,34 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
     return text
 
 
+class _LogRedaction(logging.Filter):
+    """httpx logs every request URL at INFO, and a Slack webhook URL is itself a secret."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._secrets: set[str] = set()
+
+    def add(self, secret: str) -> None:
+        self._secrets.add(secret)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self._secrets:
+            message = record.getMessage()
+            redacted = redact(message, self._secrets)
+            if redacted != message:
+                record.msg, record.args = redacted, None
+        return True
+
+
+_HTTPX_LOG_REDACTION = _LogRedaction()
+logging.getLogger("httpx").addFilter(_HTTPX_LOG_REDACTION)
+
+
+def keep_out_of_logs(secret: str) -> None:
+    """Redact a secret that travels in a URL from httpx's request log lines."""
+    _HTTPX_LOG_REDACTION.add(secret)
+
+
 def shorten(text: str, limit: int = DETAIL_MAX_CHARS) -> str:
     """Cut `text` to `limit` characters, marking the cut."""
     return text if len(text) <= limit else text[: limit - 1] + "…"

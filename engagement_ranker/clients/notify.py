@@ -24,6 +24,7 @@ from tenacity import (
     stop_before_delay,
 )
 
+from engagement_ranker.clients.http import keep_out_of_logs
 from engagement_ranker.constants import HTTP_TIMEOUT_SECONDS, Env
 
 # Slack asks for a pause with 429 + Retry-After (seconds); waiting longer than this in total
@@ -83,6 +84,7 @@ class SlackWebhook:
             )
         if timeout <= 0:
             raise NotifyError(f"Slack timeout {timeout!r} must be a positive number of seconds")
+        keep_out_of_logs(url)
         self._url = url
         self._timeout = timeout
         self._max_retry_wait = max_retry_wait

@@ -445,3 +445,13 @@ def test_server_down_names_host_and_port() -> None:
 def test_bad_settings_name_the_variable(overrides: dict, named: str) -> None:
     with pytest.raises(NotifyError, match=named):
         _sender(**overrides)
+
+
+def test_webhook_url_never_reaches_httpx_request_logs(
+    slack: SlackStandIn, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("DEBUG", logger="httpx"):
+        SlackWebhook(slack.url, timeout=5).post([_message("one")])
+    assert caplog.records, "httpx logged nothing: the test would prove nothing"
+    assert "s3cr3t" not in caplog.text
+    assert slack.url not in caplog.text
