@@ -126,8 +126,7 @@ class HubSpotService(JsonService):
             for obj in (self.contacts, self.companies)
         }
         with state.lock:
-            for obj in (self.contacts, self.companies):
-                self.indexes[obj.plural].warm(obj.indexed)
+            self._warm()
             self.contact_properties = frozenset(
                 name for record in state.contacts.values() for name in record
             )
@@ -141,9 +140,16 @@ class HubSpotService(JsonService):
         self._correlation_lock = threading.Lock()
         state.on_reset(self._reset)
 
+    def _warm(self) -> None:
+        """Index the records now, so the first search is as fast as the next."""
+        for obj in (self.contacts, self.companies):
+            self.indexes[obj.plural].warm(obj.indexed)
+
     def _reset(self) -> None:
+        """The world was restored: re-index it and start the rate budgets afresh."""
         for index in self.indexes.values():
             index.reset()
+        self._warm()
         self.limits.reset()
 
     def correlation_id(self) -> str:
@@ -242,7 +248,9 @@ class HubSpotService(JsonService):
         return sorted(name for name in wanted if self._exists(obj, name))
 
     @staticmethod
-    def _object(record_id: str, record: Mapping[str, str | None], names: Sequence[str]) -> dict:
+    def _object(
+        record_id: str, record: Mapping[str, str | None], names: Sequence[str]
+    ) -> dict[str, Any]:
         return {
             "id": record_id,
             "properties": {name: record.get(name) for name in names},
