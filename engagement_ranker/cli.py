@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import tempfile
@@ -249,6 +250,7 @@ def dev(port: int, companies: int) -> None:
         stdout=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=_default_signals,
     )
     try:
         env = _read_sandbox_env(sandbox_process)
@@ -265,10 +267,17 @@ def dev(port: int, companies: int) -> None:
             ],
             env={**os.environ, **env},
             check=False,
+            preexec_fn=_default_signals,
         )
     finally:
         sandbox_process.terminate()
         sandbox_process.wait(timeout=10)
+
+
+def _default_signals() -> None:
+    """Children stop on Ctrl-C/SIGTERM even when this process inherited them as ignored."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
 
 
 def _read_sandbox_env(process: subprocess.Popen[str]) -> dict[str, str]:
