@@ -32,6 +32,7 @@ from engagement_ranker.core.anomalies import Anomaly
 from engagement_ranker.core.settings import SettingError, parse_company_ids, parse_write_mode
 from engagement_ranker.core.writeplan import (
     CompanyWrite,
+    WritePlan,
     batches,
     intended_values,
     plan_writes,
@@ -91,27 +92,49 @@ class WriteRefused(dg.Failure):
     """The gate or a preflight said no; nothing was written."""
 
 
-def _audit_row(
-    write: CompanyWrite | None,
-    company_id: str,
-    name: str,
-    outcome: str,
-    batch: int | None,
-    before: Mapping[str, str | None],
-    after: Mapping[str, str],
-) -> dict[str, object]:
-    row: dict[str, object] = {
-        "company_id": company_id,
-        "name": name,
-        "outcome": outcome,
-        "batch": batch,
-    }
-    for prop, short in SHORT_NAMES.items():
-        row[f"before_{short}"] = before.get(prop)
-        row[f"after_{short}"] = after.get(prop)
-        row[f"readback_{short}"] = None
-    row["readback_ok"] = None
-    return row
+def _audit(
+    plan: WritePlan,
+    intended: Mapping[str, Mapping[str, str]],
+    before: Mapping[str, Mapping[str, str | None]],
+    names: Mapping[str, str],
+    batch_of: Mapping[str, int],
+    readback: Mapping[str, Mapping[str, str | None]],
+    not_written: str,
+) -> pd.DataFrame:
+    """One row per ranked company: what it held, what it should hold, what happened."""
+    outcomes = (
+        {company_id: "unchanged" for company_id in plan.unchanged}
+        | {company_id: "not written: not on the allowlist" for company_id in plan.held_back}
+        | {
+            w.company_id: "written" if w.company_id in batch_of else f"not written: {not_written}"
+            for w in plan.changes
+        }
+    )
+    rows = []
+    for company_id, outcome in outcomes.items():
+        actual = readback.get(company_id)
+        row: dict[str, object] = {
+            "company_id": company_id,
+            "name": names.get(company_id, ""),
+            "outcome": outcome,
+            "batch": batch_of.get(company_id),
+        }
+        for prop, short in SHORT_NAMES.items():
+            row[f"before_{short}"] = before.get(company_id, {}).get(prop)
+            row[f"after_{short}"] = intended[company_id][prop]
+            row[f"readback_{short}"] = None if actual is None else actual.get(prop)
+        row["readback_ok"] = (
+            not readback_mismatches({company_id: intended[company_id]}, {company_id: actual or {}})
+            if company_id in batch_of
+            else None
+        )
+        rows.append(row)
+    audit = pd.DataFrame(rows, columns=list(AUDIT_COLUMNS))
+    return (
+        audit.astype({"batch": "Int64", "readback_ok": "boolean"})
+        .sort_values("company_id", key=lambda ids: ids.astype("int64"), kind="stable")
+        .reset_index(drop=True)
+    )
 
 
 def _resolve_mode(
@@ -243,58 +266,9 @@ def write_week(
         warnings = list(client.warnings)
 
     not_written = "historical week" if historical else str(mode.value)
-    rows = []
-    for write in plan.changes:
-        outcome = "written" if write.company_id in batch_of else f"not written: {not_written}"
-        row = _audit_row(
-            write,
-            write.company_id,
-            names.get(write.company_id, ""),
-            outcome,
-            batch_of.get(write.company_id),
-            write.before,
-            write.after,
-        )
-        if write.company_id in batch_of:
-            actual = readback.get(write.company_id, {})
-            for prop, short in SHORT_NAMES.items():
-                row[f"readback_{short}"] = actual.get(prop)
-            row["readback_ok"] = not readback_mismatches(
-                {write.company_id: write.after}, {write.company_id: actual}
-            )
-        rows.append(row)
-    for company_id in plan.unchanged:
-        rows.append(
-            _audit_row(
-                None,
-                company_id,
-                names.get(company_id, ""),
-                "unchanged",
-                None,
-                before.get(company_id, {}),
-                intended[company_id],
-            )
-        )
-    for company_id in plan.held_back:
-        rows.append(
-            _audit_row(
-                None,
-                company_id,
-                names.get(company_id, ""),
-                "not written: not on the allowlist",
-                None,
-                before.get(company_id, {}),
-                intended[company_id],
-            )
-        )
-    audit = (
-        pd.DataFrame(rows, columns=list(AUDIT_COLUMNS))
-        .assign(mode=effective.value)
-        .astype({"batch": "Int64", "readback_ok": "boolean"})
-    )
-    audit = audit.sort_values(
-        "company_id", key=lambda s: s.astype("int64"), kind="stable"
-    ).reset_index(drop=True)
+    audit = _audit(plan, intended, before, names, batch_of, readback, not_written).assign(
+        mode=effective.value
+    )[list(AUDIT_COLUMNS)]
     written = int((audit["outcome"] == "written").sum())
     return WritebackResult(
         audit=audit,
