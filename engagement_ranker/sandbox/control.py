@@ -20,6 +20,7 @@ ENDPOINTS: tuple[str, ...] = (
     "GET /_sandbox/writes",
     "GET /_sandbox/requests",
     "GET /_sandbox/companies/{id}",
+    "POST /_sandbox/companies/{id}",
     "GET /_sandbox/truth",
     "GET /_sandbox/slack",
     "GET /_sandbox/emails",
@@ -46,7 +47,36 @@ def handle_control(state: SandboxState, method: str, path: str, body: Any) -> Re
     if method == "POST" and path == "/_sandbox/reset":
         state.reset()
         return 200, {"reset": True}
+    match = _COMPANY_PATH.match(path)
+    if method == "POST" and match:
+        return _edit_company(state, match["company_id"], body)
     return _not_found(method, path)
+
+
+def _edit_company(state: SandboxState, company_id: str, body: Any) -> Reply:
+    """Change a company as someone would in HubSpot's UI: `{"properties": {name: value}}`."""
+    properties = body.get("properties") if isinstance(body, dict) else None
+    if (
+        not isinstance(properties, dict)
+        or not properties
+        or not all(isinstance(v, str | None) for v in properties.values())
+    ):
+        return 400, {
+            "error": f'company edit {body!r} is not {{"properties": {{name: text or null}}}}; '
+            'send e.g. {"properties": {"name": "Dental & Co"}}'
+        }
+    with state.lock:
+        current = state.companies.get(company_id)
+        if current is None:
+            return 404, {
+                "error": f"company {company_id!r} does not exist; "
+                "see GET /_sandbox/truth for the company ids"
+            }
+        edited = {**current, **properties}
+        # A new mapping rather than an update in place, so search indexes rebuild; not logged
+        # as a write (it is no API call), and `reset` restores the seeded record.
+        state.companies = {**state.companies, company_id: edited}
+    return 200, {"company_id": company_id, "properties": dict(edited)}
 
 
 def _get(state: SandboxState, path: str) -> Reply:
@@ -127,6 +157,15 @@ class SandboxControl:
     def company(self, company_id: str) -> dict[str, str | None]:
         """A company's current properties."""
         return self._call("GET", f"companies/{company_id}")["properties"]
+
+    def edit_company(
+        self, company_id: str, properties: dict[str, str | None]
+    ) -> dict[str, str | None]:
+        """Change a company's properties as a HubSpot user would (not an API write; reset
+        undoes it); returns its properties after the edit."""
+        return self._call("POST", f"companies/{company_id}", {"properties": properties})[
+            "properties"
+        ]
 
     def truth(self) -> dict[str, dict[str, Any]]:
         """The dataset's intended mapping, by company id."""
