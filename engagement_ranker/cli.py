@@ -25,10 +25,8 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 @click.group()
 def main() -> None:
     """Weekly customer engagement ranks from Yobi usage, written onto HubSpot companies."""
-    import dagster as dg
-
     # Per-week asset checks are a Dagster preview feature; the warning is expected (DESIGN.md).
-    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+    warnings.filterwarnings("ignore", message="Specifying a partitions_def on an AssetCheckSpec")
 
 
 @main.command()
@@ -64,11 +62,16 @@ def _sandbox_config(**options: Any) -> Any:
             now = datetime.fromisoformat(now)
         except ValueError:
             raise click.BadParameter(
-                f"{now!r} is not ISO 8601; e.g. 2026-11-22T06:00:00-05:00"
+                f"{now!r} is not ISO 8601; e.g. 2026-11-22T06:00:00-05:00", param_hint="--now"
             ) from None
         if now.tzinfo is None:
-            raise click.BadParameter(f"{now.isoformat()} has no UTC offset; add one, e.g. -05:00")
-    return SandboxConfig(now=now, **options)
+            raise click.BadParameter(
+                f"{now.isoformat()} has no UTC offset; add one, e.g. -05:00", param_hint="--now"
+            )
+    try:
+        return SandboxConfig(now=now, **options)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
 
 
 @contextmanager

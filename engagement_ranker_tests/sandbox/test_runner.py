@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
+from engagement_ranker.cli import main
 from engagement_ranker.constants import Env
 from engagement_ranker.sandbox import Sandbox, SandboxConfig
-from engagement_ranker.sandbox.__main__ import main
 from engagement_ranker.sandbox.runner import SANDBOX_CONTROL_URL, export_lines
 from engagement_ranker.sandbox.state import Credentials
 
@@ -178,12 +178,12 @@ def test_export_lines_round_trip_through_a_shell_parser() -> None:
 
 def test_module_cli_rejects_bad_flags(capsys: pytest.CaptureFixture[str]) -> None:
     for argv, fragment in (
-        (["--hubspot-tier", "gold"], "invalid choice: 'gold'"),
+        (["--hubspot-tier", "gold"], "'gold' is not one of 'free', 'pro'"),
         (["--now", "2026-11-22T06:00"], "has no UTC offset"),
         (["--companies", "0"], "companies is 0"),
     ):
         with pytest.raises(SystemExit) as exit_:
-            main(argv)
+            main(["sandbox", *argv])
         assert exit_.value.code == 2
         assert fragment in capsys.readouterr().err
 
