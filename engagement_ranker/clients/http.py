@@ -13,7 +13,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 import httpx
 from tenacity import (
@@ -83,6 +83,21 @@ logging.getLogger("httpx").addFilter(_HTTPX_LOG_REDACTION)
 def keep_out_of_logs(secret: str) -> None:
     """Redact a secret that travels in a URL from httpx's request log lines."""
     _HTTPX_LOG_REDACTION.add(secret)
+
+
+class ClosingClient:
+    """Context-manager plumbing for a client that owns an `httpx.Client` as `_http`."""
+
+    _http: httpx.Client
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 def shorten(text: str, limit: int = DETAIL_MAX_CHARS) -> str:

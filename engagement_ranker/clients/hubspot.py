@@ -15,8 +15,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import httpx
 
@@ -33,6 +32,7 @@ from engagement_ranker.clients.errors import (
 )
 from engagement_ranker.clients.http import (
     DEFAULT_RETRY,
+    ClosingClient,
     RetriesExhausted,
     RetryLog,
     RetryPolicy,
@@ -152,7 +152,7 @@ def _unique_ids(ids: Iterable[str], what: str) -> list[str]:
     return sorted(unique, key=int)
 
 
-class HubSpotClient:
+class HubSpotClient(ClosingClient):
     """Synchronous HubSpot CRM client for the job; concurrency and pacing are internal."""
 
     def __init__(
@@ -192,20 +192,6 @@ class HubSpotClient:
         with self._notes_lock:
             notes = sorted(set(self._notes))
         return self._log.lines() + notes
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # --- operations ----------------------------------------------------------------------
 

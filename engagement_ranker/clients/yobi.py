@@ -14,8 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -36,6 +35,7 @@ from engagement_ranker.clients.errors import (
 )
 from engagement_ranker.clients.http import (
     DEFAULT_RETRY,
+    ClosingClient,
     RetriesExhausted,
     RetryLog,
     RetryPolicy,
@@ -255,7 +255,7 @@ class _Tally:
     internal: int = 0
 
 
-class YobiClient:
+class YobiClient(ClosingClient):
     """Synchronous Yobi admin client; the token is kept fresh under the hood."""
 
     def __init__(
@@ -299,20 +299,6 @@ class YobiClient:
         with self._lock:
             notes = sorted(self._notes)
         return self._log.lines() + notes
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # --- operations ----------------------------------------------------------------------
 
