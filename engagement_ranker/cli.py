@@ -100,6 +100,16 @@ def _run_config(mode: str | None, allow: tuple[str, ...] | None, log_level: str)
     }
 
 
+def _week_key(value: str, option: str) -> str:
+    """A week's Sunday from the command line, or a usage error that says which Sunday to use."""
+    from engagement_ranker.core.week import InvalidWeekKey, parse_week_key
+
+    try:
+        return parse_week_key(value).key
+    except InvalidWeekKey as error:
+        raise click.BadParameter(str(error), param_hint=option) from None
+
+
 def run_week(
     instance: Any,
     week: str,
@@ -110,14 +120,13 @@ def run_week(
     """Materialize one week through Dagster in-process; on failure, alert like the sensor does."""
     import dagster as dg
 
-    from engagement_ranker.core.week import parse_week_key
     from engagement_ranker.definitions import build_definitions
     from engagement_ranker.defs.alerts import alert_for_run
     from engagement_ranker.defs.jobs import WEEKLY_JOB_NAME
     from engagement_ranker.defs.partitions import latest_week_key
     from engagement_ranker.defs.report import week_report
 
-    key = latest_week_key() if week == "latest" else parse_week_key(week).key
+    key = latest_week_key() if week == "latest" else _week_key(week, "--week")
     if key > latest_week_key():
         raise click.BadParameter(
             f"week {key} has not ended yet; the latest completed week is {latest_week_key()}"
@@ -172,9 +181,12 @@ def run(
     week: str, mode: str | None, allow: str | None, report_path: str | None, log_level: str
 ) -> None:
     """Run one week (fetch, map, rank, check, write, summarize); exit non-zero on any failure."""
-    from engagement_ranker.core.settings import parse_company_ids
+    from engagement_ranker.core.settings import SettingError, parse_company_ids
 
-    allowlist = parse_company_ids(allow, "--allow") if allow else None
+    try:
+        allowlist = parse_company_ids(allow, "--allow") if allow else None
+    except SettingError as error:
+        raise click.BadParameter(str(error), param_hint="--allow") from None
     with _instance() as instance:
         success, report = run_week(instance, week, mode, allowlist, log_level)
     if report_path:
@@ -199,30 +211,62 @@ def _summary_markdown(instance: Any, week_key: str) -> str:
     return summary.value if summary is not None else "(no summary was produced)"
 
 
+def backfill_weeks(instance: Any, keys: list[str], mode: str | None) -> list[dict[str, Any]]:
+    """Run past weeks one after another (history for movers; HubSpot keeps the current week)."""
+    reports = []
+    for number, key in enumerate(keys, start=1):
+        ok, report = run_week(instance, key, mode, log_level="ERROR")
+        click.echo(
+            f"backfill {number}/{len(keys)} {key}: {report['status']}, "
+            f"{len(report['ranked'])} ranked"
+        )
+        if not ok:
+            raise click.ClickException(f"backfill of {key} failed: {report['alert']['error']}")
+        reports.append(report)
+    return reports
+
+
+@main.command()
+@click.option("--from", "first", required=True, help="The first week's Sunday (YYYY-MM-DD).")
+@click.option("--to", "last", default="latest", show_default=True, help="The last week's Sunday.")
+@click.option(
+    "--mode",
+    type=click.Choice([m.value for m in WriteMode]),
+    default=None,
+    help="Write mode; past weeks are never written to HubSpot unless they are the latest.",
+)
+def backfill(first: str, last: str, mode: str | None) -> None:
+    """Compute and store a range of weeks in-process, oldest first, with progress.
+
+    From the Dagster UI (or `dagster job backfill`) the daemon runs the same weeks as
+    separate runs; this command is for cron/CI runners without one.
+    """
+    from engagement_ranker.defs.partitions import latest_week_key, weekly_partitions
+
+    start = _week_key(first, "--from")
+    end = latest_week_key() if last == "latest" else _week_key(last, "--to")
+    keys = [k for k in weekly_partitions.get_partition_keys() if start <= k <= end]
+    if not keys:
+        raise click.BadParameter(f"no completed weeks between {start} and {end}")
+    with _instance() as instance:
+        backfill_weeks(instance, keys, mode)
+
+
 @main.command()
 @click.option("--seed", default=7, show_default=True)
 @click.option("--companies", default=150, show_default=True)
-@click.option("--backfill-weeks", default=4, show_default=True)
-def demo(seed: int, companies: int, backfill_weeks: int) -> None:
+@click.option("--backfill-weeks", "history", default=4, show_default=True)
+def demo(seed: int, companies: int, history: int) -> None:
     """The whole weekly job on the sandbox: backfill past weeks, write the latest, show it."""
     from engagement_ranker.defs.partitions import weekly_partitions
     from engagement_ranker.sandbox.runner import Sandbox, SandboxConfig
 
     with Sandbox(SandboxConfig(seed=seed, companies=companies)) as box:
         os.environ.update(box.env)
-        keys = weekly_partitions.get_partition_keys()[-(backfill_weeks + 1) :]
+        *past, latest = weekly_partitions.get_partition_keys()[-(history + 1) :]
         with _instance() as instance:
-            for key in keys[:-1]:
-                ok, report = run_week(instance, key, WriteMode.FULL.value, log_level="ERROR")
-                click.echo(
-                    f"backfill {key}: {report['status']}, {len(report['ranked'])} ranked "
-                    "(history only: HubSpot holds the current week)"
-                )
-                if not ok:
-                    raise click.ClickException(
-                        f"backfill of {key} failed: {report['alert']['error']}"
-                    )
-            latest = keys[-1]
+            backfill_weeks(instance, past, WriteMode.FULL.value)
+            click.echo("(past weeks are stored as history; HubSpot holds the current week)")
             ok, report = run_week(instance, latest, WriteMode.FULL.value, log_level="ERROR")
             if not ok:
                 raise click.ClickException(f"week {latest} failed: {report['alert']['error']}")
