@@ -350,7 +350,7 @@ def _fetch(section: Section, client: YobiClient, probes: Iterable[Probe]) -> dic
     for probe in probes:
         try:
             # Raw, for the key report; the parsing below is the job's own.
-            payloads[probe.name] = client._get(probe.method, probe.path, probe.params or None)
+            payloads[probe.name] = client.payload(probe.method, probe.path, probe.params or None)
             access = "ok"
         except ApiError as error:
             if error.endpoint == " ".join(LOGIN):

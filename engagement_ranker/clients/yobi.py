@@ -305,7 +305,7 @@ class YobiClient(ClosingClient):
     def tenants(self) -> list[dict[str, Any]]:
         """Every tenant: tenant_id, tenant_name, website (or None), is_active (or None)."""
         endpoint = " ".join(TENANTS)
-        payload = self._get(*TENANTS)
+        payload = self.payload(*TENANTS)
         tenants: dict[int, dict[str, Any]] = {}
         for i, row in enumerate(self._rows(payload, "tenants.rows", endpoint)):
             where = f"results[{i}]."
@@ -323,7 +323,7 @@ class YobiClient(ClosingClient):
     def locations(self) -> list[dict[str, Any]]:
         """Every practice-management location: location_id, tenant_id, name."""
         endpoint = " ".join(LOCATIONS)
-        payload = self._get(*LOCATIONS)
+        payload = self.payload(*LOCATIONS)
         locations: dict[int, dict[str, Any]] = {}
         for i, row in enumerate(self._rows(payload, "locations.rows", endpoint)):
             where = f"results[{i}]."
@@ -376,7 +376,7 @@ class YobiClient(ClosingClient):
 
     def _tally(self, source: StatsSource, period: str, wanted: set[date]) -> dict[int, _Tally]:
         endpoint = f"GET {source.path}"
-        payload = self._get("GET", source.path, params={"period": period, **source.params})
+        payload = self.payload("GET", source.path, params={"period": period, **source.params})
         tallies: dict[int, _Tally] = {}
         buckets_without_users = 0
         for i, row in enumerate(self._rows(payload, f"{source.name}.rows", endpoint)):
@@ -510,8 +510,9 @@ class YobiClient(ClosingClient):
         self._expires_ms = self._read(payload, "login.expires_ms", endpoint, "")
         return self._read(payload, "login.token", endpoint, "")
 
-    def _get(self, method: str, path: str, params: Mapping[str, str] | None = None) -> Any:
-        """One authorised call; a 401 gets one fresh login and one more try."""
+    def payload(self, method: str, path: str, params: Mapping[str, str] | None = None) -> Any:
+        """The JSON of one authorised call (the spike reads raw payloads); a 401 gets one fresh
+        login and one more try."""
         endpoint = f"{method} {path}"
         token = self._bearer()
         response = self._send(method, path, endpoint, params=params, headers=self._auth(token))
