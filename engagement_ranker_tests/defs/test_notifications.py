@@ -1,0 +1,251 @@
+"""The summary and the failure alerts through Dagster, to the sandbox's Slack receiver (which
+enforces Block Kit's limits) and its SMTP server: week and mode in every channel, hostile
+names escaped, the real `failure_alert` sensor on real failed runs, and a notification outage
+that fails only `slack_summary`, which then resends alone without touching HubSpot."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+import dagster as dg
+import pytest
+
+from engagement_ranker.clients.notify import SlackWebhook
+from engagement_ranker.constants import Env, MatchMethod
+from engagement_ranker.core.render import slack_messages
+from engagement_ranker.core.week import Week, parse_week_key
+from engagement_ranker.definitions import build_definitions
+from engagement_ranker.defs.alerts import failure_alert
+from engagement_ranker.defs.partitions import latest_week_key
+from engagement_ranker.sandbox import Sandbox
+from engagement_ranker.sandbox.slack import WEBHOOK_ROUTE
+from engagement_ranker_tests.core.test_render import HOSTILE, huge_summary, texts
+from engagement_ranker_tests.defs import conftest as defs_conftest
+from engagement_ranker_tests.defs.conftest import Harness
+
+UI_URL = "http://dagster.test:3000"
+# HOSTILE as the formats must carry it: Slack mrkdwn and HTML escape alike (&, <, >).
+ENTITY_ESCAPED = "&lt;!channel&gt; Dental &amp; Co &lt;b&gt;"
+MARKDOWN_ESCAPED = r"\<\!channel\> Dental \& Co \<b\>"
+# More ranked companies than one HubSpot batch holds, so a write can fail after a batch.
+MULTI_BATCH_COMPANIES = 150
+SUMMARY_STEP = "slack_summary"
+OUTAGES = {
+    "slack answers 500": {"routes": {f"POST {WEBHOOK_ROUTE}": {"error_rate": 1.0}}},
+    "smtp is down": {"smtp": {"down": True}},
+}
+
+
+@pytest.fixture
+def multi_batch_harness(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Harness:
+    """The `harness`, over a dataset whose ranked companies need two HubSpot batches."""
+    monkeypatch.setattr(defs_conftest, "COMPANIES", MULTI_BATCH_COMPANIES)
+    return request.getfixturevalue("harness")
+
+
+def _latest_week() -> Week:
+    return parse_week_key(latest_week_key())
+
+
+def _mrkdwn(message: dict[str, Any]) -> str:
+    return "\n".join(texts([message]))
+
+
+def _rename_domain_matched(harness: Harness) -> set[str]:
+    """Give every company matched by its domain the hostile name, through HubSpot's side."""
+    chosen = {
+        company_id
+        for company_id, truth in harness.control.truth().items()
+        if truth["expected"] == "mapped" and truth["method"] == MatchMethod.DOMAIN
+    }
+    for company_id in chosen:
+        assert harness.control.edit_company(company_id, {"name": HOSTILE})["name"] == HOSTILE
+    return chosen
+
+
+def _alert_failed_run(harness: Harness, result: dg.ExecuteInProcessResult) -> None:
+    """Evaluate the code location's own `failure_alert` on the failed run, with its resources."""
+    definitions = build_definitions()
+    sensor = definitions.resolve_sensor_def(failure_alert.name)
+    assert sensor.default_status is dg.DefaultSensorStatus.RUNNING
+    [failure] = harness.instance.get_records_for_run(
+        result.run_id, of_type=dg.DagsterEventType.RUN_FAILURE
+    ).records
+    context = dg.build_run_status_sensor_context(
+        sensor_name=sensor.name,
+        dagster_event=failure.event_log_entry.dagster_event,
+        dagster_instance=harness.instance,
+        dagster_run=harness.instance.get_run_by_id(result.run_id),
+        resources=definitions.resources,
+    ).for_run_failure()
+    sensor(context)
+
+
+def _failed_steps(result: dg.ExecuteInProcessResult) -> set[str]:
+    return {event.step_key for event in result.get_step_failure_events()}
+
+
+# --- the weekly summary ------------------------------------------------------------------
+
+
+def test_summary_reaches_slack_email_and_the_ui_with_week_mode_and_inert_names(
+    harness: Harness,
+) -> None:
+    harness.setenv(Env.DAGSTER_UI_URL, UI_URL)
+    renamed = _rename_domain_matched(harness)
+
+    result = harness.run(mode="full")
+
+    assert result.success
+    ranked = harness.ranked()
+    assert set(ranked.loc[ranked["name"] == HOSTILE, "company_id"]) == renamed
+    week, run_link = _latest_week(), f"{UI_URL}/runs/{result.run_id}"
+    written = len(harness.control.writes())
+    assert written == len(ranked)
+
+    [message] = harness.control.slack()
+    assert week.label in message["blocks"][0]["text"]["text"]
+    assert message["blocks"][1]["elements"][0]["text"].startswith("*FULL*")
+    slack = _mrkdwn(message)
+    assert ENTITY_ESCAPED in slack
+    assert "<!" not in slack and "<@" not in slack and HOSTILE not in slack  # pings nobody
+    assert f"<{run_link}|" in slack
+
+    [mail] = harness.control.emails()
+    assert mail["to"] == [harness.sandbox.env[Env.SUMMARY_EMAIL_TO]]
+    assert week.label in mail["subject"] and mail["subject"].endswith("[FULL]")
+    assert HOSTILE in mail["text"]  # plain text shows the name as it is
+    assert ENTITY_ESCAPED in mail["html"] and HOSTILE not in mail["html"]
+    assert f'href="{run_link}"' in mail["html"]
+
+    [materialization] = result.asset_materializations_for_node(SUMMARY_STEP)
+    page = materialization.metadata["summary"].value
+    assert week.label in page and "**FULL**" in page
+    assert f"- **Ranked**: {len(ranked)}" in page and f"- **Written**: {written}" in page
+    assert MARKDOWN_ESCAPED in page and HOSTILE not in page
+
+
+def test_ten_thousand_company_summary_passes_the_slack_receivers_limits(sandbox: Sandbox) -> None:
+    messages = slack_messages(huge_summary())
+
+    SlackWebhook(sandbox.env[Env.SLACK_WEBHOOK_URL], timeout=10).post(messages)
+
+    assert sandbox.control.slack() == messages
+    assert sandbox.control.requests()["by_service"]["slack"]["statuses"]["200"] == len(messages)
+
+
+# --- failure alerts ----------------------------------------------------------------------
+
+# case -> (how the run is made to fail, the failed step, a phrase of the error it must quote)
+FAILURES = {
+    "yobi refuses the login": (
+        lambda h: h.control.set_faults({"yobi": {"login_fails": True}}),
+        "yobi_tenants",
+        "check YOBI_EMAIL and YOBI_PASSWORD",
+    ),
+    "a blocking check blocks the write": (
+        lambda h: h.setenv(Env.MAPPING_COVERAGE_MIN, "1.0"),
+        "tenant_mapping_mapping_coverage",
+        "blocking check tenant_mapping:mapping_coverage failed: only",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FAILURES))
+def test_failure_alert_names_week_step_and_that_nothing_was_written(
+    harness: Harness, case: str
+) -> None:
+    make_fail, step, phrase = FAILURES[case]
+    harness.setenv(Env.DAGSTER_UI_URL, UI_URL)
+    make_fail(harness)
+    result = harness.run(mode="full")
+    assert not result.success
+    assert _failed_steps(result) == {step}
+    assert harness.control.slack() == [] and harness.control.emails() == []
+
+    _alert_failed_run(harness, result)
+
+    week, run_link = _latest_week(), f"{UI_URL}/runs/{result.run_id}"
+    [message] = harness.control.slack()
+    assert message["blocks"][0]["text"]["text"].endswith(f"failed · {week.label}")
+    slack = _mrkdwn(message)
+    for expected in (f"*Week*\n{week.key}", f"*Step*\n{step}", phrase, f"<{run_link}|"):
+        assert expected in slack
+    assert "nothing was written to HubSpot" in slack
+    [mail] = harness.control.emails()
+    assert week.label in mail["subject"] and mail["subject"].endswith("[FAILED]")
+    assert step in mail["text"] and phrase in mail["text"]
+    assert "nothing was written to HubSpot" in mail["text"]
+    assert harness.control.writes() == []
+    for secret in (Env.YOBI_PASSWORD, Env.HUBSPOT_ACCESS_TOKEN, Env.SLACK_WEBHOOK_URL):
+        assert harness.sandbox.env[secret] not in json.dumps([message, mail])
+
+
+def test_failure_alert_says_the_batches_written_were_restored(
+    multi_batch_harness: Harness,
+) -> None:
+    harness = multi_batch_harness
+    seeded = {cid: harness.control.company(cid) for cid in harness.control.truth()}
+    rejection = {"nth": 2, "code": "INVALID_INTEGER", "property": "customer_engagement_score"}
+    harness.control.set_faults({"hubspot": {"batch_update_rejections": [rejection]}})
+    result = harness.run(mode="full")
+    assert not result.success
+    assert _failed_steps(result) == {"hubspot_writeback"}
+    writes = harness.control.writes()
+    first_batch = {w["company_id"] for w in writes[:100]}
+    assert len(first_batch) == 100 and [w["company_id"] for w in writes[100:]] == [
+        w["company_id"] for w in writes[:100]
+    ]
+    for company_id in first_batch:  # HubSpot holds what it held before the run
+        now = harness.control.company(company_id)
+        assert {p: now[p] or None for p in writes[0]["after"]} == {
+            p: seeded[company_id][p] or None for p in writes[0]["after"]
+        }
+
+    _alert_failed_run(harness, result)
+
+    [message] = harness.control.slack()
+    slack = _mrkdwn(message)
+    assert "*Step*\nhubspot_writeback" in slack
+    assert "HubSpot batch update 2 of 2 failed" in slack and "INVALID_INTEGER" in slack
+    assert "the 100 companies written were restored to their values before the run" in slack
+    [mail] = harness.control.emails()
+    assert "restored to their values before the run" in mail["text"]
+
+
+# --- a notification outage ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("outage", sorted(OUTAGES))
+def test_notification_outage_fails_only_the_summary_which_resends_alone(
+    harness: Harness, outage: str
+) -> None:
+    harness.control.set_faults(OUTAGES[outage])
+
+    result = harness.run(mode="full")
+
+    assert not result.success
+    assert _failed_steps(result) == {SUMMARY_STEP}
+    assert result.asset_materializations_for_node("hubspot_writeback")
+    writes = harness.control.writes()
+    ranked_ids = harness.ranked()["company_id"]
+    assert Counter(w["company_id"] for w in writes) == Counter(ranked_ids)  # each once
+    failure = result.failure_data_for_node(SUMMARY_STEP)
+    description = failure.user_failure_data.description
+    assert "HubSpot was written; re-materialize slack_summary" in description
+    assert harness.sandbox.env[Env.SLACK_WEBHOOK_URL] not in description
+    failed_channel = harness.control.emails if "smtp" in outage else harness.control.slack
+    other_channel = harness.control.slack if "smtp" in outage else harness.control.emails
+    assert failed_channel() == [] and len(other_channel()) == 1  # the other one still went
+
+    harness.control.set_faults({})
+    hubspot_calls = harness.control.requests()["by_service"]["hubspot"]
+    retry = harness.run(selection=[SUMMARY_STEP])
+
+    assert retry.success
+    assert harness.control.writes() == writes
+    assert harness.control.requests()["by_service"]["hubspot"] == hubspot_calls  # not one call
+    [resent] = failed_channel()
+    assert _latest_week().label in json.dumps(resent, ensure_ascii=False)
