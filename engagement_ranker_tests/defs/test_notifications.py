@@ -13,17 +13,24 @@ import dagster as dg
 import pytest
 
 from engagement_ranker.clients.notify import SlackWebhook
-from engagement_ranker.constants import Env, MatchMethod
+from engagement_ranker.constants import (
+    ENGAGEMENT_PROPERTIES,
+    HUBSPOT_BATCH_UPDATE_MAX,
+    PROP_SCORE,
+    Env,
+    MatchMethod,
+)
 from engagement_ranker.core.render import slack_messages
 from engagement_ranker.core.week import Week, parse_week_key
 from engagement_ranker.definitions import build_definitions
-from engagement_ranker.defs.alerts import failure_alert
+from engagement_ranker.defs.alerts import WRITEBACK_STEP, failure_alert
 from engagement_ranker.defs.partitions import latest_week_key
 from engagement_ranker.sandbox import Sandbox
 from engagement_ranker.sandbox.slack import WEBHOOK_ROUTE
 from engagement_ranker_tests.core.test_render import HOSTILE, huge_summary, texts
 from engagement_ranker_tests.defs import conftest as defs_conftest
 from engagement_ranker_tests.defs.conftest import Harness
+from engagement_ranker_tests.examples import OUTPUT, alert_failed_run, render_examples
 
 UI_URL = "http://dagster.test:3000"
 # HOSTILE as the formats must carry it: Slack mrkdwn and HTML escape alike (&, <, >).
@@ -32,15 +39,21 @@ MARKDOWN_ESCAPED = r"\<\!channel\> Dental \& Co \<b\>"
 # More ranked companies than one HubSpot batch holds, so a write can fail after a batch.
 MULTI_BATCH_COMPANIES = 150
 SUMMARY_STEP = "slack_summary"
+CHANNELS = ("slack", "emails")  # SandboxControl's readers of what each channel received
+# outage -> (the fault document, the channel it takes down)
 OUTAGES = {
-    "slack answers 500": {"routes": {f"POST {WEBHOOK_ROUTE}": {"error_rate": 1.0}}},
-    "smtp is down": {"smtp": {"down": True}},
+    "slack answers 500": (
+        {"routes": {f"POST {WEBHOOK_ROUTE}": {"error_rate": 1.0, "error_statuses": [500]}}},
+        "slack",
+    ),
+    "smtp is down": ({"smtp": {"down": True}}, "emails"),
 }
 
 
 @pytest.fixture
 def multi_batch_harness(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Harness:
-    """The `harness`, over a dataset whose ranked companies need two HubSpot batches."""
+    """The `harness`, over a dataset whose ranked companies need two HubSpot batches (the
+    fixture reads COMPANIES when it starts its sandbox)."""
     monkeypatch.setattr(defs_conftest, "COMPANIES", MULTI_BATCH_COMPANIES)
     return request.getfixturevalue("harness")
 
@@ -54,7 +67,8 @@ def _mrkdwn(message: dict[str, Any]) -> str:
 
 
 def _rename_domain_matched(harness: Harness) -> set[str]:
-    """Give every company matched by its domain the hostile name, through HubSpot's side."""
+    """Give every company matched by its domain the hostile name in the sandbox's HubSpot
+    (the domain keeps each one mapped, and ranked, whatever its name)."""
     chosen = {
         company_id
         for company_id, truth in harness.control.truth().items()
@@ -63,24 +77,6 @@ def _rename_domain_matched(harness: Harness) -> set[str]:
     for company_id in chosen:
         assert harness.control.edit_company(company_id, {"name": HOSTILE})["name"] == HOSTILE
     return chosen
-
-
-def _alert_failed_run(harness: Harness, result: dg.ExecuteInProcessResult) -> None:
-    """Evaluate the code location's own `failure_alert` on the failed run, with its resources."""
-    definitions = build_definitions()
-    sensor = definitions.resolve_sensor_def(failure_alert.name)
-    assert sensor.default_status is dg.DefaultSensorStatus.RUNNING
-    [failure] = harness.instance.get_records_for_run(
-        result.run_id, of_type=dg.DagsterEventType.RUN_FAILURE
-    ).records
-    context = dg.build_run_status_sensor_context(
-        sensor_name=sensor.name,
-        dagster_event=failure.event_log_entry.dagster_event,
-        dagster_instance=harness.instance,
-        dagster_run=harness.instance.get_run_by_id(result.run_id),
-        resources=definitions.resources,
-    ).for_run_failure()
-    sensor(context)
 
 
 def _failed_steps(result: dg.ExecuteInProcessResult) -> set[str]:
@@ -138,6 +134,13 @@ def test_ten_thousand_company_summary_passes_the_slack_receivers_limits(sandbox:
 
 # --- failure alerts ----------------------------------------------------------------------
 
+
+def test_failure_alert_is_part_of_the_code_location_and_on_by_default() -> None:
+    sensor = build_definitions().resolve_sensor_def(failure_alert.name)
+    assert isinstance(sensor, dg.RunStatusSensorDefinition)
+    assert sensor.default_status is dg.DefaultSensorStatus.RUNNING
+
+
 # case -> (how the run is made to fail, the failed step, a phrase of the error it must quote)
 FAILURES = {
     "yobi refuses the login": (
@@ -165,7 +168,7 @@ def test_failure_alert_names_week_step_and_that_nothing_was_written(
     assert _failed_steps(result) == {step}
     assert harness.control.slack() == [] and harness.control.emails() == []
 
-    _alert_failed_run(harness, result)
+    alert_failed_run(harness.instance, result.run_id)
 
     week, run_link = _latest_week(), f"{UI_URL}/runs/{result.run_id}"
     [message] = harness.control.slack()
@@ -188,31 +191,31 @@ def test_failure_alert_says_the_batches_written_were_restored(
 ) -> None:
     harness = multi_batch_harness
     seeded = {cid: harness.control.company(cid) for cid in harness.control.truth()}
-    rejection = {"nth": 2, "code": "INVALID_INTEGER", "property": "customer_engagement_score"}
+    rejection = {"nth": 2, "code": "INVALID_INTEGER", "property": PROP_SCORE}
     harness.control.set_faults({"hubspot": {"batch_update_rejections": [rejection]}})
     result = harness.run(mode="full")
     assert not result.success
-    assert _failed_steps(result) == {"hubspot_writeback"}
+    assert _failed_steps(result) == {WRITEBACK_STEP}
     writes = harness.control.writes()
-    first_batch = {w["company_id"] for w in writes[:100]}
-    assert len(first_batch) == 100 and [w["company_id"] for w in writes[100:]] == [
-        w["company_id"] for w in writes[:100]
-    ]
-    for company_id in first_batch:  # HubSpot holds what it held before the run
+    batch = [w["company_id"] for w in writes[:HUBSPOT_BATCH_UPDATE_MAX]]
+    assert len(set(batch)) == HUBSPOT_BATCH_UPDATE_MAX
+    assert [w["company_id"] for w in writes[HUBSPOT_BATCH_UPDATE_MAX:]] == batch  # put back
+    for company_id in batch:  # as before the run (a property cleared by the restore reads "")
         now = harness.control.company(company_id)
-        assert {p: now[p] or None for p in writes[0]["after"]} == {
-            p: seeded[company_id][p] or None for p in writes[0]["after"]
+        assert {p: now[p] or None for p in ENGAGEMENT_PROPERTIES} == {
+            p: seeded[company_id][p] or None for p in ENGAGEMENT_PROPERTIES
         }
 
-    _alert_failed_run(harness, result)
+    alert_failed_run(harness.instance, result.run_id)
 
     [message] = harness.control.slack()
     slack = _mrkdwn(message)
-    assert "*Step*\nhubspot_writeback" in slack
+    assert f"*Step*\n{WRITEBACK_STEP}" in slack
     assert "HubSpot batch update 2 of 2 failed" in slack and "INVALID_INTEGER" in slack
-    assert "the 100 companies written were restored to their values before the run" in slack
+    restored = f"the {HUBSPOT_BATCH_UPDATE_MAX} companies written were restored to their values"
+    assert restored in slack
     [mail] = harness.control.emails()
-    assert "restored to their values before the run" in mail["text"]
+    assert restored in mail["text"]
 
 
 # --- a notification outage ---------------------------------------------------------------
@@ -222,13 +225,14 @@ def test_failure_alert_says_the_batches_written_were_restored(
 def test_notification_outage_fails_only_the_summary_which_resends_alone(
     harness: Harness, outage: str
 ) -> None:
-    harness.control.set_faults(OUTAGES[outage])
+    fault, down = OUTAGES[outage]
+    harness.control.set_faults(fault)
 
     result = harness.run(mode="full")
 
     assert not result.success
     assert _failed_steps(result) == {SUMMARY_STEP}
-    assert result.asset_materializations_for_node("hubspot_writeback")
+    assert result.asset_materializations_for_node(WRITEBACK_STEP)
     writes = harness.control.writes()
     ranked_ids = harness.ranked()["company_id"]
     assert Counter(w["company_id"] for w in writes) == Counter(ranked_ids)  # each once
@@ -236,9 +240,10 @@ def test_notification_outage_fails_only_the_summary_which_resends_alone(
     description = failure.user_failure_data.description
     assert "HubSpot was written; re-materialize slack_summary" in description
     assert harness.sandbox.env[Env.SLACK_WEBHOOK_URL] not in description
-    failed_channel = harness.control.emails if "smtp" in outage else harness.control.slack
-    other_channel = harness.control.slack if "smtp" in outage else harness.control.emails
-    assert failed_channel() == [] and len(other_channel()) == 1  # the other one still went
+    received = {channel: getattr(harness.control, channel)() for channel in CHANNELS}
+    assert {channel: len(messages) for channel, messages in received.items()} == {
+        channel: 0 if channel == down else 1 for channel in CHANNELS
+    }  # the other channel still got the summary
 
     harness.control.set_faults({})
     hubspot_calls = harness.control.requests()["by_service"]["hubspot"]
@@ -247,5 +252,18 @@ def test_notification_outage_fails_only_the_summary_which_resends_alone(
     assert retry.success
     assert harness.control.writes() == writes
     assert harness.control.requests()["by_service"]["hubspot"] == hubspot_calls  # not one call
-    [resent] = failed_channel()
+    [resent] = getattr(harness.control, down)()
     assert _latest_week().label in json.dumps(resent, ensure_ascii=False)
+
+
+# --- the committed examples ----------------------------------------------------------------
+
+
+def test_committed_examples_are_what_the_product_sends_now() -> None:
+    fresh = render_examples()
+
+    committed = {path.name: path.read_text(encoding="utf-8") for path in OUTPUT.iterdir()}
+    stale = sorted(
+        name for name in fresh.keys() | committed.keys() if fresh.get(name) != committed.get(name)
+    )
+    assert not stale, f"docs/examples/ is out of date ({', '.join(stale)}): run `make examples`"
