@@ -73,11 +73,14 @@ class Harness:
 
 
 @pytest.fixture
-def harness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
+def harness(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Iterator[Harness]:
+    """Parametrize indirectly with a company count for a bigger dataset (default COMPANIES)."""
     for variable in Env:
         monkeypatch.delenv(variable.value, raising=False)
     monkeypatch.setenv(Env.ENGAGEMENT_DUCKDB_PATH, str(tmp_path / "warehouse.duckdb"))
-    with Sandbox(SandboxConfig(companies=COMPANIES)) as box:
+    with Sandbox(SandboxConfig(companies=getattr(request, "param", COMPANIES))) as box:
         for name, value in box.env.items():
             monkeypatch.setenv(name, value)
         (tmp_path / "dagster").mkdir()

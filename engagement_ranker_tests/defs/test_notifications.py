@@ -28,7 +28,6 @@ from engagement_ranker.defs.partitions import latest_week_key
 from engagement_ranker.sandbox import Sandbox
 from engagement_ranker.sandbox.slack import WEBHOOK_ROUTE
 from engagement_ranker_tests.core.test_render import HOSTILE, huge_summary, texts
-from engagement_ranker_tests.defs import conftest as defs_conftest
 from engagement_ranker_tests.defs.conftest import Harness
 from engagement_ranker_tests.examples import OUTPUT, alert_failed_run, render_examples
 
@@ -37,6 +36,7 @@ UI_URL = "http://dagster.test:3000"
 ENTITY_ESCAPED = "&lt;!channel&gt; Dental &amp; Co &lt;b&gt;"
 MARKDOWN_ESCAPED = r"\<\!channel\> Dental \& Co \<b\>"
 # More ranked companies than one HubSpot batch holds, so a write can fail after a batch.
+# Enough ranked companies for two HubSpot batches.
 MULTI_BATCH_COMPANIES = 150
 SUMMARY_STEP = "slack_summary"
 CHANNELS = ("slack", "emails")  # SandboxControl's readers of what each channel received
@@ -48,14 +48,6 @@ OUTAGES = {
     ),
     "smtp is down": ({"smtp": {"down": True}}, "emails"),
 }
-
-
-@pytest.fixture
-def multi_batch_harness(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Harness:
-    """The `harness`, over a dataset whose ranked companies need two HubSpot batches (the
-    fixture reads COMPANIES when it starts its sandbox)."""
-    monkeypatch.setattr(defs_conftest, "COMPANIES", MULTI_BATCH_COMPANIES)
-    return request.getfixturevalue("harness")
 
 
 def _latest_week() -> Week:
@@ -186,10 +178,8 @@ def test_failure_alert_names_week_step_and_that_nothing_was_written(
         assert harness.sandbox.env[secret] not in json.dumps([message, mail])
 
 
-def test_failure_alert_says_the_batches_written_were_restored(
-    multi_batch_harness: Harness,
-) -> None:
-    harness = multi_batch_harness
+@pytest.mark.parametrize("harness", [MULTI_BATCH_COMPANIES], indirect=True)
+def test_failure_alert_says_the_batches_written_were_restored(harness: Harness) -> None:
     seeded = {cid: harness.control.company(cid) for cid in harness.control.truth()}
     rejection = {"nth": 2, "code": "INVALID_INTEGER", "property": PROP_SCORE}
     harness.control.set_faults({"hubspot": {"batch_update_rejections": [rejection]}})
