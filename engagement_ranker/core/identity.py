@@ -420,9 +420,14 @@ class _Matcher:
             },
         )
         yield MatchMethod.DOMAIN, set(self.by_domain.get(company.domain or "", ()))
+        # The spec: contact e-mail domains stand in only when the company has no domain. A
+        # company whose own domain matched nothing must not borrow another tenant through a
+        # contact's address (a DSO's billing staff, say); it falls through to its name.
         yield (
             MatchMethod.EMAIL_DOMAIN,
-            {tid for d in company.email_domains for tid in self.by_domain.get(d, ())},
+            set()
+            if company.domain
+            else {tid for d in company.email_domains for tid in self.by_domain.get(d, ())},
         )
         yield MatchMethod.NAME, set(self.by_name.get(company.name_key or "", ()))
 

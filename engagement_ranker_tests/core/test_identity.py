@@ -383,6 +383,25 @@ def test_override_by_company_beats_a_domain_match():
     assert result.anomalies == []
 
 
+def test_contact_email_domains_stand_in_only_when_the_company_has_no_domain():
+    tenants = tenants_frame(
+        (7, "Heartland DSO Billing", "heartlanddso.com"),
+        (8, "Sunrise Family Dental", None),
+    )
+    result = resolve_tenants(
+        companies_frame(
+            ("101", "Sunrise Family Dental", "sunrisefamilydental.com", "heartlanddso.com"),
+            ("102", "Unknown Practice", None, "heartlanddso.com"),
+        ),
+        tenants,
+        Overrides.none(),
+    )
+    rows = result.mapping.set_index("company_id")
+    # Its own domain matched nothing: it falls through to its name, not to the contact's DSO.
+    assert (int(rows.loc["101", "tenant_id"]), rows.loc["101", "method"]) == (8, "name")
+    assert (int(rows.loc["102", "tenant_id"]), rows.loc["102", "method"]) == (7, "email_domain")
+
+
 def test_override_to_a_tenant_missing_from_yobi_names_the_entry():
     with pytest.raises(OverridesError, match=r"entry '101': tenant id 99 is not in Yobi"):
         resolve_tenants(COMPANIES, TENANTS, parse_overrides('{"101": 99}'))
