@@ -95,6 +95,13 @@ def _written_state(
             f"the write failed; the {restored.value} companies written were restored to their "
             "values before the run"
         )
+    if writeback is not None and "written" not in metadata and restored is None:
+        # Neither a refusal nor a restore: the step broke somewhere unforeseen, possibly after
+        # writing. Say so rather than claim nothing was written.
+        return (
+            "hubspot_writeback failed unexpectedly: some companies may already hold this week's "
+            "values; rerun the week (it writes only what differs) or compare with HubSpot"
+        )
     return "nothing was written to HubSpot"
 
 

@@ -1,11 +1,13 @@
 """The write gate: blocking checks stop downstream steps only inside one run, so the writeback
-asks the instance itself whether each one passed for this week on the latest materialization."""
+asks the instance itself whether each one passed for this week on the latest materialization,
+and whether what it writes was computed from the latest of everything upstream."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import dagster as dg
+from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
 
@@ -36,3 +38,36 @@ def unmet_checks(
         elif not info.is_current:
             unmet.append(f"{_name(key)} passed on an older materialization than the latest")
     return unmet
+
+
+def _latest_storage_id(
+    instance: dg.DagsterInstance, key: dg.AssetKey, partition_key: str
+) -> int | None:
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition_key]), limit=1
+    ).records
+    return records[0].storage_id if records else None
+
+
+def stale_assets(
+    instance: dg.DagsterInstance,
+    asset_graph: BaseAssetGraph,
+    target: dg.AssetKey,
+    partition_key: str,
+) -> list[str]:
+    """Upstream assets of `target` materialized before one of their own parents, this week.
+
+    A re-materialized `customer_companies` (a company just churned) must not be written through
+    a `ranked_scores` computed from the older universe.
+    """
+    ancestors = asset_graph.get_ancestor_asset_keys(target)
+    latest = {key: _latest_storage_id(instance, key, partition_key) for key in ancestors}
+    stale = []
+    for key in sorted(ancestors, key=lambda k: k.to_user_string()):
+        for parent in sorted(asset_graph.get(key).parent_keys, key=lambda k: k.to_user_string()):
+            mine, theirs = latest[key], latest.get(parent)
+            if mine is not None and theirs is not None and theirs > mine:
+                stale.append(
+                    f"{key.to_user_string()} is older than the latest {parent.to_user_string()}"
+                )
+    return stale

@@ -17,6 +17,7 @@ from pydantic import Field
 from engagement_ranker.clients.errors import (
     ApiError,
     AuthError,
+    NotFoundError,
     ScopeError,
     ValidationError,
 )
@@ -41,7 +42,7 @@ from engagement_ranker.core.writeplan import (
 )
 from engagement_ranker.defs.anomaly_metadata import warnings_as_anomalies
 from engagement_ranker.defs.checks import GATING_CHECK_KEYS
-from engagement_ranker.defs.gate import unmet_checks
+from engagement_ranker.defs.gate import stale_assets, unmet_checks
 from engagement_ranker.defs.metadata import markdown_table
 from engagement_ranker.defs.partitions import latest_week_key, week_of
 from engagement_ranker.defs.resources import HubSpotResource, RankerSettings
@@ -89,7 +90,10 @@ class WritebackResult:
 
 
 class WriteRefused(dg.Failure):
-    """The gate or a preflight said no; nothing was written."""
+    """The gate or a preflight said no; nothing was written (and the alert says so)."""
+
+    def __init__(self, description: str, metadata: Mapping[str, object] | None = None) -> None:
+        super().__init__(description=description, metadata={**(metadata or {}), "written": 0})
 
 
 def _audit(
@@ -169,6 +173,11 @@ def _restore(
                 [(w.company_id, {p: (w.before.get(p) or "") for p in w.after}) for w in batch]
             )
             restored += len(batch)
+        except NotFoundError as error:
+            # HubSpot applied the rest of the batch; records deleted meanwhile hold nothing.
+            gone = set(error.ids)
+            restored += len(batch) - len(gone)
+            log.warning(f"companies {', '.join(sorted(gone))} no longer exist; nothing to restore")
         except ApiError as error:
             ids = ", ".join(w.company_id for w in batch)
             failures.append(f"could not restore companies {ids}: {error}")
@@ -181,29 +190,31 @@ def _apply(
     changes: Sequence[CompanyWrite],
     log: dg.DagsterLogManager,
 ) -> dict[str, int]:
-    """Write batch after batch; on a failure restore what may have been applied, then raise."""
+    """Write batch after batch; on any failure restore what may have been applied, then raise."""
     planned = batches(changes)
     done: list[Sequence[CompanyWrite]] = []
     batch_of: dict[str, int] = {}
     for number, batch in enumerate(planned, start=1):
         try:
             client.update_companies([(w.company_id, dict(w.after)) for w in batch])
-        except ApiError as error:
-            # An unknown outcome (timeout, dropped connection) may have applied this batch too.
+        except BaseException as error:
+            # Only a refusal is known not to have applied; a timeout, a dropped connection, an
+            # interruption (run terminated) may have applied this batch too.
             suspect = done if isinstance(error, NOT_APPLIED) else [*done, batch]
             restored, failures = _restore(client, suspect, log)
-            state = (
+            outcome = (
                 f"restored {restored} companies to their values before the run"
                 if not failures
                 else f"restored {restored} companies; RESTORE INCOMPLETE: {'; '.join(failures)}"
             )
+            what = f"HubSpot batch update {number} of {len(planned)} failed: {error}."
+            log.error(f"{what} {outcome}")
+            if not isinstance(error, Exception):
+                raise  # an interruption stays an interruption, after the restore
             raise dg.Failure(
-                description=(
-                    f"HubSpot batch update {number} of {len(planned)} failed: {error}. "
-                    f"Nothing is left half-written: {state}."
-                    if not failures
-                    else f"HubSpot batch update {number} of {len(planned)} failed: {error}. {state}"
-                ),
+                description=f"{what} Nothing is left half-written: {outcome}."
+                if not failures
+                else f"{what} {outcome}",
                 metadata={
                     "failed_batch": number,
                     "batches": len(planned),
@@ -217,6 +228,34 @@ def _apply(
     return batch_of
 
 
+def _preflight(
+    client: HubSpotClient,
+    intended: Mapping[str, Mapping[str, str]],
+    mode: WriteMode,
+    allowlist: Sequence[str],
+    historical: bool,
+) -> tuple[dict[str, dict[str, str | None]], WritePlan]:
+    """Everything checked before the first write: definitions, existence, the before image."""
+    problems = property_problems(
+        {name: client.company_property(name) for name in ENGAGEMENT_PROPERTIES}
+    )
+    if problems:
+        raise WriteRefused(
+            description="Nothing written: HubSpot property definitions do not accept our "
+            f"values: {'; '.join(problems)}",
+            metadata={"problems": dg.MetadataValue.json(problems)},
+        )
+    before, missing = client.read_companies(list(intended), ENGAGEMENT_PROPERTIES)
+    if missing:
+        raise WriteRefused(
+            description=f"Nothing written: companies {', '.join(missing)} are ranked but "
+            "HubSpot no longer has them (deleted or merged since the universe was read); "
+            "re-materialize customer_companies and rerun."
+        )
+    effective = WriteMode.DRY_RUN if historical else mode
+    return before, plan_writes(intended, before, effective, allowlist)
+
+
 def write_week(
     context: dg.AssetExecutionContext,
     config: WritebackConfig,
@@ -226,43 +265,43 @@ def write_week(
 ) -> WritebackResult:
     """The whole protocol for one week; see the module docstring."""
     week = week_of(context)
-    mode, allowlist = _resolve_mode(config, settings)
+    try:
+        mode, allowlist = _resolve_mode(config, settings)
+    except SettingError as error:
+        raise WriteRefused(description=f"Nothing written: {error}") from error
     unmet = unmet_checks(context.instance, GATING_CHECK_KEYS, context.partition_key)
-    if unmet:
+    stale = stale_assets(
+        context.instance,
+        context.job_def.asset_layer.asset_graph,
+        context.asset_key,
+        context.partition_key,
+    )
+    if unmet or stale:
         raise WriteRefused(
-            description="Refusing to write to HubSpot: blocking checks have not passed for "
-            f"week {week.key} on their latest materialization: {'; '.join(unmet)}. "
-            "Re-materialize the upstream assets for this week (their checks run with them).",
-            metadata={"unmet_checks": dg.MetadataValue.json(unmet)},
+            description="Refusing to write to HubSpot: for week "
+            f"{week.key}, {'; '.join([*unmet, *stale])}. Re-materialize the upstream assets "
+            "for this week (their checks run with them).",
+            metadata={"unmet_checks": dg.MetadataValue.json([*unmet, *stale])},
         )
     historical = week.key != latest_week_key() and not config.write_historical_week
     intended = intended_values(ranked)
     names = dict(zip(ranked["company_id"], ranked["name"].fillna(""), strict=True))
 
     with hubspot.client() as client:
-        problems = property_problems(
-            {name: client.company_property(name) for name in ENGAGEMENT_PROPERTIES}
-        )
-        if problems:
-            raise WriteRefused(
-                description="Nothing written: HubSpot property definitions do not accept our "
-                f"values: {'; '.join(problems)}",
-                metadata={"problems": dg.MetadataValue.json(problems)},
-            )
-        before, missing = client.read_companies(list(intended), ENGAGEMENT_PROPERTIES)
-        if missing:
-            raise WriteRefused(
-                description=f"Nothing written: companies {', '.join(missing)} are ranked but "
-                "HubSpot no longer has them (deleted or merged since the universe was read); "
-                "re-materialize customer_companies and rerun."
-            )
+        try:
+            before, plan = _preflight(client, intended, mode, allowlist, historical)
+        except ApiError as error:
+            raise WriteRefused(description=f"Nothing written: {error}") from error
         effective = WriteMode.DRY_RUN if historical else mode
-        plan = plan_writes(intended, before, effective, allowlist)
         writing = effective is not WriteMode.DRY_RUN and plan.changes
         batch_of = _apply(client, plan.changes, context.log) if writing else {}
         readback: Mapping[str, Mapping[str, str | None]] = {}
         if batch_of:
-            readback, _ = client.read_companies(list(batch_of), ENGAGEMENT_PROPERTIES)
+            try:
+                readback, _ = client.read_companies(list(batch_of), ENGAGEMENT_PROPERTIES)
+            except ApiError as error:
+                # The write went out; an unreadable result fails `readback_matches`, not this.
+                context.log.error(f"read-back after writing failed: {error}")
         warnings = list(client.warnings)
 
     not_written = "historical week" if historical else str(mode.value)

@@ -39,7 +39,7 @@ class Harness:
         *,
         mode: str | None = "full",
         allowlist: Sequence[str] | None = None,
-        selection: str | Sequence[str] | None = None,
+        selection: str | Sequence[str] | dg.AssetSelection | None = None,
         write_historical_week: bool = False,
     ) -> dg.ExecuteInProcessResult:
         definitions = build_definitions()  # after setenv, so resources see the environment
@@ -49,7 +49,9 @@ class Harness:
         if allowlist is not None:
             writeback["allowlist"] = list(allowlist)
         run_config: dict[str, Any] = {}
-        if selection is None or "hubspot_writeback" in selection:
+        if selection is None or (
+            not isinstance(selection, dg.AssetSelection) and "hubspot_writeback" in selection
+        ):
             run_config = {"ops": {"hubspot_writeback": {"config": writeback}}}
         return dg.materialize(
             [*definitions.assets, *definitions.asset_checks],

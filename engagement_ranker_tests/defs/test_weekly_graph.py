@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import dagster as dg
 import pytest
 
 from engagement_ranker.constants import PROP_RANK, PROP_SCORE, PROP_TIER, Env
@@ -94,6 +95,7 @@ def test_historical_week_is_stored_but_not_written(harness: Harness) -> None:
     assert harness.control.writes() == []
     assert harness.ranked(PREVIOUS_WEEK) is not None
     audit = result.asset_value("hubspot_writeback")
+    assert len(audit) == len(harness.ranked(PREVIOUS_WEEK))
     assert set(audit["outcome"]) <= {"not written: historical week", "unchanged"}
 
 
@@ -182,3 +184,48 @@ def test_failed_blocking_check_stops_the_write_in_this_run_and_any_later_run(
     # Once the upstream assets are re-materialized and their checks pass, the write goes out.
     assert harness.run(mode="full").success
     assert len(harness.control.writes()) == len(harness.ranked())
+
+
+def test_writeback_refuses_a_ranking_older_than_its_inputs(harness: Harness) -> None:
+    assert harness.run(mode="dry-run").success
+    # The universe is read again (a company may have churned) but nothing downstream reran.
+    assert harness.run(mode=None, selection=["customer_companies"]).success
+
+    stale = harness.run(mode="full", selection=["hubspot_writeback"])
+
+    assert not stale.success
+    assert harness.control.writes() == []
+    message = error_text(stale.failure_data_for_node("hubspot_writeback").error)
+    assert "ranked_scores is older than the latest customer_companies" in message
+
+
+def test_writeback_refuses_when_the_checks_never_ran_for_the_week(harness: Harness) -> None:
+    upstream = dg.AssetSelection.assets(
+        "customer_companies", "yobi_tenants", "weekly_metrics", "tenant_mapping", "ranked_scores"
+    ).without_checks()
+    assert harness.run(mode=None, selection=upstream).success
+
+    unchecked = harness.run(mode="full", selection=["hubspot_writeback"])
+
+    assert not unchecked.success
+    assert harness.control.writes() == []
+    message = error_text(unchecked.failure_data_for_node("hubspot_writeback").error)
+    assert "ranked_scores:ranking_integrity never ran for this week" in message
+
+
+def test_historical_week_has_no_hubspot_prior_and_sends_no_summary(harness: Harness) -> None:
+    result = harness.run(PREVIOUS_WEEK, mode="full")
+
+    assert result.success
+    ranked = harness.ranked(PREVIOUS_WEEK)
+    assert set(ranked["prior_source"]) == {"new"}  # HubSpot holds this week's successor
+    audit = result.asset_value("hubspot_writeback")
+    assert len(audit) == len(ranked)
+    assert harness.control.slack() == [] and harness.control.emails() == []
+
+
+def test_historical_week_is_written_only_when_explicitly_asked(harness: Harness) -> None:
+    result = harness.run(PREVIOUS_WEEK, mode="full", write_historical_week=True)
+
+    assert result.success
+    assert len(harness.control.writes()) == len(harness.ranked(PREVIOUS_WEEK))
