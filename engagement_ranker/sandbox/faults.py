@@ -50,11 +50,23 @@ Slack faults are route faults on ``POST /services/{team}/{channel}/{token}`` (e.
 ``retry_after``). Errors: 400/401/403/404/429/500/502/503/504 answer that status with the
 service's own error body; "drop" closes the socket without a response; "timeout" stalls
 until the client gives up (bounded by ``timeout_seconds``); "malformed" answers 200 with
-truncated JSON. Counters (nth call, storm, batch rejections) start when the faults are set.
+truncated JSON; "drop_after" serves the request (a write is applied) and then closes the socket
+without a response, as when a connection dies after the server acted. Counters (nth call, storm,
+batch rejections) start when the faults are set.
+
+``corrupt`` entries name a route ("METHOD /template") and a dotted ``path`` into its JSON answer
+and do one thing there: ``value`` sets it (any JSON, null included; a missing last key is
+added), ``duplicate`` inserts a copy of the list item right after it, ``invalid_utf8`` makes the
+string end in bytes that are not UTF-8. A step is a list index (negative from the end), an
+object key, ``*`` (every item) or ``key=value`` (the list items whose ``key`` is ``value``,
+perhaps none, as a page may not hold that record: "results.tenant_id=217.tenant_name"). An
+index or key that is absent makes the server answer 500 naming it, so a mistyped fault never
+passes silently.
 """
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 from collections.abc import Mapping
@@ -62,7 +74,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 ERROR_STATUSES: frozenset[int] = frozenset({400, 401, 403, 404, 429, 500, 502, 503, 504})
-ERROR_KINDS: frozenset[str] = frozenset({"drop", "timeout", "malformed"})
+ERROR_KINDS: frozenset[str] = frozenset({"drop", "timeout", "malformed", "drop_after"})
 HUBSPOT_AUTH_MODES: frozenset[str] = frozenset({"ok", "revoked", "missing_write_scope"})
 REJECTION_CODES: frozenset[str] = frozenset(
     {
@@ -78,6 +90,10 @@ DEFAULT_TIMEOUT_SECONDS = 30.0
 DEFAULT_TOKEN_TTL_SECONDS = 3600
 DEFAULT_ASSOCIATIONS_PAGE_SIZE = 500
 ALL_ROUTES = "*"
+CORRUPT_OPERATIONS: tuple[str, ...] = ("value", "duplicate", "invalid_utf8")
+# Stands in for the non-UTF-8 bytes until the answer is serialized (JSON cannot carry them).
+INVALID_UTF8_MARK = "\ue000sandbox-invalid-utf8\ue000"
+INVALID_UTF8_BYTES = b"\xff\xfe"
 
 Error = int | str
 
@@ -126,6 +142,65 @@ class BatchRejection:
     property: str
 
 
+@dataclass(frozen=True)
+class Corruption:
+    """One edit to the JSON answers of `route`: at `path`, do `operation` (with `value`)."""
+
+    route: str
+    path: tuple[str | int, ...]
+    operation: str
+    value: Any = None
+
+    def apply(self, payload: Any) -> None:
+        """Edit `payload` in place; FaultsError when an index or key on the path is absent."""
+        holders = [payload]
+        for step in self.path[:-1]:
+            holders = [container[key] for h in holders for container, key in self._slots(h, step)]
+        slots = [slot for h in holders for slot in self._slots(h, self.path[-1], last=True)]
+        if self.operation == "duplicate":
+            if any(not isinstance(container, list) for container, _ in slots):
+                raise FaultsError(f"corrupt path {self.where} must end at list items")
+            # Back to front, so an inserted copy never shifts an item still to be copied.
+            for container, index in sorted(slots, key=lambda slot: slot[1], reverse=True):
+                container.insert(index + 1, _deep_copy(container[index]))
+            return
+        for container, key in slots:
+            if self.operation == "value":
+                container[key] = _deep_copy(self.value)
+            else:
+                current = container[key] if isinstance(container, list) else container.get(key)
+                text = current if isinstance(current, str) else ""
+                container[key] = f"{text}{INVALID_UTF8_MARK}"
+
+    def _slots(self, holder: Any, step: str | int, last: bool = False) -> list[tuple[Any, Any]]:
+        """(container, key) pairs one step selects: an index, a key, "*", or "key=value"."""
+        if isinstance(holder, list):
+            if step == "*":
+                return [(holder, i) for i in range(len(holder))]
+            if isinstance(step, int) and -len(holder) <= step < len(holder):
+                return [(holder, step % len(holder))]
+            if isinstance(step, str) and "=" in step:
+                name, _, wanted = step.partition("=")
+                return [
+                    (holder, i)
+                    for i, item in enumerate(holder)
+                    if isinstance(item, dict) and str(item.get(name)) == wanted
+                ]
+        elif isinstance(holder, dict):
+            if step == "*":
+                return [(holder, key) for key in holder]
+            if str(step) in holder or (last and self.operation != "duplicate"):
+                return [(holder, str(step))]
+        raise FaultsError(
+            f"corrupt path {self.where} does not resolve at {step!r}; "
+            "check it against the route's answer"
+        )
+
+    @property
+    def where(self) -> str:
+        return f"{'.'.join(str(step) for step in self.path)!r} of {self.route}"
+
+
 @dataclass
 class HubSpotFaults:
     """HubSpot-only faults, read by the HubSpot server."""
@@ -165,7 +240,16 @@ class Faults:
         _only_keys(
             spec,
             "faults",
-            {"seed", "latency_ms", "timeout_seconds", "routes", "hubspot", "yobi", "smtp"},
+            {
+                "seed",
+                "latency_ms",
+                "timeout_seconds",
+                "routes",
+                "corrupt",
+                "hubspot",
+                "yobi",
+                "smtp",
+            },
         )
         self.spec: dict[str, Any] = dict(spec)
         self._lock = threading.Lock()
@@ -178,6 +262,10 @@ class Faults:
         self.routes: dict[str, RouteFaults] = {
             key: _route_faults(value, f"faults.routes[{key!r}]") for key, value in routes.items()
         }
+        self.corrupt: dict[str, tuple[Corruption, ...]] = {}
+        for i, item in enumerate(_as_list(spec.get("corrupt", []), "faults.corrupt")):
+            corruption = _corruption(item, f"faults.corrupt[{i}]")
+            self.corrupt[corruption.route] = (*self.corrupt.get(corruption.route, ()), corruption)
         self.hubspot = _hubspot_faults(spec.get("hubspot", {}))
         self.yobi = _yobi_faults(spec.get("yobi", {}))
         smtp = _as_mapping(spec.get("smtp", {}), "faults.smtp")
@@ -214,6 +302,14 @@ class Faults:
             if error is None and latency == 0:
                 return None
             return Action(latency_ms=latency, error=error, retry_after=retry_after, reason=reason)
+
+    def corrupt_body(self, route: str, body: bytes) -> bytes:
+        """`route`'s JSON answer with its corruptions applied (FaultsError: a path is wrong)."""
+        payload = json.loads(body)
+        for corruption in self.corrupt.get(route, ()):
+            corruption.apply(payload)
+        text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+        return text.encode().replace(INVALID_UTF8_MARK.encode(), INVALID_UTF8_BYTES)
 
     def take_batch_rejection(self) -> BatchRejection | None:
         """Count one batch update and return the rejection planned for it, if any."""
@@ -300,6 +396,26 @@ def _burst(value: Any, where: str) -> Burst:
         if retry_after is None
         else _integer(retry_after, f"{where}.retry_after", minimum=0),
     )
+
+
+def _corruption(value: Any, where: str) -> Corruption:
+    spec = _as_mapping(value, where)
+    _only_keys(spec, where, {"route", "path", *CORRUPT_OPERATIONS})
+    route, path = spec.get("route"), spec.get("path")
+    if not isinstance(route, str) or " " not in route:
+        raise FaultsError(f"{where}.route is {route!r}; name one like 'GET /admin/pms/locations'")
+    if not isinstance(path, str) or not path or "" in path.split("."):
+        raise FaultsError(f"{where}.path is {path!r}; use a dotted path like 'results.0.name'")
+    operations = [name for name in CORRUPT_OPERATIONS if name in spec]
+    if len(operations) != 1:
+        raise FaultsError(
+            f"{where} has {operations or 'none'}; give exactly one of {CORRUPT_OPERATIONS}"
+        )
+    (operation,) = operations
+    if operation != "value" and spec[operation] is not True:
+        raise FaultsError(f"{where}.{operation} is {spec[operation]!r}; use true")
+    steps = tuple(int(step) if step.lstrip("-").isdigit() else step for step in path.split("."))
+    return Corruption(route=route, path=steps, operation=operation, value=spec.get("value"))
 
 
 def _hubspot_faults(value: Any) -> HubSpotFaults:

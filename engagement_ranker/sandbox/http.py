@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from engagement_ranker.sandbox.control import handle_control
-from engagement_ranker.sandbox.faults import Action
+from engagement_ranker.sandbox.faults import Action, Faults, FaultsError
 from engagement_ranker.sandbox.state import NO_RESPONSE, SandboxState
 
 log = logging.getLogger(__name__)
@@ -259,9 +259,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if action is not None:
             if action.latency_ms and self.server.stopping.wait(action.latency_ms / 1000):
                 return
-            if action.error in ("drop", "timeout"):
+            if action.error in ("drop", "timeout", "drop_after"):
                 if action.error == "timeout":
                     self._stall(faults.timeout_seconds)
+                if action.error == "drop_after":
+                    self._respond(service, handler, request, faults)  # acted on, answer lost
                 state.record(service.name, request.route, NO_RESPONSE)
                 self.close_connection = True
                 return
@@ -275,13 +277,24 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 state.record(service.name, request.route, response.status)
                 self._send(response)
                 return
+        response = self._respond(service, handler, request, faults)
+        state.record(service.name, request.route, response.status)
+        self._send(response)
+
+    def _respond(
+        self, service: JsonService, handler: Handler | None, request: Request, faults: Faults
+    ) -> Response:
+        """The service's answer, with the faults' corruptions applied to a 2xx JSON body."""
         try:
             response = service.handle(request, handler)
+            if request.route in faults.corrupt and 200 <= response.status < 300:
+                response.body = faults.corrupt_body(request.route, response.body)
+        except FaultsError as exc:  # a corrupt path that does not fit this answer
+            response = json_response(service.error_body(500, f"Sandbox fault: {exc}"), 500)
         except Exception:
             log.exception("sandbox %s failed on %s", service.name, request.route)
             response = json_response(service.error_body(500, "Internal sandbox error"), 500)
-        state.record(service.name, request.route, response.status)
-        self._send(response)
+        return response
 
     def _control(self, request: Request) -> Response:
         payload = None

@@ -163,6 +163,9 @@ class Sandbox:
             Env.TENANT_MAPPING_OVERRIDES_JSON: self.state.dataset.overrides_json,
             SANDBOX_CONTROL_URL: self.hubspot.url,
         }
+        if credentials.smtp_username:
+            env[Env.SMTP_USERNAME] = credentials.smtp_username
+            env[Env.SMTP_PASSWORD] = credentials.smtp_password or ""
         return {str(key): value for key, value in env.items()}
 
 

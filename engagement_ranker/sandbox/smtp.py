@@ -2,20 +2,24 @@
 
 The product sends its summary through `smtplib` exactly as it would to a real relay; tests
 read the parsed message (to, from, subject, text, html) back from `GET /_sandbox/emails`.
-The "smtp.down" fault answers 421 (service not available) to every MAIL command.
+The "smtp.down" fault answers 421 (service not available) to every MAIL command. When the
+credentials name an SMTP username, MAIL needs AUTH (PLAIN or LOGIN) with exactly that account.
 """
 
 from __future__ import annotations
 
+import hmac
+from collections.abc import Callable
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from engagement_ranker.sandbox.state import SandboxState
 
 SERVICE_UNAVAILABLE = "421 4.3.2 Service not available (sandbox fault: smtp down)"
+AUTH_REQUIRED = "530 5.7.0 Authentication required"
 OK = "250 OK"
 
 
@@ -35,6 +39,8 @@ class SandboxMailbox:
     ) -> str:
         if self.state.faults.smtp.down:
             return SERVICE_UNAVAILABLE
+        if self.state.credentials.smtp_username and not session.authenticated:
+            return AUTH_REQUIRED
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return OK
@@ -53,6 +59,24 @@ class SandboxMailbox:
             }
         )
         return "250 Message accepted for delivery"
+
+
+def _authenticator(state: SandboxState) -> Callable[..., AuthResult]:
+    """Accept exactly the credentials' SMTP account (aiosmtpd's authenticator protocol)."""
+
+    def authenticate(
+        server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: object
+    ) -> AuthResult:
+        credentials = state.credentials
+        valid = (
+            isinstance(auth_data, LoginPassword)
+            and credentials.smtp_username is not None
+            and hmac.compare_digest(auth_data.login, credentials.smtp_username.encode())
+            and hmac.compare_digest(auth_data.password, (credentials.smtp_password or "").encode())
+        )
+        return AuthResult(success=valid, handled=False)  # aiosmtpd answers 235 or 535
+
+    return authenticate
 
 
 def _body(message: EmailMessage, subtype: str) -> str | None:
@@ -74,7 +98,14 @@ class SmtpServer:
     """The running SMTP server: `.host`, `.port`, `.shutdown()`."""
 
     def __init__(self, state: SandboxState, host: str, port: int) -> None:
-        self._controller = _Controller(SandboxMailbox(state), hostname=host, port=port)
+        # No TLS in the sandbox, so AUTH is offered in the clear (it never leaves 127.0.0.1).
+        self._controller = _Controller(
+            SandboxMailbox(state),
+            hostname=host,
+            port=port,
+            authenticator=_authenticator(state),
+            auth_require_tls=False,
+        )
         self._controller.start()
         self.host = host
         self.port: int = self._controller.port

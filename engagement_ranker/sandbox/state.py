@@ -31,6 +31,9 @@ class Credentials:
     yobi_email: str = "ranker@sandbox-customer.test"
     yobi_password: str = "yobi-sandbox-password-7f3c"
     slack_webhook_path: str = "/services/TSANDBOX00/BSANDBOX00/sandboxWebhookSecret00"
+    # SMTP AUTH is required (before MAIL) only when a username is set.
+    smtp_username: str | None = None
+    smtp_password: str | None = None
 
 
 class SandboxState:
