@@ -11,7 +11,7 @@ from engagement_ranker.core.identity import OverridesError
 from engagement_ranker.core.integrity import ranking_problems
 from engagement_ranker.core.universe import included
 from engagement_ranker.core.writeplan import property_problems
-from engagement_ranker.defs.partitions import weekly_partitions
+from engagement_ranker.defs.partitions import latest_week_key, weekly_partitions
 from engagement_ranker.defs.resources import HubSpotResource, RankerSettings
 
 MAX_LISTED = 10
@@ -124,20 +124,29 @@ def mapped_tenants_have_counters(
     return _result(problems)
 
 
-@_check("weekly_metrics")
-def week_covered_by_trends(weekly_metrics: pd.DataFrame) -> dg.AssetCheckResult:
-    """Daily buckets cover all seven days: a partial week is never scaled up or guessed."""
+@_check("tenant_mapping", additional_ins={"weekly_metrics": dg.AssetIn("weekly_metrics")})
+def week_covered_by_trends(
+    tenant_mapping: pd.DataFrame, weekly_metrics: pd.DataFrame
+) -> dg.AssetCheckResult:
+    """Daily buckets cover all seven days for every tenant we rank: a partial week is never
+    scaled up or guessed. Gaps in tenants nobody maps to are shown, but block nothing."""
+    mapped = set(tenant_mapping["tenant_id"].dropna().astype(int))
     short = weekly_metrics[weekly_metrics["missing_days"].fillna("") != ""]
+    ranked_short = short[short["tenant_id"].astype(int).isin(mapped)]
     problems = (
         [
-            f"trend buckets do not cover the week for {len(short)} tenants "
-            f"(e.g. tenant {short.iloc[0]['tenant_id']}: {short.iloc[0]['missing_days']}); "
-            "rerun once Yobi has the whole week"
+            f"trend buckets do not cover the week for {len(ranked_short)} mapped tenants "
+            f"(e.g. tenant {ranked_short.iloc[0]['tenant_id']}: "
+            f"{ranked_short.iloc[0]['missing_days']}); rerun once Yobi has the whole week"
         ]
-        if len(short)
+        if len(ranked_short)
         else []
     )
-    return _result(problems, tenants_short=len(short))
+    return _result(
+        problems,
+        mapped_tenants_short=len(ranked_short),
+        unmapped_tenants_short=len(short) - len(ranked_short),
+    )
 
 
 @_check("ranked_scores")
@@ -147,8 +156,18 @@ def ranking_integrity(ranked_scores: pd.DataFrame) -> dg.AssetCheckResult:
 
 
 @_check("ranked_scores")
-def hubspot_properties_writable(hubspot: HubSpotResource) -> dg.AssetCheckResult:
-    """HubSpot's three property definitions accept our values (number, text, tier labels)."""
+def hubspot_properties_writable(
+    context: dg.AssetCheckExecutionContext, hubspot: HubSpotResource
+) -> dg.AssetCheckResult:
+    """HubSpot's three property definitions accept our values (number, text, tier labels).
+
+    Historical weeks are not written, so HubSpot's state cannot block their backfill; the
+    writer validates the definitions again before any write.
+    """
+    if context.partition_key != latest_week_key():
+        return dg.AssetCheckResult(
+            passed=True, description="historical week: HubSpot is not written, not checked"
+        )
     with hubspot.client() as client:
         definitions = {name: client.company_property(name) for name in ENGAGEMENT_PROPERTIES}
     return _result(property_problems(definitions))
