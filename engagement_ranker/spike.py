@@ -59,11 +59,12 @@ from engagement_ranker.core.identity import (
     TENANT_COLUMNS,
     UNMAPPED,
     normalize_domain,
+    parse_email_domains,
     parse_generic_domains,
     parse_overrides,
     resolve_tenants,
 )
-from engagement_ranker.core.settings import overrides_text, parse_domain_list, parse_fraction
+from engagement_ranker.core.settings import overrides_text, parse_fraction
 from engagement_ranker.core.tenants import tenant_frame
 from engagement_ranker.core.universe import (
     build_universe,
@@ -309,8 +310,10 @@ def check_yobi(env: Mapping[str, str], week: Week, today: date) -> tuple[Section
     section.findings["base_url"] = base_url
     try:
         period = period_for(week.dates[0], today)
-        internal = parse_domain_list(
-            _setting(env, Env.INTERNAL_YOBI_USER_EMAIL_DOMAINS), DEFAULT_INTERNAL_YOBI_EMAIL_DOMAINS
+        internal = parse_email_domains(
+            _setting(env, Env.INTERNAL_YOBI_USER_EMAIL_DOMAINS),
+            DEFAULT_INTERNAL_YOBI_EMAIL_DOMAINS,
+            Env.INTERNAL_YOBI_USER_EMAIL_DOMAINS,
         )
         client = YobiClient(
             env.get(Env.YOBI_EMAIL, ""),

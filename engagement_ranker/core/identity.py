@@ -171,23 +171,28 @@ def email_domain(email: str | None) -> str | None:
     return normalize_domain(address.rsplit("@", 1)[1]) if "@" in address else None
 
 
-def parse_generic_domains(raw: str | None) -> frozenset[str]:
-    """GENERIC_EMAIL_DOMAINS (comma or whitespace separated) replaces the default list."""
+def parse_email_domains(raw: str | None, default: Iterable[str], variable: str) -> frozenset[str]:
+    """A list of e-mail domains (comma or whitespace separated) that replaces `default`."""
     text = _text(raw)
     if text is None:
-        return DEFAULT_GENERIC_EMAIL_DOMAINS
+        return frozenset(default)
     domains: set[str] = set()
     for entry in re.split(r"[,\s]+", text):
         if not entry:
             continue
-        domain = normalize_domain(entry)
+        domain = normalize_domain(entry.lstrip("@"))
         if domain is None:
             raise ValueError(
-                f"{Env.GENERIC_EMAIL_DOMAINS.value} entry {entry!r} is not a domain; list "
-                f"domains separated by commas, e.g. gmail.com,yahoo.com"
+                f"{variable} entry {entry!r} is not a domain; list domains separated by "
+                "commas, e.g. gmail.com,yahoo.com"
             )
         domains.add(domain)
     return frozenset(domains)
+
+
+def parse_generic_domains(raw: str | None) -> frozenset[str]:
+    """GENERIC_EMAIL_DOMAINS replaces the default list of free-mail domains."""
+    return parse_email_domains(raw, DEFAULT_GENERIC_EMAIL_DOMAINS, Env.GENERIC_EMAIL_DOMAINS.value)
 
 
 # --- overrides ------------------------------------------------------------------------------

@@ -65,13 +65,6 @@ def parse_fraction(value: str | float | None, default: float, variable: str) -> 
     return fraction
 
 
-def parse_domain_list(value: str | None, default: Iterable[str]) -> frozenset[str]:
-    """Comma-separated e-mail domains, lower-cased; unset means the default list."""
-    if value is None or not value.strip():
-        return frozenset(default)
-    return frozenset(part.strip().lower().lstrip("@") for part in value.split(",") if part.strip())
-
-
 def overrides_text(json_text: str | None, file_path: str | None) -> str | None:
     """The overrides JSON: TENANT_MAPPING_OVERRIDES_JSON first, else the file the other names.
 

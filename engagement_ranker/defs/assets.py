@@ -80,6 +80,11 @@ def customer_companies(
     context: dg.AssetExecutionContext, hubspot: HubSpotResource, settings: RankerSettings
 ) -> dg.Output[pd.DataFrame]:
     """Companies of contacts whose lifecycle stage is customer, deduplicated, exclusions marked."""
+    # The first step of the universe: bad configuration stops the run before anything is written.
+    if problems := settings.problems():
+        raise dg.Failure(
+            description="Bad configuration, nothing was written: " + "; ".join(problems)
+        )
     rules = settings.exclusion_rules()
     with hubspot.client() as client:
         contacts = client.customer_contacts()

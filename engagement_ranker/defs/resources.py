@@ -24,16 +24,21 @@ from engagement_ranker.constants import (
     DEFAULT_MAPPING_COVERAGE_MIN,
     DEFAULT_YOBI_BASE_URL,
     HTTP_TIMEOUT_SECONDS,
+    TIMEZONE,
     Env,
     WriteMode,
 )
-from engagement_ranker.core.identity import Overrides, parse_generic_domains, parse_overrides
+from engagement_ranker.core.identity import (
+    Overrides,
+    parse_email_domains,
+    parse_generic_domains,
+    parse_overrides,
+)
 from engagement_ranker.core.render import email as email_parts
 from engagement_ranker.core.render import slack_messages
 from engagement_ranker.core.settings import (
     overrides_text,
     parse_company_ids,
-    parse_domain_list,
     parse_fraction,
     parse_write_mode,
 )
@@ -77,8 +82,10 @@ class YobiResource(dg.ConfigurableResource):
 
     @contextmanager
     def client(self) -> Iterator[YobiClient]:
-        domains = parse_domain_list(
-            self.internal_email_domains, DEFAULT_INTERNAL_YOBI_EMAIL_DOMAINS
+        domains = parse_email_domains(
+            self.internal_email_domains,
+            DEFAULT_INTERNAL_YOBI_EMAIL_DOMAINS,
+            Env.INTERNAL_YOBI_USER_EMAIL_DOMAINS,
         )
         with YobiClient(
             email=self.email,
@@ -107,6 +114,32 @@ class RankerSettings(dg.ConfigurableResource):
     write_mode: str | None = Field(default=None, description="ENGAGEMENT_WRITE_MODE")
     write_allowlist: str | None = Field(default=None, description="ENGAGEMENT_WRITE_ALLOWLIST")
     dagster_ui_url: str | None = Field(default=None, description="DAGSTER_UI_URL, for run links")
+    job_timezone: str | None = Field(
+        default=None, description="JOB_TIMEZONE: only America/New_York (the partitions') is valid"
+    )
+
+    def problems(self) -> list[str]:
+        """Every unusable setting at once, so one run start reports them all."""
+        checks = (
+            self.overrides,
+            self.exclusion_rules,
+            self.generic_domains,
+            self.coverage_min,
+            self.default_mode,
+            self.default_allowlist,
+        )
+        found = []
+        for check in checks:
+            try:
+                check()
+            except ValueError as error:
+                found.append(str(error))
+        if self.job_timezone and self.job_timezone.strip() != TIMEZONE:
+            found.append(
+                f"{Env.JOB_TIMEZONE}={self.job_timezone!r} is not supported: the weeks (Dagster "
+                f"partitions and schedule) are defined in {TIMEZONE}; unset it or set {TIMEZONE}"
+            )
+        return found
 
     def overrides(self, known_tenant_ids: set[int] | None = None) -> Overrides:
         return parse_overrides(
@@ -234,6 +267,7 @@ def build_resources() -> dict[str, object]:
             write_mode=_env(Env.ENGAGEMENT_WRITE_MODE),
             write_allowlist=_env(Env.ENGAGEMENT_WRITE_ALLOWLIST),
             dagster_ui_url=_env(Env.DAGSTER_UI_URL),
+            job_timezone=_env(Env.JOB_TIMEZONE),
         ),
         "notifier": NotifierResource(
             slack_webhook_url=_env(Env.SLACK_WEBHOOK_URL),

@@ -229,3 +229,23 @@ def test_historical_week_is_written_only_when_explicitly_asked(harness: Harness)
 
     assert result.success
     assert len(harness.control.writes()) == len(harness.ranked(PREVIOUS_WEEK))
+
+
+def test_bad_settings_are_all_named_at_the_start_and_nothing_is_written(harness: Harness) -> None:
+    harness.setenv(Env.MAPPING_COVERAGE_MIN, "most")
+    harness.setenv(Env.ENGAGEMENT_WRITE_MODE, "yolo")
+    harness.setenv(Env.JOB_TIMEZONE, "Europe/Paris")
+    harness.setenv(Env.TENANT_MAPPING_OVERRIDES_JSON, "{not json")
+
+    result = harness.run(mode=None)
+
+    assert not result.success
+    assert harness.control.writes() == []
+    message = result.failure_data_for_node("customer_companies").user_failure_data.description
+    for variable in (
+        "MAPPING_COVERAGE_MIN='most'",
+        "ENGAGEMENT_WRITE_MODE='yolo'",
+        "JOB_TIMEZONE='Europe/Paris'",
+        "TENANT_MAPPING_OVERRIDES_JSON",
+    ):
+        assert variable in message
