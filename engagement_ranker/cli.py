@@ -8,7 +8,6 @@ import shlex
 import signal
 import subprocess
 import sys
-import tempfile
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -84,7 +83,7 @@ def _instance() -> Iterator[Any]:
         with dg.DagsterInstance.get() as instance:
             yield instance
     else:
-        with tempfile.TemporaryDirectory() as home, dg.instance_for_test(temp_dir=home) as instance:
+        with dg.DagsterInstance.ephemeral() as instance:
             yield instance
 
 
@@ -143,8 +142,7 @@ def run_week(
     with dg.build_resources(
         {name: resources[name] for name in ("settings", "notifier", "warehouse")}
     ) as built:
-        status = "success" if result.success else "failure"
-        report = week_report(instance, built.warehouse, key, status)
+        report = week_report(instance, built.warehouse, key, result.dagster_run)
         if not result.success:
             alert = alert_for_run(
                 instance, result.dagster_run, built.settings.run_url(result.run_id)

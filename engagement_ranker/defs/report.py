@@ -41,20 +41,45 @@ def _records(frame: pd.DataFrame | None, columns: list[str] | None = None) -> li
     return json.loads(selected.to_json(orient="records"))
 
 
+def _materialized_in(instance: dg.DagsterInstance, run_id: str) -> set[str]:
+    records = instance.get_records_for_run(
+        run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+    ).records
+    return {
+        r.asset_materialization.asset_key.to_user_string()
+        for r in records
+        if r.asset_materialization is not None
+    }
+
+
 def week_report(
-    instance: dg.DagsterInstance, warehouse: DuckDBResource, week_key: str, status: str
+    instance: dg.DagsterInstance, warehouse: DuckDBResource, week_key: str, run: dg.DagsterRun
 ) -> dict[str, Any]:
-    """Everything stored for the week, as of the latest materializations."""
+    """What this run produced for the week (a failed run reports only the steps it finished,
+    never an earlier run's tables)."""
     week = parse_week_key(week_key)
-    ranked = stored_week(warehouse, "ranked_scores", week_key)
-    mapping = stored_week(warehouse, "tenant_mapping", week_key)
-    universe = stored_week(warehouse, "customer_companies", week_key)
-    audit = stored_week(warehouse, "hubspot_writeback", week_key)
-    mode = latest_metadata(instance, "hubspot_writeback", week_key).get("mode")
+    produced = _materialized_in(instance, run.run_id)
+
+    def stored(asset: str) -> pd.DataFrame | None:
+        return stored_week(warehouse, asset, week_key) if asset in produced else None
+
+    ranked = stored("ranked_scores")
+    mapping = stored("tenant_mapping")
+    universe = stored("customer_companies")
+    audit = stored("hubspot_writeback")
+    mode = (
+        latest_metadata(instance, "hubspot_writeback", week_key).get("mode")
+        if "hubspot_writeback" in produced
+        else None
+    )
+    status = "success" if run.status == dg.DagsterRunStatus.SUCCESS else "failure"
     unmapped = None if mapping is None else mapping[mapping["tenant_id"].isna()]
     excluded = None if universe is None else universe[universe["excluded_reason"].notna()]
     anomalies = [
-        a for asset in REPORTING_ASSETS for a in stored_anomalies(instance, asset, week_key)
+        a
+        for asset in REPORTING_ASSETS
+        if asset in produced
+        for a in stored_anomalies(instance, asset, week_key)
     ]
     return {
         "week": week.key,
