@@ -28,6 +28,8 @@ from tenacity import (
 logger = logging.getLogger(__name__)
 
 REDACTED = "[redacted]"
+# "scheme://user:password@host": the part before "@" is a credential.
+_USERINFO = re.compile(r"(//)[^/@\s]+@")
 # Shorter "secrets" would redact ordinary words; real tokens and passwords are longer.
 _MIN_SECRET_CHARS = 4
 # Shapes of secrets that may reach a message even when the caller did not name them.
@@ -119,9 +121,15 @@ def check_base_url(url: str, variable: str) -> str:
     except (httpx.InvalidURL, TypeError):
         parsed = None
     if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
+        shown = _USERINFO.sub(r"\1[redacted]@", redact(str(url)))
         raise ValueError(
-            f"{variable}={redact(str(url))!r} is not an http(s) URL: "
+            f"{variable}={shown!r} is not an http(s) URL: "
             f"set {variable} to e.g. https://host[:port][/path]"
+        )
+    if parsed.userinfo:
+        raise ValueError(
+            f"{variable} carries credentials (user:password@): set {variable} to the bare base "
+            "URL (secrets belong in their own variables)"
         )
     if parsed.query:
         raise ValueError(

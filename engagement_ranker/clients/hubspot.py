@@ -420,7 +420,9 @@ class HubSpotClient(ClosingClient):
                 or not _DIGITS.fullmatch(record["id"])
                 or not isinstance(record.get("properties"), dict)
             ):
-                raise self._malformed(endpoint, f"a result lacks an id or properties: {record}")
+                # Name the shape, never the record: it may hold a contact's personal data.
+                shape = sorted(record) if isinstance(record, dict) else type(record).__name__
+                raise self._malformed(endpoint, f"a result lacks an id or properties (has {shape})")
         return results
 
     def _values(

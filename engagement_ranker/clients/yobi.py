@@ -461,9 +461,9 @@ class YobiClient(ClosingClient):
             wrong = wrong or (path, value)
         if wrong is not None:
             path, value = wrong
-            raise self._malformed(
-                endpoint, f"{where}{path} is {str(value)[:60]!r}, not {key.kind.value}"
-            )
+            # The login payload holds the token: there, name the type and never the value.
+            shown = type(value).__name__ if name.startswith("login") else repr(str(value)[:60])
+            raise self._malformed(endpoint, f"{where}{path} is {shown}, not {key.kind.value}")
         if not key.required:
             return None
         key_path = " | ".join(f"{where}{path}" for path in key.paths)

@@ -157,6 +157,15 @@ def test_base_url_with_a_query_is_refused_without_echoing_it():
     assert "abcdef123" not in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    "url", ["https://ops:Hunter2Secret@h.test/api", "ftp://ops:Hunter2Secret@h.test"]
+)
+def test_base_url_credentials_never_reach_the_message(url):
+    with pytest.raises(ValueError, match="HUBSPOT_BASE_URL") as caught:
+        check_base_url(url, "HUBSPOT_BASE_URL")
+    assert "Hunter2Secret" not in str(caught.value)
+
+
 def test_base_url_loses_its_trailing_slash():
     assert check_base_url("http://127.0.0.1:8080/api/v1/", "X") == "http://127.0.0.1:8080/api/v1"
 

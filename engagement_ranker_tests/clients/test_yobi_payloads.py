@@ -188,3 +188,14 @@ def test_a_200_saying_success_false_is_an_api_error_with_yobis_message(scripted)
     assert type(caught.value) is ApiError
     assert "Yobi GET /admin/pms/locations failed: HTTP 200" in str(caught.value)
     assert "Reporting is paused for maintenance" in str(caught.value)
+
+
+def test_a_login_token_of_the_wrong_type_is_described_not_quoted(scripted):
+    secret = {"jwt": "eyJhbGciOiJIUzI1NiJ9.LEAKED-TOKEN-VALUE"}
+    expires = int((NOW + timedelta(hours=1)).timestamp() * 1000)
+    login = {"token": secret, "tokenExpirationInstant": expires}
+    client = scripted({}, {"/api/v1/users/login": {"success": True, "results": login}})
+    with pytest.raises(MalformedResponse) as caught:
+        client.tenants()
+    assert "LEAKED-TOKEN-VALUE" not in str(caught.value)
+    assert "results.token is dict" in str(caught.value)
