@@ -61,12 +61,6 @@ METRIC_WEIGHTS: dict[Metric, int] = {
     Metric.CALLS: 1,
 }
 METRICS: tuple[Metric, ...] = tuple(METRIC_WEIGHTS)
-METRIC_LABELS: dict[Metric, str] = {
-    Metric.NEW_PATIENTS: "New patient appointments",
-    Metric.APPOINTMENTS: "Appointments",
-    Metric.TASKS: "Tasks created",
-    Metric.CALLS: "Calls",
-}
 # Stored with every ranked row, so history stays interpretable if the rules change.
 SCORING_VERSION = "2026-11.w4321.ceil30"
 

@@ -25,7 +25,6 @@ class AnomalyKind(StrEnum):
     MISSING_METRICS = "missing_metrics"
     ZERO_ACTIVITY = "zero_activity"
     LARGE_SWING = "large_swing"
-    PROPERTY_PROBLEM = "property_problem"
     API_WARNING = "api_warning"
 
 

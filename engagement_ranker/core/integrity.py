@@ -7,6 +7,7 @@ so a bug in `scoring` cannot vouch for itself.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import pandas as pd
 
@@ -22,10 +23,14 @@ from engagement_ranker.constants import (
 MAX_EXAMPLES = 5
 
 
+def listed(values: Sequence[object], limit: int = MAX_EXAMPLES) -> str:
+    """The first few values, then how many more: "7, 9, 12 and 40 more"."""
+    shown = ", ".join(str(v) for v in values[:limit])
+    return shown + (f" and {len(values) - limit} more" if len(values) > limit else "")
+
+
 def _examples(frame: pd.DataFrame) -> str:
-    ids = ", ".join(str(c) for c in frame["company_id"].head(MAX_EXAMPLES))
-    more = len(frame) - MAX_EXAMPLES
-    return ids + (f" and {more} more" if more > 0 else "")
+    return listed(list(frame["company_id"]))
 
 
 def ranking_problems(ranked: pd.DataFrame) -> list[str]:

@@ -53,7 +53,6 @@ ANOMALY_LABELS: dict[AnomalyKind, str] = {
     AnomalyKind.MISSING_METRICS: "Missing metrics",
     AnomalyKind.ZERO_ACTIVITY: "Zero activity",
     AnomalyKind.LARGE_SWING: "Large week-over-week swing",
-    AnomalyKind.PROPERTY_PROBLEM: "HubSpot property problem",
     AnomalyKind.API_WARNING: "API warnings and retries",
 }
 _BAR_EIGHTHS = " ▏▎▍▌▋▊▉"

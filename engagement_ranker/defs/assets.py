@@ -154,10 +154,19 @@ def weekly_metrics(
         .assign(period=counters.period)
     )
     metrics["missing_days"] = metrics["missing_days"].fillna("")
+    # Gaps block the week only for tenants we rank (week_covered_by_trends); all are reported.
+    gaps = [
+        Anomaly(
+            AnomalyKind.MISSING_METRICS,
+            f"Yobi tenant {row.tenant_id}: no trend bucket for {row.missing_days}",
+            tenant_id=int(row.tenant_id),
+        )
+        for row in metrics[metrics["missing_days"] != ""].itertuples(index=False)
+    ]
     return _output(
         context,
         metrics,
-        warnings_as_anomalies("Yobi", warnings),
+        gaps + warnings_as_anomalies("Yobi", warnings),
         week_start=week.start.isoformat(),
         week_end=week.end.isoformat(),
         period=counters.period,

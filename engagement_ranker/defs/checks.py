@@ -8,7 +8,7 @@ import pandas as pd
 
 from engagement_ranker.constants import ENGAGEMENT_PROPERTIES, METRICS
 from engagement_ranker.core.identity import OverridesError
-from engagement_ranker.core.integrity import ranking_problems
+from engagement_ranker.core.integrity import listed, ranking_problems
 from engagement_ranker.core.universe import included
 from engagement_ranker.core.writeplan import property_problems
 from engagement_ranker.defs.partitions import latest_week_key, weekly_partitions
@@ -18,8 +18,7 @@ MAX_LISTED = 10
 
 
 def _listed(values: Sequence[object]) -> str:
-    shown = ", ".join(str(v) for v in values[:MAX_LISTED])
-    return shown + (f" and {len(values) - MAX_LISTED} more" if len(values) > MAX_LISTED else "")
+    return listed(values, MAX_LISTED)
 
 
 def _result(problems: Sequence[str], **metadata: object) -> dg.AssetCheckResult:

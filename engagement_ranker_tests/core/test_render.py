@@ -269,14 +269,17 @@ def test_backticks_cannot_break_code_blocks() -> None:
 # --- limits and trimming ----------------------------------------------------------------
 
 
+PER_KIND = 330  # anomalies of each kind in the huge summary
+
+
 def huge_summary() -> Summary:
-    """N = 10,000 with long escape-heavy names and 3,000 long anomalies of every kind."""
+    """N = 10,000 with long escape-heavy names and ~3,000 long anomalies, PER_KIND of each kind."""
     ranked = ranked_frame(10_000)
     ranked["name"] = [f"{'<&>' * 40} {i}" for i in range(len(ranked))]
     kinds = list(AnomalyKind)
     anomalies = [
         Anomaly(kinds[i % len(kinds)], f"{i} " + "&<>" * 400, company_id=str(i))
-        for i in range(3_000)
+        for i in range(PER_KIND * len(kinds))
     ]
     return summarize(ranked, anomalies=anomalies, run_url=RUN_URL)
 
@@ -297,7 +300,7 @@ def test_slack_limits_hold_at_ten_thousand_companies(huge: Summary) -> None:
 
 def test_long_lists_are_trimmed_with_a_count(huge: Summary) -> None:
     [message] = slack_messages(huge)
-    per_kind = 3_000 // len(AnomalyKind)
+    per_kind = PER_KIND
     anomaly_blocks = [t for t in section_texts([message]) if f": {per_kind}*" in t]
     assert len(anomaly_blocks) == len(AnomalyKind)
     for text in anomaly_blocks:

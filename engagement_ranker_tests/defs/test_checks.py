@@ -1,0 +1,113 @@
+"""Each blocking check, invoked directly on small frames: it passes on good data and names what
+is wrong on bad data (the integration tests prove the wiring; these prove every rule bites)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from engagement_ranker.core.scoring import rank_companies
+from engagement_ranker.defs.checks import (
+    company_ids_unique,
+    mapped_tenants_have_counters,
+    mapping_coverage,
+    one_company_per_tenant,
+    overrides_valid,
+    ranking_integrity,
+    universe_not_empty,
+    week_covered_by_trends,
+)
+from engagement_ranker.defs.resources import RankerSettings
+
+
+def universe(*rows: tuple[str, str | None]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["company_id", "excluded_reason"])
+
+
+def mapping(*rows: tuple[str, int | None]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"company_id": [r[0] for r in rows], "tenant_id": pd.array([r[1] for r in rows], "Int64")}
+    )
+
+
+def metrics(*rows: tuple[int, int | None, str]) -> pd.DataFrame:
+    """(tenant, calls, missing_days) with the other counters at 1."""
+    return pd.DataFrame(
+        {
+            "tenant_id": [r[0] for r in rows],
+            "new_patients": [1] * len(rows),
+            "appointments": [1] * len(rows),
+            "tasks": [1] * len(rows),
+            "calls": pd.array([r[1] for r in rows], "Int64"),
+            "missing_days": [r[2] for r in rows],
+        }
+    )
+
+
+def test_universe_not_empty() -> None:
+    assert universe_not_empty(universe(("1", None), ("2", "churned"))).passed
+    failed = universe_not_empty(universe(("1", "churned"), ("2", "internal test company")))
+    assert not failed.passed and "no customer companies after exclusions" in failed.description
+
+
+def test_company_ids_unique() -> None:
+    assert company_ids_unique(universe(("1", None), ("2", None))).passed
+    failed = company_ids_unique(universe(("1", None), ("2", None), ("1", None)))
+    assert not failed.passed and "duplicate company ids: 1" in failed.description
+
+
+def test_one_company_per_tenant() -> None:
+    assert one_company_per_tenant(mapping(("1", 10), ("2", 11), ("3", None))).passed
+    failed = one_company_per_tenant(mapping(("1", 10), ("2", 10)))
+    assert not failed.passed and "claimed by several companies: 10" in failed.description
+
+
+def test_mapping_coverage_against_the_threshold() -> None:
+    settings = RankerSettings(mapping_coverage_min="0.5")
+    companies = universe(("1", None), ("2", None), ("3", "churned"))
+    assert mapping_coverage(settings, mapping(("1", 10), ("2", None)), companies).passed
+    failed = mapping_coverage(settings, mapping(("1", None), ("2", None)), companies)
+    assert not failed.passed and "only 0 of 2 companies" in failed.description
+
+
+def test_overrides_valid_names_an_unknown_tenant() -> None:
+    tenants = pd.DataFrame({"tenant_id": [10, 11]})
+    assert overrides_valid(RankerSettings(overrides_json='{"5": 10}'), tenants).passed
+    failed = overrides_valid(RankerSettings(overrides_json='{"5": 99}'), tenants)
+    assert not failed.passed and "'5'" in failed.description and "99" in failed.description
+
+
+def test_mapped_tenants_have_counters() -> None:
+    ok = mapped_tenants_have_counters(mapping(("1", 10)), metrics((10, 3, ""), (11, None, "")))
+    assert ok.passed  # tenant 11 is nobody's
+    missing = mapped_tenants_have_counters(mapping(("1", 10), ("2", 12)), metrics((10, 3, "")))
+    assert not missing.passed and "no counters for mapped tenants 12" in missing.description
+    negative = mapped_tenants_have_counters(mapping(("1", 10)), metrics((10, -1, "")))
+    assert not negative.passed and "negative counters for tenants 10" in negative.description
+
+
+def test_week_covered_by_trends_blocks_only_for_mapped_tenants() -> None:
+    gaps = metrics((10, 3, ""), (11, 3, "calls:2026-11-21"))
+    ok = week_covered_by_trends(mapping(("1", 10)), gaps)
+    assert ok.passed and ok.metadata["unmapped_tenants_short"].value == 1
+    failed = week_covered_by_trends(mapping(("1", 11)), gaps)
+    assert not failed.passed and "calls:2026-11-21" in failed.description
+
+
+def test_ranking_integrity() -> None:
+    ranked = rank_companies(
+        pd.DataFrame(
+            {
+                "company_id": ["1", "2", "3"],
+                "name": ["a", "b", "c"],
+                "tenant_id": pd.array([10, 11, 12], "Int64"),
+                "method": ["domain"] * 3,
+                "new_patients": [1, 2, 3],
+                "appointments": [0, 0, 0],
+                "tasks": [0, 0, 0],
+                "calls": [0, 0, 0],
+            }
+        )
+    )
+    assert ranking_integrity(ranked).passed
+    failed = ranking_integrity(ranked.assign(tier="Top 30%"))
+    assert not failed.passed and "tier does not follow" in failed.description
