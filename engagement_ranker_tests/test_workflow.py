@@ -143,18 +143,42 @@ def test_every_variable_is_one_the_product_reads_and_secrets_come_from_secrets()
     products = {name.value for name in Env}
     assert set(job["env"]) <= products
     for name, text in job["env"].items():
+        if name == Env.ENGAGEMENT_DUCKDB_PATH:
+            continue  # the workflow's own cached folder (see the warehouse test)
         context = "secrets" if name in SECRETS else "vars"
         assert text == f"${{{{ {context}.{name} }}}}", name
     assert set(SECRETS) <= set(job["env"])
 
 
+def test_the_warehouse_is_restored_before_the_run_and_saved_after_it_even_on_failure():
+    job = _job(_workflow())
+    folder = Path(job["env"][Env.ENGAGEMENT_DUCKDB_PATH].split("}}/", 1)[1]).parent
+    uses = [s.get("uses", "") for s in job["steps"]]
+    restore = job["steps"][uses.index("actions/cache/restore@v4")]
+    save = job["steps"][uses.index("actions/cache/save@v4")]
+    run = job["steps"].index(_run_step(job))
+    assert uses.index("actions/cache/restore@v4") < run < uses.index("actions/cache/save@v4")
+    assert restore["with"]["path"] == save["with"]["path"] == str(folder)
+    assert save["if"] == "always()"
+    # Every run saves under a new key; the next run restores the newest by the shared prefix.
+    assert save["with"]["key"].startswith(restore["with"]["restore-keys"])
+
+
 def test_a_scheduled_run_ranks_the_latest_week_in_the_repositorys_mode():
-    scheduled = _step_env({"inputs": {}, "vars": {}, "secrets": {}})
+    github = {"workspace": "/w"}
+    scheduled = _step_env({"inputs": {}, "vars": {}, "secrets": {}, "github": github})
     assert (scheduled["WEEK"], scheduled["MODE"]) == ("latest", WriteMode.DRY_RUN.value)
-    configured = _step_env({"inputs": {}, "vars": {"ENGAGEMENT_WRITE_MODE": "full"}, "secrets": {}})
+    configured = _step_env(
+        {"inputs": {}, "vars": {"ENGAGEMENT_WRITE_MODE": "full"}, "secrets": {}, "github": github}
+    )
     assert configured["MODE"] == "full"
     manual = _step_env(
-        {"inputs": {"week": "2026-11-15", "mode": "allowlist"}, "vars": {}, "secrets": {}}
+        {
+            "inputs": {"week": "2026-11-15", "mode": "allowlist"},
+            "vars": {},
+            "secrets": {},
+            "github": github,
+        }
     )
     assert (manual["WEEK"], manual["MODE"]) == ("2026-11-15", "allowlist")
 
@@ -190,9 +214,10 @@ def test_the_run_step_ranks_a_week_against_the_sandbox(tmp_path):
     bin_dir.mkdir()
     _install_console_script(bin_dir)
     workspace = tmp_path / "workspace"
-    workspace.mkdir()
+    (workspace / ".engagement").mkdir(parents=True)  # the workflow's "Prepare" step
     with Sandbox(SandboxConfig(companies=40)) as sandbox:
         contexts = {
+            "github": {"workspace": str(workspace)},
             "inputs": {"week": "latest", "mode": WriteMode.FULL.value},
             "secrets": {name: sandbox.env[name] for name in SECRETS if name in sandbox.env},
             "vars": {k: v for k, v in sandbox.env.items() if k in job["env"] and k not in SECRETS},
