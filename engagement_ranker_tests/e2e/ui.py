@@ -1,0 +1,215 @@
+"""The Dagster UI (1.13) as a user drives it, kept in this one module so a UI change is fixed
+here and not in every journey. Role and text selectors wherever the UI offers them; the few
+structural ones (graph nodes, the config editor, the partition list, catalog links) say why."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from playwright.sync_api import FloatRect, Locator, Page, expect
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_RUN_PATH = re.compile(r"/runs/(?P<run_id>[0-9a-f-]{36})$")
+_BACKFILL_PATH = re.compile(r"/runs/b/(?P<backfill_id>[a-z0-9]+)$")
+
+
+class Screens:
+    """Numbered screenshots of each page a journey visits, kept as a CI artifact."""
+
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.folder = folder
+        self._taken = 0
+
+    def shoot(self, page: Page, name: str) -> None:
+        self._taken += 1
+        page.screenshot(path=self.folder / f"{self._taken:02d}-{name}.png")
+
+
+def skip_community_prompt(page: Page, ui_url: str) -> None:
+    """Answer "Skip" to the "Join the Dagster community" prompt a new instance shows once."""
+    page.goto(ui_url)
+    prompt = page.get_by_role("dialog").filter(has_text="Join the Dagster community")
+    prompt.get_by_role("button", name="Skip", exact=True).click()
+    expect(prompt).to_be_hidden()
+
+
+def _navigate(page: Page, ui_url: str, item: str) -> None:
+    """Open an entry of the left navigation (its accessible name starts with the icon's)."""
+    page.goto(ui_url)
+    page.get_by_role("link", name=re.compile(rf"(^|\s){item}$")).click()
+
+
+# --- the asset graph -----------------------------------------------------------------------
+def open_lineage(page: Page, ui_url: str) -> None:
+    _navigate(page, ui_url, "Lineage")
+    expect(page.get_by_text("Global asset lineage", exact=True)).to_be_visible()
+
+
+def expand_all_groups(page: Page) -> None:
+    """The graph's settings menu: "Expand all groups" (groups start collapsed)."""
+    settings = page.get_by_role("button").filter(
+        has=page.get_by_role("img", name="settings", exact=True), has_not_text=re.compile(r"\w")
+    )
+    settings.click()
+    page.get_by_role("menuitem", name="Expand all groups").click()
+    page.keyboard.press("Escape")
+
+
+def _node_box(page: Page, label: str) -> FloatRect | None:
+    """Where the graph draws the node (asset or group box) labelled exactly `label`.
+
+    The graph is SVG with each node's HTML in a foreignObject, which has no ARIA role.
+    """
+    node = page.locator("foreignObject").filter(has_text=re.compile(rf"^{re.escape(label)}$"))
+    return node.first.bounding_box() if node.count() else None
+
+
+def _inside(inner: FloatRect, outer: FloatRect) -> bool:
+    x, y = inner["x"] + inner["width"] / 2, inner["y"] + inner["height"] / 2
+    return (
+        outer["x"] <= x <= outer["x"] + outer["width"]
+        and outer["y"] <= y <= outer["y"] + outer["height"]
+    )
+
+
+def group_of_each_asset(
+    page: Page, assets: Collection[str], groups: Collection[str]
+) -> dict[str, str | None]:
+    """Asset name -> the group box the graph draws it in (None if drawn in none)."""
+    boxes = {group: _node_box(page, group) for group in groups}
+    shown: dict[str, str | None] = {}
+    for asset in assets:
+        box = _node_box(page, asset)
+        shown[asset] = next(
+            (g for g, outer in boxes.items() if box and outer and _inside(box, outer)), None
+        )
+    return shown
+
+
+def open_asset_tab(page: Page, ui_url: str, asset: str, tab: str) -> None:
+    """From the catalog, the asset's page, then one of its tabs (Partitions, Checks...)."""
+    _navigate(page, ui_url, "Catalog")
+    # Names are middle-truncated on screen ("custom…panies"): pick the link by its target.
+    page.locator(f'a[href="/assets/{asset}"]').first.click()
+    page.get_by_role("tab", name=tab, exact=True).first.click()
+
+
+def partition_keys_listed(page: Page) -> list[str]:
+    """The partition keys in the rows of the asset's Partitions tab, top to bottom.
+
+    The list is virtualized: only the rows in view exist, so this is the newest screenful.
+    """
+    # A virtualized table of plain divs: no roles, so its rows are found by their CSS module.
+    rows = page.locator("[class*=VirtualizedTable_row]")
+    expect(rows.first).to_contain_text(_DATE)
+    return [m[0] for m in map(_DATE.search, rows.all_inner_texts()) if m]
+
+
+# --- launching runs and backfills ----------------------------------------------------------
+def _materialize_all(
+    page: Page,
+    ui_url: str,
+    select: Callable[[Locator], None],
+    run_config: Mapping[str, Any],
+    launch: str,
+    screens: Screens,
+) -> str:
+    """Materialize all from the lineage page: pick partitions, paste the run config, launch.
+
+    Returns the URL of the run or backfill page the confirmation's "View" link opens.
+    """
+    open_lineage(page, ui_url)
+    page.get_by_role("button", name=re.compile(r"Materialize all")).click()
+    dialog = page.get_by_role("dialog").filter(has_text="Launch runs to materialize")
+    select(dialog)
+    dialog.get_by_text("Config", exact=True).click()
+    dialog.get_by_role("button", name="Add config").click()
+    editor = page.get_by_role("dialog").filter(has_text="Config Editor")
+    editor.locator(".CodeMirror").click()  # the editor library's own class: no role
+    # As a paste: typing key by key would let the editor auto-indent the YAML.
+    page.keyboard.insert_text(yaml.safe_dump(dict(run_config), sort_keys=False))
+    screens.shoot(page, "run-config")
+    editor.get_by_role("button", name="Save config").click()
+    expect(editor).to_be_hidden()
+    expect(dialog.get_by_text("Config saved")).to_be_visible()
+    screens.shoot(page, "launch-dialog")
+    dialog.get_by_role("button", name=launch, exact=True).click()
+    page.get_by_role("link", name="View", exact=True).click()
+    page.wait_for_url(re.compile(r"/runs/"))
+    return page.url
+
+
+def materialize_latest_week(
+    page: Page, ui_url: str, run_config: Mapping[str, Any], screens: Screens
+) -> str:
+    """Launch one run of every asset for the latest week; returns its run id."""
+
+    def latest(dialog: Locator) -> None:
+        dialog.get_by_role("button", name="Latest", exact=True).click()
+        expect(dialog.get_by_text("1 partition", exact=True)).to_be_visible()
+
+    url = _materialize_all(page, ui_url, latest, run_config, "Launch 1 run", screens)
+    match = _RUN_PATH.search(url)
+    assert match, f"the launched run's page is {url}, not /runs/<run id>"
+    return match["run_id"]
+
+
+def backfill_weeks(
+    page: Page, ui_url: str, weeks: list[str], run_config: Mapping[str, Any], screens: Screens
+) -> str:
+    """Launch a backfill of consecutive weeks (a key range); returns the backfill id."""
+
+    def weeks_range(dialog: Locator) -> None:
+        keys = dialog.get_by_role("textbox").first
+        keys.fill(f"[{weeks[0]}...{weeks[-1]}]")
+        keys.press("Enter")
+        expect(dialog.get_by_text(f"{len(weeks)} partitions", exact=True)).to_be_visible()
+
+    url = _materialize_all(page, ui_url, weeks_range, run_config, "Launch backfill", screens)
+    match = _BACKFILL_PATH.search(url)
+    assert match, f"the backfill's page is {url}, not /runs/b/<backfill id>"
+    return match["backfill_id"]
+
+
+# --- results -------------------------------------------------------------------------------
+def expect_status(page: Page, status: str) -> None:
+    """The run or backfill page, reloaded, shows `status` (Success, Failure, Succeeded...)."""
+    page.reload()
+    expect(page.get_by_text(status, exact=True).first).to_be_visible()
+    expect(page.get_by_text("Loading run logs")).to_have_count(0)
+
+
+def expect_check_result(
+    page: Page, ui_url: str, asset: str, check: str, result: str, week: str
+) -> None:
+    """The asset's Checks tab, with `check` selected, shows `result` for `week`."""
+    page.goto(f"{ui_url}/assets/{asset}?view=checks")
+    page.get_by_text(check, exact=True).first.click()
+    # The detail panel: the check's name and Execute button, then its latest evaluation.
+    latest = re.compile(
+        rf"{check}\s+Execute\b.*?Latest execution"
+        rf".*?Evaluation result\s+{result}\b.*?Partition\s+{week}\b",
+        re.S,
+    )
+    expect(page.locator("body")).to_contain_text(latest, use_inner_text=True)
+
+
+def open_partition(page: Page, ui_url: str, asset: str, week: str) -> None:
+    """The asset's Partitions tab with `week` selected: its latest materialization."""
+    page.goto(f"{ui_url}/assets/{asset}?view=partitions&partition={week}")
+    expect(page.get_by_text("Latest materialization", exact=True)).to_be_visible()
+
+
+def open_markdown(page: Page, ui_url: str, asset: str, week: str, label: str) -> Locator:
+    """The Markdown metadata entry `label` of the asset's `week`, opened in its dialog."""
+    open_partition(page, ui_url, asset, week)
+    row = page.get_by_role("row").filter(has=page.get_by_text(label, exact=True))
+    row.get_by_text("[Show Markdown]").click()
+    dialog = page.get_by_role("dialog").filter(has_text=label)
+    expect(dialog).to_be_visible()
+    return dialog
