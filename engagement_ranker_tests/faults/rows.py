@@ -1,0 +1,660 @@
+"""The matrix: one row per fault, with what must happen and how to tell.
+
+Faults go in through the sandbox (its fault document, including `corrupt` edits for untrusted
+data) or through the environment the product reads; each row runs end to end through Dagster.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from engagement_ranker.clients.http import DEFAULT_RETRY
+from engagement_ranker.clients.hubspot import (
+    ASSOCIATIONS_PATH,
+    COMPANIES_READ_PATH,
+    COMPANIES_UPDATE_PATH,
+    SEARCH_PATH,
+)
+from engagement_ranker.clients.yobi import (
+    LOGIN,
+    STATS_SOURCES,
+    TENANTS,
+    TOKEN_REFRESH_MARGIN_SECONDS,
+)
+from engagement_ranker.constants import (
+    HTTP_TIMEOUT_SECONDS,
+    PROP_RANK,
+    PROP_SCORE,
+    PROP_TIER,
+    TIER_BOTTOM,
+    TIMEZONE,
+    Env,
+)
+from engagement_ranker.core.anomalies import AnomalyKind
+from engagement_ranker.sandbox.slack import WEBHOOK_ROUTE
+from engagement_ranker_tests.faults.model import HubSpotState, Observation, Outcome, Row
+from engagement_ranker_tests.faults.procedures import (
+    after_a_clean_write,
+    killed_while_writing,
+    rerun_finished_the_job,
+    same_outputs_no_rewrite,
+    same_week_three_times,
+)
+from engagement_ranker_tests.faults.trial import Trial
+
+Setup = Callable[[Trial], None]
+Check = Callable[[Observation], list[str]]
+
+SEARCH = f"POST {SEARCH_PATH}"
+ASSOCIATIONS = f"POST {ASSOCIATIONS_PATH}"
+READ = f"POST {COMPANIES_READ_PATH}"
+UPDATE = f"POST {COMPANIES_UPDATE_PATH}"
+TENANT_LIST = " ".join(TENANTS)
+CALLS = next(f"GET {source.path}" for source in STATS_SOURCES if source.name == "calls")
+SLACK = f"POST {WEBHOOK_ROUTE}"
+# Every attempt at one call failing takes ~16 s (6 attempts, backoff from 0.5 s doubling).
+RETRY_ATTEMPTS = DEFAULT_RETRY.attempts
+STORM = RETRY_ATTEMPTS - 2  # 429s in a row that one call's retries outlast
+LONG_NAME = ("Northside Family Dental Studio " * 400)[:10_000]
+UNKNOWN_TENANT = 987_654_321
+JUNK_RANK = "banana out of -3"
+BASELINE = "no fault (baseline)"
+
+
+# --- building blocks --------------------------------------------------------------------------
+
+
+def faults(document: Mapping[str, Any]) -> Setup:
+    return lambda trial: trial.set_faults(document)
+
+
+def routes(route: str, **rule: Any) -> dict[str, Any]:
+    return {"routes": {route: rule}}
+
+
+def burst(route: str, error: int | str, nth: int = 1, count: int = 1) -> dict[str, Any]:
+    return routes(route, bursts=[{"nth": nth, "count": count, "error": error}])
+
+
+def _domain_mapped_tenant(trial: Trial) -> int:
+    return int(trial.mapped("domain")[0]["tenant_id"])
+
+
+def _domain_mapped_company(trial: Trial) -> str:
+    return str(trial.mapped("domain")[0]["company_id"])
+
+
+def counter(value: Any) -> Setup:
+    """Yobi reports `value` as a mapped tenant's calls on the week's Wednesday."""
+
+    def setup(trial: Trial) -> None:
+        tenant = _domain_mapped_tenant(trial)
+        day = trial.week.dates[3].isoformat()
+        path = f"results.stats.tenant_id={tenant}.trend.date={day}.total_calls"
+        trial.set_faults({"corrupt": [{"route": CALLS, "path": path, "value": value}]})
+        trial.notes["error"] = (f"tenant {tenant}", repr(str(value)))
+
+    return setup
+
+
+def tenant(field: str, **operation: Any) -> Setup:
+    """One edit to a domain-mapped tenant in Yobi's tenant list (`field` "" = the row)."""
+
+    def setup(trial: Trial) -> None:
+        path = f"results.tenant_id={_domain_mapped_tenant(trial)}" + (f".{field}" if field else "")
+        trial.set_faults({"corrupt": [{"route": TENANT_LIST, "path": path, **operation}]})
+
+    return setup
+
+
+def company(field: str, **operation: Any) -> Setup:
+    """One edit to a domain-mapped company in HubSpot's batch read answers (`field` "" = the
+    record): for what a user cannot type, such as bytes that are not UTF-8."""
+
+    def setup(trial: Trial) -> None:
+        company_id = _domain_mapped_company(trial)
+        trial.notes["company"] = company_id
+        path = f"results.id={company_id}" + (f".properties.{field}" if field else "")
+        trial.set_faults({"corrupt": [{"route": READ, "path": path, **operation}]})
+
+    return setup
+
+
+def edited(field: str, value: str | None) -> Setup:
+    """A HubSpot user sets a domain-mapped company's `field` to `value` before the run."""
+
+    def setup(trial: Trial) -> None:
+        company_id = _domain_mapped_company(trial)
+        trial.notes["company"] = company_id
+        trial.control.edit_company(company_id, {field: value})
+        trial.before = trial.hubspot()  # the edit is HubSpot's state before the run
+
+    return setup
+
+
+def overrides(pick: Callable[[Trial], str]) -> Setup:
+    """TENANT_MAPPING_OVERRIDES_JSON as `pick` writes it for this dataset."""
+    return lambda trial: trial.set_env(Env.TENANT_MAPPING_OVERRIDES_JSON, pick(trial))
+
+
+def _unknown_tenant(trial: Trial) -> str:
+    return json.dumps({_domain_mapped_company(trial): UNKNOWN_TENANT})
+
+
+def _one_tenant_twice(trial: Trial) -> str:
+    first, second = trial.mapped("domain")[:2]
+    return json.dumps(
+        {first["company_id"]: first["tenant_id"], second["company_id"]: first["tenant_id"]}
+    )
+
+
+def _cut_off(trial: Trial) -> str:
+    return json.dumps({_domain_mapped_company(trial): _domain_mapped_tenant(trial)})[:-4]
+
+
+def _trend_short(trial: Trial) -> None:
+    """Trend buckets stop before the week's Saturday (the newest days are missing)."""
+    today = trial.sandbox.state.clock().astimezone(ZoneInfo(TIMEZONE)).date()
+    saturday = trial.week.dates[-1]
+    trial.set_faults({"yobi": {"trend_short_days": (today - saturday).days + 1}})
+    trial.notes["error"] = (saturday.isoformat(),)
+
+
+def _no_customers(trial: Trial) -> None:
+    """HubSpot's contact search finds nobody with lifecyclestage=customer."""
+    edits = {"results": [], "total": 0, "paging": None}
+    trial.set_faults(
+        {
+            "corrupt": [
+                {"route": SEARCH, "path": key, "value": value} for key, value in edits.items()
+            ]
+        }
+    )
+
+
+def _anonymous_tenants(trial: Trial) -> None:
+    """Yobi's tenants carry no website and one shared name; no overrides: nothing can match."""
+    edits = {"results.*.tenant_name": "Practice", "results.*.website": None}
+    trial.set_faults(
+        {
+            "corrupt": [
+                {"route": TENANT_LIST, "path": path, "value": value}
+                for path, value in edits.items()
+            ]
+        }
+    )
+    trial.set_env(Env.TENANT_MAPPING_OVERRIDES_JSON, None)
+
+
+def _token_expiry(trial: Trial) -> None:
+    """Tokens the client must renew a second after each login, and Yobi refusing one as
+    expired in the middle of the stats."""
+    ttl = TOKEN_REFRESH_MARGIN_SECONDS + 1
+    trial.set_faults({"yobi": {"token_ttl_seconds": ttl}, **burst(CALLS, 401)})
+
+
+# --- the rows' own checks ---------------------------------------------------------------------
+
+
+def reports_retries(service: str) -> Check:
+    """The summary's anomalies say that `service` needed retries (spec: report API retries)."""
+
+    def check(obs: Observation) -> list[str]:
+        warnings = [a["message"] for a in obs.anomalies if a["kind"] == AnomalyKind.API_WARNING]
+        if any(service in message and "retr" in message for message in warnings):
+            return []
+        return [f"no anomaly reports the {service} retries; API warnings: {warnings}"]
+
+    return check
+
+
+def logged_in_again(obs: Observation) -> list[str]:
+    logins = obs.requests["by_service"]["yobi"]["counts"].get(" ".join(LOGIN))
+    return [] if (logins or 0) > 1 else [f"Yobi was logged into {logins} time(s), expected more"]
+
+
+def no_write_after_the_first_run(obs: Observation) -> list[str]:
+    later = [w["company_id"] for run in obs.runs[1:] for w in run.writes]
+    return [f"the second run wrote {len(later)} companies again"] if later else []
+
+
+def _edited_rows(obs: Observation) -> tuple[str, list[dict[str, Any]]]:
+    company_id = obs.notes["company"]
+    return company_id, [row for row in obs.ranked if row["company_id"] == company_id]
+
+
+def ranked_once(obs: Observation) -> list[str]:
+    """The edited company is ranked exactly once."""
+    company_id, rows = _edited_rows(obs)
+    return [] if len(rows) == 1 else [f"company {company_id} is ranked {len(rows)} times"]
+
+
+def ranked_named(expected: str | None) -> Check:
+    """The edited company is ranked once, under the name HubSpot gave."""
+
+    def check(obs: Observation) -> list[str]:
+        company_id, rows = _edited_rows(obs)
+        if len(rows) == 1 and rows[0]["name"] != expected:
+            return [f"company {company_id} is ranked as {str(rows[0]['name'])[:60]!r}"]
+        return ranked_once(obs)
+
+    return check
+
+
+def prior_rank_unknown(obs: Observation) -> list[str]:
+    company_id = obs.notes["company"]
+    prior = [row["prior_rank"] for row in obs.ranked if row["company_id"] == company_id]
+    return [] if prior == [None] else [f"junk prior rank read as {prior}"]
+
+
+def claim_reported(obs: Observation) -> list[str]:
+    """The company that lost its tenant to another is reported, unranked, untouched."""
+    losers = [t for t in obs.truth.values() if t["expected"] == "duplicate_claim"]
+    if not losers:
+        return ["the dataset holds no two companies claiming one tenant"]
+    ranked = {row["company_id"] for row in obs.ranked}
+    tenants = [row["tenant_id"] for row in obs.ranked]
+    reported = {a["company_id"] for a in obs.anomalies if a["kind"] == AnomalyKind.DUPLICATE_CLAIM}
+    problems = []
+    for loser in losers:
+        company_id, claimed = loser["company_id"], loser["claimed_tenant_id"]
+        if company_id in ranked or company_id not in reported:
+            problems.append(f"company {company_id} is ranked or not reported as a duplicate claim")
+        if tenants.count(claimed) != 1:
+            problems.append(f"tenant {claimed} is credited {tenants.count(claimed)} times")
+    return problems
+
+
+# --- the matrix -------------------------------------------------------------------------------
+
+FETCH_FAILS = {"expect": Outcome.FAILS_BEFORE_WRITE, "hubspot": HubSpotState.UNCHANGED}
+COMPLETES = {"expect": Outcome.COMPLETES, "hubspot": HubSpotState.COMPLETE}
+RETRIED = {"expect": Outcome.COMPLETES_AFTER_RETRIES, "hubspot": HubSpotState.COMPLETE}
+RESTORES = {"expect": Outcome.FAILS_AND_RESTORES, "hubspot": HubSpotState.RESTORED}
+SUMMARY_FAILS = {"expect": Outcome.FAILS_AFTER_WRITE, "hubspot": HubSpotState.COMPLETE}
+TENANT_CONTRACT = "update KEYS in engagement_ranker/clients/yobi.py"
+
+ROWS: tuple[Row, ...] = (
+    Row(BASELINE, **COMPLETES),
+    # --- HubSpot while reading ---------------------------------------------------------------
+    Row(
+        "HubSpot 401: token revoked",
+        setup=faults({"hubspot": {"auth": "revoked"}}),
+        step="customer_companies",
+        error=("HTTP 401", "check HUBSPOT_ACCESS_TOKEN"),
+        **FETCH_FAILS,
+    ),
+    Row(
+        f"HubSpot 429 storm ({STORM} calls)",
+        setup=faults({"hubspot": {"rate_limit_storm": STORM}}),
+        checks=(reports_retries("HubSpot"),),
+        **RETRIED,
+    ),
+    Row(
+        "HubSpot 429 storm outlasting the retries",
+        setup=faults({"hubspot": {"rate_limit_storm": RETRY_ATTEMPTS * 10}}),
+        step="customer_companies",
+        error=("HTTP 429", "rerun later", "HUBSPOT_TIER"),
+        slow=True,
+        **FETCH_FAILS,
+    ),
+    Row(
+        "HubSpot 5xx bursts (search, associations, reads)",
+        setup=faults(
+            {
+                "routes": {
+                    SEARCH: {"bursts": [{"nth": 1, "count": 2, "error": 503}]},
+                    ASSOCIATIONS: {"bursts": [{"nth": 1, "error": 502}]},
+                    READ: {"bursts": [{"nth": 1, "error": 500}]},
+                }
+            }
+        ),
+        checks=(reports_retries("HubSpot"),),
+        **RETRIED,
+    ),
+    Row(
+        "HubSpot down (every call 503)",
+        setup=faults(routes("hubspot *", error_rate=1.0, error_statuses=[503])),
+        step="customer_companies",
+        error=("HTTP 503", "status.hubspot.com"),
+        slow=True,
+        **FETCH_FAILS,
+    ),
+    Row(
+        f"HubSpot timeout (a read unanswered past {HTTP_TIMEOUT_SECONDS:.0f} s)",
+        setup=faults({"timeout_seconds": 2 * HTTP_TIMEOUT_SECONDS, **burst(READ, "timeout")}),
+        checks=(reports_retries("HubSpot"),),
+        slow=True,
+        **RETRIED,
+    ),
+    Row(
+        "HubSpot connection dropped twice",
+        setup=faults(burst(ASSOCIATIONS, "drop", count=2)),
+        checks=(reports_retries("HubSpot"),),
+        **RETRIED,
+    ),
+    Row(
+        "HubSpot malformed JSON (truncated body)",
+        setup=faults(burst(READ, "malformed")),
+        step="customer_companies",
+        error=("body is not JSON", "rerun"),
+        **FETCH_FAILS,
+    ),
+    Row(
+        "HubSpot search index lagging behind a write",
+        setup=faults({"hubspot": {"search_index_lag_seconds": 3600}}),
+        procedure=after_a_clean_write,
+        checks=(no_write_after_the_first_run,),
+        **COMPLETES,
+    ),
+    # --- HubSpot property definitions ----------------------------------------------------------
+    Row(
+        "HubSpot property missing (tier)",
+        setup=faults({"hubspot": {"properties": {PROP_TIER: None}}}),
+        step="hubspot_properties_writable",
+        error=(f"{PROP_TIER} does not exist", "create it"),
+        **FETCH_FAILS,
+    ),
+    Row(
+        "HubSpot property of the wrong type (score as text)",
+        setup=faults(
+            {"hubspot": {"properties": {PROP_SCORE: {"type": "string", "fieldType": "text"}}}}
+        ),
+        step="hubspot_properties_writable",
+        error=(f"{PROP_SCORE} is type 'string'", "recreate it"),
+        **FETCH_FAILS,
+    ),
+    Row(
+        f"HubSpot tier dropdown lacking {TIER_BOTTOM!r}",
+        setup=faults({"hubspot": {"properties": {PROP_TIER: {"drop_options": [TIER_BOTTOM]}}}}),
+        step="hubspot_properties_writable",
+        error=(repr(TIER_BOTTOM), "add options"),
+        **FETCH_FAILS,
+    ),
+    # --- HubSpot while writing (2 batches: 100 + 40) -------------------------------------------
+    Row(
+        "HubSpot 403: write scope missing",
+        setup=faults({"hubspot": {"auth": "missing_write_scope"}}),
+        step="hubspot_writeback",
+        error=("HTTP 403", "crm.objects.companies.write"),
+        **FETCH_FAILS,
+    ),
+    Row(
+        "HubSpot batch 1 of 2 rejected (400)",
+        setup=faults(
+            {
+                "hubspot": {
+                    "batch_update_rejections": [
+                        {"nth": 1, "code": "INVALID_OPTION", "property": PROP_TIER}
+                    ]
+                }
+            }
+        ),
+        step="hubspot_writeback",
+        error=("batch update 1 of 2", "INVALID_OPTION", "Fix:"),
+        **FETCH_FAILS,
+    ),
+    Row(
+        "HubSpot batch 2 of 2 rejected (400)",
+        setup=faults(
+            {
+                "hubspot": {
+                    "batch_update_rejections": [
+                        {"nth": 2, "code": "INVALID_INTEGER", "property": PROP_SCORE}
+                    ]
+                }
+            }
+        ),
+        step="hubspot_writeback",
+        error=("batch update 2 of 2", "INVALID_INTEGER", "restored 100 companies"),
+        **RESTORES,
+    ),
+    Row(
+        "HubSpot connection drops on batch 2 of 2 (not applied)",
+        setup=faults(burst(UPDATE, "drop", nth=2, count=RETRY_ATTEMPTS)),
+        step="hubspot_writeback",
+        error=("batch update 2 of 2", "restored 140 companies"),
+        slow=True,
+        **RESTORES,
+    ),
+    Row(
+        "HubSpot answer lost after batch 2 of 2 applied",
+        setup=faults(burst(UPDATE, "drop_after", nth=2, count=RETRY_ATTEMPTS)),
+        step="hubspot_writeback",
+        error=("batch update 2 of 2", "restored 140 companies"),
+        slow=True,
+        **RESTORES,
+    ),
+    Row(
+        "HubSpot answer lost once after batch 2 applied",
+        setup=faults(burst(UPDATE, "drop_after", nth=2)),
+        checks=(reports_retries("HubSpot"),),
+        **RETRIED,
+    ),
+    Row(
+        "HubSpot down while restoring after batch 2 of 2 failed",
+        setup=faults(
+            {
+                "hubspot": {
+                    "batch_update_rejections": [
+                        {"nth": 2, "code": "INVALID_INTEGER", "property": PROP_SCORE}
+                    ]
+                },
+                **burst(UPDATE, 503, nth=3, count=RETRY_ATTEMPTS),
+            }
+        ),
+        step="hubspot_writeback",
+        error=("batch update 2 of 2", "RESTORE INCOMPLETE", "could not restore companies"),
+        expect=Outcome.RESTORE_INCOMPLETE,
+        hubspot=HubSpotState.PARTIAL,
+        slow=True,
+    ),
+    # --- Yobi ------------------------------------------------------------------------------------
+    Row(
+        "Yobi login refused (401)",
+        setup=faults({"yobi": {"login_fails": True}}),
+        step="yobi_tenants",
+        error=("HTTP 401", "check YOBI_EMAIL and YOBI_PASSWORD"),
+        **FETCH_FAILS,
+    ),
+    Row(
+        "Yobi token expiring mid-run",
+        setup=_token_expiry,
+        checks=(logged_in_again,),
+        **RETRIED,
+    ),
+    Row(
+        "Yobi account not an admin (403)",
+        setup=faults({"yobi": {"non_admin": True}}),
+        step="yobi_tenants",
+        error=("HTTP 403", "not an admin"),
+        **FETCH_FAILS,
+    ),
+    Row(
+        "Yobi required key absent (new_patients)",
+        setup=faults({"yobi": {"drop_keys": ["new_patients"]}}),
+        step="weekly_metrics",
+        error=("new_patients is absent", TENANT_CONTRACT),
+        **FETCH_FAILS,
+    ),
+    Row(
+        "Yobi trend buckets short of the week",
+        setup=_trend_short,
+        step="week_covered_by_trends",
+        error=("do not cover the week", "rerun once Yobi has the whole week"),
+        **FETCH_FAILS,
+    ),
+    Row(
+        "Yobi 5xx bursts",
+        setup=faults(burst("yobi *", 503, count=2)),
+        checks=(reports_retries("Yobi"),),
+        **RETRIED,
+    ),
+    Row(
+        "Yobi down (every call 502)",
+        setup=faults(routes("yobi *", error_rate=1.0, error_statuses=[502])),
+        step="yobi_tenants",
+        error=("HTTP 502", "check YOBI_BASE_URL"),
+        slow=True,
+        **FETCH_FAILS,
+    ),
+    # --- Notifications ---------------------------------------------------------------------------
+    Row(
+        "Slack webhook answering 500",
+        setup=faults(routes(SLACK, error_rate=1.0, error_statuses=[500])),
+        step="slack_summary",
+        error=("Slack answered 500", "HubSpot was written", "re-materialize slack_summary"),
+        channel_down="slack",
+        **SUMMARY_FAILS,
+    ),
+    Row(
+        "SMTP server down (421)",
+        setup=faults({"smtp": {"down": True}}),
+        step="slack_summary",
+        error=("421", "HubSpot was written", "SMTP_HOST"),
+        channel_down="email",
+        **SUMMARY_FAILS,
+    ),
+    # --- Configuration and identity --------------------------------------------------------------
+    Row(
+        "Overrides JSON malformed",
+        setup=overrides(_cut_off),
+        step="customer_companies",
+        error=("TENANT_MAPPING_OVERRIDES_JSON", "JSON"),
+        **FETCH_FAILS,
+    ),
+    Row(
+        "Overrides naming an unknown tenant",
+        setup=overrides(_unknown_tenant),
+        step="overrides_valid",
+        error=(str(UNKNOWN_TENANT), "TENANT_MAPPING_OVERRIDES_JSON"),
+        **FETCH_FAILS,
+    ),
+    Row(
+        "Overrides pinning two companies to one tenant",
+        setup=overrides(_one_tenant_twice),
+        step="customer_companies",
+        error=("TENANT_MAPPING_OVERRIDES_JSON",),
+        **FETCH_FAILS,
+    ),
+    Row(
+        "Empty universe (no customer contacts)",
+        setup=_no_customers,
+        step="universe_not_empty",
+        error=("no customer companies", "lifecyclestage=customer"),
+        **FETCH_FAILS,
+    ),
+    Row(
+        "Every company unmappable",
+        setup=_anonymous_tenants,
+        step="mapping_coverage",
+        error=("only 0 of", "TENANT_MAPPING_OVERRIDES_JSON"),
+        **FETCH_FAILS,
+    ),
+    Row(
+        "Two companies claiming one tenant (domain vs name)",
+        checks=(claim_reported,),
+        **COMPLETES,
+    ),
+    # --- Untrusted data from Yobi ----------------------------------------------------------------
+    *(
+        Row(
+            f"Yobi counter {label}",
+            setup=counter(value),
+            step="weekly_metrics",
+            error=("expected a whole number", TENANT_CONTRACT),
+            **FETCH_FAILS,
+        )
+        for label, value in (
+            ("negative (-5)", -5),
+            ("fractional (12.5)", 12.5),
+            ("huge (10^15)", 10**15),
+            ("a string ('12')", "12"),
+        )
+    ),
+    Row(
+        "Yobi tenant listed twice (duplicate id)",
+        setup=tenant("", duplicate=True),
+        step="yobi_tenants",
+        error=("listed twice", TENANT_CONTRACT),
+        **FETCH_FAILS,
+    ),
+    Row(
+        "Yobi tenant with a null name",
+        setup=tenant("tenant_name", value=None),
+        step="yobi_tenants",
+        error=("tenant_name", "is absent", TENANT_CONTRACT),
+        **FETCH_FAILS,
+    ),
+    Row(
+        "Yobi tenant name of 10,000 characters",
+        setup=tenant("tenant_name", value=LONG_NAME),
+        **COMPLETES,
+    ),
+    Row(
+        "Yobi answer not UTF-8",
+        setup=tenant("tenant_name", invalid_utf8=True),
+        step="yobi_tenants",
+        error=("not JSON", TENANT_CONTRACT),
+        **FETCH_FAILS,
+    ),
+    # --- Untrusted data from HubSpot -------------------------------------------------------------
+    Row(
+        "HubSpot company with no name",
+        setup=edited("name", None),
+        checks=(ranked_named(None),),
+        **COMPLETES,
+    ),
+    Row(
+        "HubSpot company name of 10,000 characters",
+        setup=edited("name", LONG_NAME),
+        checks=(ranked_named(LONG_NAME),),
+        **COMPLETES,
+    ),
+    Row(
+        "HubSpot answer not UTF-8 (company name)",
+        setup=company("name", invalid_utf8=True),
+        step="customer_companies",
+        error=("not JSON", "rerun"),
+        **FETCH_FAILS,
+    ),
+    Row(
+        "HubSpot company returned twice (duplicate id)",
+        setup=company("", duplicate=True),
+        checks=(ranked_once,),
+        **COMPLETES,
+    ),
+    Row(
+        "HubSpot prior rank that is junk",
+        setup=edited(PROP_RANK, JUNK_RANK),
+        checks=(prior_rank_unknown,),
+        **COMPLETES,
+    ),
+    # --- Idempotency -----------------------------------------------------------------------------
+    Row(
+        "Same week run three times (prior week stored)",
+        procedure=same_week_three_times(prior_week_stored=True),
+        checks=(same_outputs_no_rewrite,),
+        slow=True,
+        **COMPLETES,
+    ),
+    Row(
+        "Same week run three times (no prior week stored)",
+        procedure=same_week_three_times(prior_week_stored=False),
+        checks=(same_outputs_no_rewrite,),
+        slow=True,
+        **COMPLETES,
+    ),
+    Row(
+        "Process killed during batch 2 of 2, then re-run",
+        procedure=killed_while_writing,
+        checks=(rerun_finished_the_job,),
+        expect=Outcome.RERUN_CONVERGES,
+        hubspot=HubSpotState.COMPLETE,
+        slow=True,
+    ),
+)
+BY_NAME: dict[str, Row] = {row.name: row for row in ROWS}
