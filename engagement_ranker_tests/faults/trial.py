@@ -29,7 +29,7 @@ from engagement_ranker.defs.resources import WAREHOUSE_SCHEMA
 from engagement_ranker.sandbox.control import SandboxControl
 from engagement_ranker.sandbox.runner import Sandbox, SandboxConfig
 from engagement_ranker_tests.faults.canaries import CREDENTIALS, leaks
-from engagement_ranker_tests.faults.model import Observation, Properties, Row, RunRecord
+from engagement_ranker_tests.faults.model import Observation, Properties, RunRecord
 
 # More than 100 ranked companies, so a full write takes two batches and "batch k of m" exists.
 COMPANIES = 150
@@ -42,8 +42,7 @@ CLI = Path(sys.executable).with_name("engagement-ranker")
 class Trial:
     """Use as a context manager; `run()` runs the latest week like `engagement-ranker run`."""
 
-    def __init__(self, row: Row, workdir: Path) -> None:
-        self.row = row
+    def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         self.home = workdir / "dagster"
         self.warehouse = workdir / "warehouse.duckdb"
@@ -96,9 +95,10 @@ class Trial:
     def mapped(self, method: str | None = None) -> list[dict[str, Any]]:
         """The dataset's companies meant to map (by `method`), in id order."""
         return [
-            entry
-            for company_id, entry in sorted(self.truth.items(), key=lambda item: int(item[0]))
-            if entry["expected"] == "mapped" and method in (None, entry["method"])
+            self.truth[company_id]
+            for company_id in sorted(self.truth, key=int)
+            if self.truth[company_id]["expected"] == "mapped"
+            and method in (None, self.truth[company_id]["method"])
         ]
 
     # --- running -----------------------------------------------------------------------------

@@ -43,7 +43,7 @@ def verdict_for(name: str) -> Verdict:
     try:
         with (
             tempfile.TemporaryDirectory(prefix="fault-row-") as workdir,
-            Trial(row, Path(workdir)) as trial,
+            Trial(Path(workdir)) as trial,
         ):
             (row.procedure or single_run)(trial, row)
             observation = trial.observe()
