@@ -31,7 +31,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 unit: install
-	$(BIN)/pytest -q -n 2 --ignore=engagement_ranker_tests/e2e --ignore=engagement_ranker_tests/faults --ignore=engagement_ranker_tests/bench
+	$(BIN)/pytest -q -n 2 --ignore=engagement_ranker_tests/e2e --ignore=engagement_ranker_tests/bench
 
 faults: install
 	$(BIN)/python -m engagement_ranker_tests.faults

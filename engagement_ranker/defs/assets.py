@@ -19,7 +19,7 @@ from engagement_ranker.core.anomalies import Anomaly, AnomalyKind
 from engagement_ranker.core.identity import resolve_tenants
 from engagement_ranker.core.movers import activity_anomalies, attach_prior
 from engagement_ranker.core.render import markdown
-from engagement_ranker.core.scoring import rank_companies
+from engagement_ranker.core.scoring import rank_companies, rank_text
 from engagement_ranker.core.summary import build_summary
 from engagement_ranker.core.tenants import tenant_frame
 from engagement_ranker.core.universe import build_universe, included, rule_properties
@@ -28,7 +28,7 @@ from engagement_ranker.defs.anomaly_metadata import (
     collect_anomalies,
     warnings_as_anomalies,
 )
-from engagement_ranker.defs.history import prior_week_ranks
+from engagement_ranker.defs.history import prior_week_ranks, stored_week
 from engagement_ranker.defs.metadata import frame_metadata, markdown_table
 from engagement_ranker.defs.partitions import latest_week_key, week_of, weekly_partitions
 from engagement_ranker.defs.resources import (
@@ -236,6 +236,16 @@ def ranked_scores(
         if week.key == latest_week_key()
         else {}
     )
+    earlier = stored_week(warehouse, "ranked_scores", week.key)
+    if hubspot_prior and earlier is not None:
+        # A re-run of the week: HubSpot may hold this week's own ranks by now, written by the
+        # earlier run, so keep the HubSpot priors the week's earlier ranking read.
+        hubspot_prior.update(
+            (row.company_id, rank_text(int(row.prior_rank), int(row.prior_n)))
+            if row.prior_source == "hubspot"
+            else (row.company_id, None)
+            for row in earlier.itertuples(index=False)
+        )
     ranked = attach_prior(ranked, prior_week_ranks(warehouse, week.previous()), hubspot_prior)
     top = ranked.head(10)[["rank", "name", "score", "tier"]]
     return _output(

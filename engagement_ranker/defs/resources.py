@@ -12,7 +12,6 @@ from pathlib import Path
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
-from dagster_duckdb_pandas import DuckDBPandasIOManager
 from pydantic import Field
 
 from engagement_ranker.clients.hubspot import HubSpotClient
@@ -44,6 +43,7 @@ from engagement_ranker.core.settings import (
 )
 from engagement_ranker.core.summary import Alert, Summary
 from engagement_ranker.core.universe import ExclusionRule, parse_exclusion_rules
+from engagement_ranker.defs.warehouse import WarehouseIOManager
 
 WAREHOUSE_SCHEMA = "engagement"
 
@@ -279,6 +279,6 @@ def build_resources() -> dict[str, object]:
             smtp_starttls=_env(Env.SMTP_STARTTLS, "auto"),
             email_to=_env(Env.SUMMARY_EMAIL_TO),
         ),
-        "warehouse_io": DuckDBPandasIOManager(database=database, schema=WAREHOUSE_SCHEMA),
+        "warehouse_io": WarehouseIOManager(database=database, schema=WAREHOUSE_SCHEMA),
         "warehouse": DuckDBResource(database=database),
     }
