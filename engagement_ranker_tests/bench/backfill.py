@@ -19,6 +19,7 @@ import socket
 import statistics
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -70,8 +71,8 @@ mutation Launch($params: LaunchBackfillParams!) {
 }
 """
 RUNS_QUERY = """
-query Runs($tag: String!) {
-  runsOrError(filter: {tags: [{key: "dagster/backfill", value: $tag}]}) {
+query Runs($key: String!, $value: String!) {
+  runsOrError(filter: {tags: [{key: $key, value: $value}]}) {
     __typename ... on Runs { results { runId status } } ... on Error { message }
   }
 }
@@ -127,7 +128,7 @@ def _graphql(client: httpx.Client, query: str, variables: dict[str, Any] | None 
     return payload["data"]
 
 
-def _until(what: str, deadline_seconds: float, probe: Any) -> Any:
+def _until(what: str, deadline_seconds: float, probe: Callable[[], object]) -> object:
     """Call `probe` every POLL_SECONDS until it returns something truthy, within the deadline."""
     deadline = time.monotonic() + deadline_seconds
     while time.monotonic() < deadline:
@@ -142,7 +143,7 @@ def _ready(client: httpx.Client) -> bool:
     """The code location is loaded and every required daemon reports healthy."""
     try:
         data = _graphql(client, DAEMONS_QUERY)
-    except httpx.TransportError:
+    except httpx.HTTPError:  # not listening yet, or answering 5xx while it starts
         return False
     entries = data["workspaceOrError"].get("locationEntries", [])
     for entry in entries:
@@ -172,7 +173,8 @@ def _launch(client: httpx.Client, weeks: list[str]) -> str:
 
 
 def _finished(client: httpx.Client, backfill_id: str, expected: int) -> bool:
-    runs = _graphql(client, RUNS_QUERY, {"tag": backfill_id})["runsOrError"]["results"]
+    variables = {"key": BACKFILL_TAG, "value": backfill_id}
+    runs = _graphql(client, RUNS_QUERY, variables)["runsOrError"]["results"]
     return len(runs) == expected and all(run["status"] in TERMINAL for run in runs)
 
 

@@ -15,6 +15,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from engagement_ranker.clients.hubspot import (
+    COMPANIES_UPDATE_PATH,
+    SEARCH_PATH,
+    SEARCH_WINDOW_SECONDS,
+)
 from engagement_ranker.constants import (
     HUBSPOT_BATCH_READ_MAX,
     HUBSPOT_SEARCH_PER_SECOND,
@@ -22,14 +27,13 @@ from engagement_ranker.constants import (
     HUBSPOT_WINDOW_SECONDS,
 )
 
-SEARCH_ROUTE = "POST /crm/v3/objects/contacts/search"
-UPDATE_ROUTE = "POST /crm/v3/objects/companies/batch/update"
-SEARCH_WINDOW_SECONDS = 1.0
+# Routes as the sandbox's request log names them.
+SEARCH_ROUTE = f"POST {SEARCH_PATH}"
+UPDATE_ROUTE = f"POST {COMPANIES_UPDATE_PATH}"
 # Round trips after the last search page before ranking: associations, then company read.
 UNIVERSE_TAIL_TRIPS = 2
 # Round trips of the write phase: an update, then the read-back of what it wrote.
 WRITE_TRIPS = 2
-
 # Round trips around the window: the first call waits for the first search page, the last
 # call's answer ends the run.
 WINDOW_TRIPS = 2
@@ -44,7 +48,8 @@ def formula(tier: str) -> list[str]:
         "RTT = injected latency per call; S = search calls; B = all other HubSpot calls;",
         f"U = batch updates; R = read-back reads = ceil(written / {HUBSPOT_BATCH_READ_MAX}); "
         f"L = {limit} calls per W = {window} s ({tier})",
-        f"t_search   = max((ceil(S/{per_second}) - 1) x 1 s, (S - 1) x RTT) + RTT"
+        f"t_search   = max((ceil(S/{per_second}) - 1) x {SEARCH_WINDOW_SECONDS:g} s, "
+        "(S - 1) x RTT) + RTT"
         "   (pages in a chain, at most "
         f"{per_second}/s)",
         f"t_universe = t_search + {UNIVERSE_TAIL_TRIPS} x RTT"

@@ -14,13 +14,14 @@ from pathlib import Path
 
 import httpx
 
+from engagement_ranker.clients.hubspot import SEARCH_PATH
 from engagement_ranker.constants import (
     CUSTOMER_LIFECYCLE_STAGE,
     HTTP_TIMEOUT_SECONDS,
     Env,
 )
 from engagement_ranker.sandbox.control import SandboxControl
-from engagement_ranker_tests.bench.floor import SEARCH_ROUTE, Floor, formula, hubspot_floor
+from engagement_ranker_tests.bench.floor import Floor, formula, hubspot_floor
 from engagement_ranker_tests.bench.processes import (
     BIN,
     Measured,
@@ -105,7 +106,7 @@ def _customer_contacts(env: dict[str, str]) -> int:
         "limit": 1,
     }
     response = httpx.post(
-        env[Env.HUBSPOT_BASE_URL] + SEARCH_ROUTE.split(" ", 1)[1],
+        env[Env.HUBSPOT_BASE_URL] + SEARCH_PATH,
         json=body,
         headers={"Authorization": f"Bearer {env[Env.HUBSPOT_ACCESS_TOKEN]}"},
         timeout=HTTP_TIMEOUT_SECONDS,
