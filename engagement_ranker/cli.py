@@ -298,7 +298,7 @@ def dev(port: int, companies: int) -> None:
         preexec_fn=_default_signals,
     )
     try:
-        env = _read_sandbox_env(sandbox_process)
+        env = read_sandbox_env(sandbox_process)
         env["DAGSTER_UI_URL"] = f"http://127.0.0.1:{port}"
         click.echo(f"sandbox up; starting the Dagster UI on http://127.0.0.1:{port}")
         subprocess.run(
@@ -325,7 +325,7 @@ def _default_signals() -> None:
         signal.signal(sig, signal.SIG_DFL)
 
 
-def _read_sandbox_env(process: subprocess.Popen[str]) -> dict[str, str]:
+def read_sandbox_env(process: subprocess.Popen[str]) -> dict[str, str]:
     """The sandbox prints its `export` lines, then a blank line, once every server listens."""
     assert process.stdout is not None
     lines = []

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from engagement_ranker.cli import main
+from engagement_ranker.cli import main, read_sandbox_env
 from engagement_ranker.constants import Env
 from engagement_ranker.sandbox import Sandbox, SandboxConfig
 from engagement_ranker.sandbox.runner import SANDBOX_CONTROL_URL, export_lines
@@ -207,16 +207,7 @@ def test_serve_prints_the_environment_serves_and_stops_on_sigterm() -> None:
         env={**os.environ, "PYTHONPATH": os.getcwd()},
     )
     try:
-        assert process.stdout is not None
-        lines = []
-        for line in process.stdout:
-            if not line.strip():
-                break
-            lines.append(line.strip())
-        env = {}
-        for line in lines:
-            key, _, value = line.removeprefix("export ").partition("=")
-            env[key] = shlex.split(value)[0]
+        env = read_sandbox_env(process)  # the parser `engagement-ranker dev` uses
         assert set(env) == {str(key) for key in ENV_KEYS}
         assert _yobi_login(env) == 200
         process.send_signal(signal.SIGTERM)
