@@ -233,7 +233,6 @@ def _preflight(
     intended: Mapping[str, Mapping[str, str]],
     mode: WriteMode,
     allowlist: Sequence[str],
-    historical: bool,
 ) -> tuple[dict[str, dict[str, str | None]], WritePlan]:
     """Everything checked before the first write: definitions, existence, the before image."""
     problems = property_problems(
@@ -252,8 +251,7 @@ def _preflight(
             "HubSpot no longer has them (deleted or merged since the universe was read); "
             "re-materialize customer_companies and rerun."
         )
-    effective = WriteMode.DRY_RUN if historical else mode
-    return before, plan_writes(intended, before, effective, allowlist)
+    return before, plan_writes(intended, before, mode, allowlist)
 
 
 def write_week(
@@ -284,15 +282,16 @@ def write_week(
             metadata={"unmet_checks": dg.MetadataValue.json([*unmet, *stale])},
         )
     historical = week.key != latest_week_key() and not config.write_historical_week
+    # HubSpot holds the current week: an older one is planned like a dry run, never written.
+    effective = WriteMode.DRY_RUN if historical else mode
     intended = intended_values(ranked)
     names = dict(zip(ranked["company_id"], ranked["name"].fillna(""), strict=True))
 
     with hubspot.client() as client:
         try:
-            before, plan = _preflight(client, intended, mode, allowlist, historical)
+            before, plan = _preflight(client, intended, effective, allowlist)
         except ApiError as error:
             raise WriteRefused(description=f"Nothing written: {error}") from error
-        effective = WriteMode.DRY_RUN if historical else mode
         writing = effective is not WriteMode.DRY_RUN and plan.changes
         batch_of = _apply(client, plan.changes, context.log) if writing else {}
         readback: Mapping[str, Mapping[str, str | None]] = {}
