@@ -20,6 +20,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 from engagement_ranker.constants import Env
 from engagement_ranker_tests.bench.sandbox_bench import stop_sandbox
@@ -141,21 +142,28 @@ def _signal_session(process: subprocess.Popen[str], sig: signal.Signals) -> None
         os.killpg(process.pid, sig)
 
 
+def _start_logged(
+    command: Sequence[str], env: Mapping[str, str], out: TextIO
+) -> subprocess.Popen[str]:
+    """`command` from the repo root in its own session, stdout and stderr to `out`."""
+    return subprocess.Popen(
+        list(command),
+        env=dict(env),
+        cwd=REPO,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
 def run_measured(
     command: Sequence[str], env: Mapping[str, str], log: Path, deadline_seconds: float
 ) -> Measured:
     """Run `command` (output to `log`) and measure it; wait4 gives that child's own peak RSS."""
     with log.open("w", encoding="utf-8") as out:
         started = time.perf_counter()
-        process = subprocess.Popen(
-            list(command),
-            env=dict(env),
-            cwd=REPO,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
+        process = _start_logged(command, env, out)
         try:
             while True:
                 pid, status, usage = os.wait4(process.pid, os.WNOHANG)
@@ -185,15 +193,7 @@ def service(command: Sequence[str], env: Mapping[str, str], log: Path) -> Iterat
     """A long-lived command (e.g. `dagster dev`) in its own session; SIGTERM to all of it at
     the end, SIGKILL if anything lingers past the deadline."""
     with log.open("w", encoding="utf-8") as out:
-        process = subprocess.Popen(
-            list(command),
-            env=dict(env),
-            cwd=REPO,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
+        process = _start_logged(command, env, out)
         try:
             yield
         finally:
