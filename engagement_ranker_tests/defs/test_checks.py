@@ -13,6 +13,7 @@ from engagement_ranker.defs.checks import (
     one_company_per_tenant,
     overrides_valid,
     ranking_integrity,
+    readback_matches,
     universe_not_empty,
     week_covered_by_trends,
 )
@@ -111,3 +112,16 @@ def test_ranking_integrity() -> None:
     assert ranking_integrity(ranked).passed
     failed = ranking_integrity(ranked.assign(tier="Top 30%"))
     assert not failed.passed and "tier does not follow" in failed.description
+
+
+def test_readback_matches_fails_on_any_written_company_hubspot_disagrees_with() -> None:
+    audit = pd.DataFrame(
+        {
+            "company_id": ["1", "2", "3"],
+            "outcome": ["written", "written", "unchanged"],
+            "readback_ok": pd.array([True, False, None], "boolean"),
+        }
+    )
+    failed = readback_matches(audit)
+    assert not failed.passed and "companies 2" in failed.description
+    assert readback_matches(audit.iloc[[0, 2]]).passed
