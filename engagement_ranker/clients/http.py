@@ -145,6 +145,8 @@ class SlidingWindowLimiter:
     A slot is held from send until the response arrives and then counts for `window` seconds
     from that moment. The server sees each request somewhere between the two, so no server
     window of `window` seconds can ever hold more than `budget` of ours, whatever the latency.
+    Calls made by others on the same budget count once the server's word reveals them
+    (`observe_remaining`).
     """
 
     def __init__(self, budget: int, window: float) -> None:
@@ -153,6 +155,7 @@ class SlidingWindowLimiter:
         self.budget = budget
         self.window = window
         self._done: deque[float] = deque()
+        self._others: deque[float] = deque()
         self._in_flight = 0
         self._ready = threading.Condition()
 
@@ -162,14 +165,13 @@ class SlidingWindowLimiter:
         with self._ready:
             while True:
                 now = time.monotonic()
-                while self._done and self._done[0] <= now - self.window:
-                    self._done.popleft()
-                if self._in_flight + len(self._done) < self.budget:
+                self._expire(now)
+                if self._in_flight + len(self._done) + len(self._others) < self.budget:
                     break
                 # Nothing may free sooner than the oldest completion expires, unless a request
                 # in flight ends and expires first: wake on either.
-                wake = self._done[0] + self.window - now if self._done else None
-                self._ready.wait(wake)
+                oldest = [spent[0] for spent in (self._done, self._others) if spent]
+                self._ready.wait(min(oldest) + self.window - now if oldest else None)
             self._in_flight += 1
         try:
             yield
@@ -178,6 +180,25 @@ class SlidingWindowLimiter:
                 self._in_flight -= 1
                 self._done.append(time.monotonic())
                 self._ready.notify_all()
+
+    def observe_remaining(self, remaining: int, sent_at: float) -> None:
+        """Take the server's word that a call sent at `sent_at` left `remaining` in its window.
+
+        The server had counted at least that call and ours completed before it was sent;
+        whatever else it counted was spent by someone else (another process, another app)
+        and counts here as spent just now, so the next calls wait instead of drawing 429s.
+        """
+        with self._ready:
+            now = time.monotonic()
+            self._expire(now)
+            ours = 1 + sum(1 for done in self._done if done <= sent_at)
+            others = self.budget - max(remaining, 0) - ours
+            self._others.extend([now] * (others - len(self._others)))
+
+    def _expire(self, now: float) -> None:
+        for spent in (self._done, self._others):
+            while spent and spent[0] <= now - self.window:
+                spent.popleft()
 
 
 @dataclass(frozen=True)

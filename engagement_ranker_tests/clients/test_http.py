@@ -128,6 +128,36 @@ def test_limiter_admits_a_full_budget_at_once():
     assert time.monotonic() - started < 1
 
 
+def test_limiter_counts_what_the_server_says_others_spent_until_the_window_passes():
+    budget, window = 10, 0.4
+    limiter = SlidingWindowLimiter(budget, window)
+    with limiter.slot():
+        sent_at = time.monotonic()
+    # The server counted our one call and 6 of someone else's: 3 remain, not 9.
+    limiter.observe_remaining(3, sent_at)
+    started = time.monotonic()
+    for _ in range(3):
+        with limiter.slot():
+            pass
+    free = time.monotonic() - started
+    with limiter.slot():
+        waited = time.monotonic() - started
+    assert free < window <= waited + 1e-3
+
+
+def test_limiter_adds_nothing_when_the_server_counted_only_our_calls():
+    limiter = SlidingWindowLimiter(5, 60)
+    for remaining in (4, 3):
+        with limiter.slot():
+            sent_at = time.monotonic()
+        limiter.observe_remaining(remaining, sent_at)
+    started = time.monotonic()
+    for _ in range(3):
+        with limiter.slot():
+            pass
+    assert time.monotonic() - started < 1
+
+
 def test_retry_log_counts_per_endpoint_and_reason_in_sorted_lines():
     log = RetryLog("HubSpot")
     for reason in ("HTTP 429", "HTTP 429", "ReadTimeout"):
