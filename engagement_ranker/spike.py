@@ -481,10 +481,7 @@ def check_hubspot(env: Mapping[str, str]) -> tuple[Section, pd.DataFrame | None]
     with client:
         try:
             definitions = {name: client.company_property(name) for name in ENGAGEMENT_PROPERTIES}
-            contacts = client.customer_contacts()
-            companies_of = client.companies_for_contacts([c["contact_id"] for c in contacts])
-            company_ids = {cid for ids in companies_of.values() for cid in ids}
-            properties, unreadable = client.read_companies(company_ids, read)
+            found = client.customer_universe(read)
         except ApiError as error:
             section.findings["authentication"] = _token_status(error)
             section.fail_with(error, FIX_SETTINGS)
@@ -497,13 +494,13 @@ def check_hubspot(env: Mapping[str, str]) -> tuple[Section, pd.DataFrame | None]
     section.findings["properties"] = {name: _definition(d) for name, d in definitions.items()}
     for problem in property_problems(definitions):
         section.fail(problem, FIX_PROPERTIES)
-    universe = build_universe(contacts, companies_of, properties, rules)
+    universe = build_universe(found.contacts, found.companies_of, found.companies, rules)
     companies = included(universe)
     excluded = universe["excluded_reason"].dropna().value_counts()
     section.findings["universe"] = {
-        "customer_contacts": len(contacts),
+        "customer_contacts": len(found.contacts),
         "companies": len(universe),
-        "unreadable": len(unreadable),
+        "unreadable": len(found.missing),
         "excluded": {str(reason): int(excluded[reason]) for reason in sorted(excluded.index)},
         "included": len(companies),
         **_usable_domains(companies, generic),

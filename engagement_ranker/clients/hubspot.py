@@ -1,9 +1,11 @@
 """HubSpot CRM client: complete paging, minimal batching, pacing under the limits, typed errors.
 
 Everything above can assume every record was fetched, every write was sent as asked or
-raised, and no rate limit was exceeded: a client-side limiter keeps under the account's
-10-second budget and search's 5 per second, shared by every client of the same account in
-this process. Retries (429, 5xx, timeouts, dropped connections) are safe because every call
+raised, and no rate limit was exceeded: a client-side limiter keeps under the app's 10-second
+budget and, apart from it as HubSpot counts them, search's 5 per second. The limiters are
+shared by every client of the same app in this process, and the 10-second one follows the
+`X-HubSpot-RateLimit-Remaining` header, so calls made elsewhere (another run, another
+process) slow this one down instead of drawing 429s. Retries (429, 5xx, timeouts, dropped connections) are safe because every call
 here is idempotent: reads, searches, and batch updates that set absolute values.
 """
 
@@ -12,9 +14,10 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -66,10 +69,9 @@ COMPANIES_UPDATE_PATH = "/crm/v3/objects/companies/batch/update"
 PROPERTY_PATH = "/crm/v3/properties/companies/{name}"
 
 ID_PROPERTY = "hs_object_id"
+REMAINING_HEADER = "X-HubSpot-RateLimit-Remaining"
 NO_ASSOCIATIONS = "crm.associations.NO_ASSOCIATIONS_FOUND"
 OBJECT_NOT_FOUND = "OBJECT_NOT_FOUND"
-# Keep a tenth of the 10-second budget for other integrations' stray calls and clock skew.
-BURST_BUDGET_FRACTION = 0.9
 SEARCH_WINDOW_SECONDS = 1.0
 # Server windows may be closed intervals; never land exactly on their edge.
 WINDOW_MARGIN_SECONDS = 0.05
@@ -105,8 +107,7 @@ def _account_limiters(
         if key not in _limiters:
             _limiters[key] = (
                 SlidingWindowLimiter(
-                    int(HUBSPOT_TIER_LIMITS[tier] * BURST_BUDGET_FRACTION),
-                    HUBSPOT_WINDOW_SECONDS + WINDOW_MARGIN_SECONDS,
+                    HUBSPOT_TIER_LIMITS[tier], HUBSPOT_WINDOW_SECONDS + WINDOW_MARGIN_SECONDS
                 ),
                 SlidingWindowLimiter(
                     HUBSPOT_SEARCH_PER_SECOND, SEARCH_WINDOW_SECONDS + WINDOW_MARGIN_SECONDS
@@ -152,6 +153,104 @@ def _unique_ids(ids: Iterable[str], what: str) -> list[str]:
     return sorted(unique, key=int)
 
 
+def _numeric_key(item: tuple[str, Any]) -> int:
+    return int(item[0])
+
+
+@dataclass(frozen=True)
+class CustomerUniverse:
+    """What HubSpot holds about the customer universe, before any exclusion rule."""
+
+    contacts: list[dict[str, Any]]  # contact_id and CONTACT_PROPERTIES, in numeric id order
+    companies_of: dict[str, list[str]]  # contact id -> its company ids; [] for none
+    companies: dict[str, dict[str, str | None]]  # company id -> the properties asked for
+    missing: list[str]  # associated company ids HubSpot could not read (deleted or merged)
+
+
+class _UniverseReads:
+    """The association and company reads of `customer_universe`, on a pool beside the search.
+
+    Work submitted from the pool's own threads (a company read found by an association read)
+    is tracked in the same list, so `finish` waits for everything, in submission order, and
+    raises the first failure.
+    """
+
+    def __init__(self, client: HubSpotClient, names: Sequence[str]) -> None:
+        self._client = client
+        self._names = names
+        self._pool = ThreadPoolExecutor(CONCURRENCY)
+        self._lock = threading.Lock()
+        self._futures: list[Future[None]] = []
+        self._contacts: list[dict[str, str]] = []
+        self._cursors: list[dict[str, str]] = []
+        self._seen: set[str] = set()
+        self._companies: list[str] = []
+        self.companies_of: dict[str, set[str]] = {}
+        self.found: dict[str, dict[str, str | None]] = {}
+        self.missing: list[str] = []
+
+    def add_contacts(self, contact_ids: Sequence[str]) -> None:
+        """Queue contacts for association reads; send every full batch of 1,000 at once."""
+        for contact_id in contact_ids:
+            self.companies_of[contact_id] = set()
+            self._contacts.append({"id": contact_id})
+        while len(self._contacts) >= HUBSPOT_ASSOCIATIONS_BATCH_MAX:
+            self._submit(self._associations, self._contacts[:HUBSPOT_ASSOCIATIONS_BATCH_MAX])
+            del self._contacts[:HUBSPOT_ASSOCIATIONS_BATCH_MAX]
+
+    def finish(self) -> None:
+        """Send the partial batches, page on contacts with more companies, wait for all."""
+        pending, self._contacts = self._contacts, []
+        while pending:
+            for chunk in _chunks(pending, HUBSPOT_ASSOCIATIONS_BATCH_MAX):
+                self._submit(self._associations, chunk)
+            self._wait()
+            with self._lock:
+                pending = sorted(self._cursors, key=lambda c: int(c["id"]))
+                self._cursors = []
+        with self._lock:
+            remainder, self._companies = self._companies, []
+        for chunk in _chunks(remainder, HUBSPOT_BATCH_READ_MAX):
+            self._submit(self._read, chunk)
+        self._wait()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _submit(self, work: Callable[[Sequence[Any]], None], chunk: Sequence[Any]) -> None:
+        with self._lock:
+            self._futures.append(self._pool.submit(work, list(chunk)))
+
+    def _wait(self) -> None:
+        done = 0
+        while True:
+            with self._lock:
+                if done == len(self._futures):
+                    return
+                future = self._futures[done]
+            future.result()
+            done += 1
+
+    def _associations(self, inputs: Sequence[dict[str, str]]) -> None:
+        cursors = self._client._associations_page(inputs, self.companies_of)
+        found = {c for item in inputs for c in self.companies_of[item["id"]]}
+        with self._lock:
+            self._cursors.extend(cursors)
+            fresh = sorted(found - self._seen, key=int)
+            self._seen.update(fresh)
+            self._companies.extend(fresh)
+            full = len(self._companies) - len(self._companies) % HUBSPOT_BATCH_READ_MAX
+            ready, self._companies = self._companies[:full], self._companies[full:]
+        for chunk in _chunks(ready, HUBSPOT_BATCH_READ_MAX):
+            self._submit(self._read, chunk)
+
+    def _read(self, ids: Sequence[str]) -> None:
+        found, missing = self._client._companies_page(ids, self._names)
+        with self._lock:
+            self.found.update(found)
+            self.missing.extend(missing)
+
+
 class HubSpotClient(ClosingClient):
     """Synchronous HubSpot CRM client for the job; concurrency and pacing are internal."""
 
@@ -195,13 +294,41 @@ class HubSpotClient(ClosingClient):
 
     # --- operations ----------------------------------------------------------------------
 
-    def customer_contacts(self) -> list[dict[str, Any]]:
-        """Every contact with lifecyclestage=customer, in id order, across the 10,000 cap.
+    def customer_universe(self, properties: Sequence[str]) -> CustomerUniverse:
+        """Every customer contact, its companies, and those companies' `properties`.
+
+        The search is bound by its 5 pages a second and leaves the 10-second window idle, so
+        the reads overlap it: an association read for every 1,000 contacts found and a company
+        read for every 100 new companies, as soon as they are known. The calls are the same
+        as reading the three in turn: ceil(contacts / 1,000) association reads (plus rounds
+        for contacts with more companies than one page) and ceil(companies / 100) reads.
+        """
+        reads = _UniverseReads(self, self._property_names(properties))
+        contacts: dict[str, dict[str, Any]] = {}
+        try:
+            for page in self._customer_pages():
+                fresh = [c for c in page if c["contact_id"] not in contacts]
+                contacts.update((c["contact_id"], c) for c in fresh)
+                reads.add_contacts([c["contact_id"] for c in fresh])
+            reads.finish()
+        finally:
+            reads.close()
+        return CustomerUniverse(
+            contacts=sorted(contacts.values(), key=lambda c: int(c["contact_id"])),
+            companies_of={
+                contact_id: sorted(found, key=int)
+                for contact_id, found in sorted(reads.companies_of.items(), key=_numeric_key)
+            },
+            companies=dict(sorted(reads.found.items(), key=_numeric_key)),
+            missing=sorted(set(reads.missing), key=int),
+        )
+
+    def _customer_pages(self) -> Iterator[list[dict[str, Any]]]:
+        """Pages of contacts with lifecyclestage=customer, in id order, across the 10,000 cap.
 
         Pages of 200 sorted by id; before a query would page past the cap, a fresh query
         continues with `hs_object_id GT <last id>`, so no call is wasted.
         """
-        contacts: dict[str, dict[str, Any]] = {}
         last_id: str | None = None
         while True:
             filters = [
@@ -224,18 +351,20 @@ class HubSpotClient(ClosingClient):
             while True:
                 page = self._call("POST", SEARCH_PATH, json=body, search=True)
                 records = self._records(f"POST {SEARCH_PATH}", page)
-                for record in records:
-                    contacts[record["id"]] = {
+                yield [
+                    {
                         "contact_id": record["id"],
                         **self._values(f"POST {SEARCH_PATH}", record, CONTACT_PROPERTIES),
                     }
+                    for record in records
+                ]
                 if records:
                     last_id = max((r["id"] for r in records), key=int)
                 seen += len(records)
                 after = _cursor(page)
                 total = page.get("total")
                 if not records or after is None or (isinstance(total, int) and seen >= total):
-                    return sorted(contacts.values(), key=lambda c: int(c["contact_id"]))
+                    return
                 if seen + HUBSPOT_SEARCH_PAGE_MAX > HUBSPOT_SEARCH_RESULT_CAP:
                     break
                 body = {**body, "after": after}
@@ -244,25 +373,6 @@ class HubSpotClient(ClosingClient):
                     f"POST {SEARCH_PATH}",
                     f"a query filtered on {ID_PROPERTY} GT {last_id} made no progress",
                 )
-
-    def companies_for_contacts(self, contact_ids: Iterable[str]) -> dict[str, list[str]]:
-        """Contact id -> its company ids (numeric order); [] for a contact without companies.
-
-        v4 batch reads of 1,000 inputs; an input with more pages is re-sent with its cursor in
-        the next round, packed with the others, so the call count stays minimal.
-        """
-        ids = _unique_ids(contact_ids, "contact id")
-        companies: dict[str, set[str]] = {contact_id: set() for contact_id in ids}
-        pending: list[dict[str, str]] = [{"id": contact_id} for contact_id in ids]
-        while pending:
-            rounds = self._parallel(
-                lambda inputs: self._associations_page(inputs, companies),
-                _chunks(pending, HUBSPOT_ASSOCIATIONS_BATCH_MAX),
-            )
-            pending = sorted(
-                (cursor for page in rounds for cursor in page), key=lambda c: int(c["id"])
-            )
-        return {contact_id: sorted(found, key=int) for contact_id, found in companies.items()}
 
     def read_companies(
         self, company_ids: Iterable[str], properties: Sequence[str]
@@ -458,11 +568,6 @@ class HubSpotClient(ClosingClient):
 
     # --- one HTTP call -------------------------------------------------------------------
 
-    @contextmanager
-    def _search_slot(self) -> Iterator[None]:
-        with self._search.slot(), self._burst.slot():
-            yield
-
     def _call(self, method: str, path: str, *, search: bool = False, **request: Any) -> Any:
         """Send one paced, retried call; return its JSON (200/207) or raise a typed error."""
         endpoint = f"{method} {path}"
@@ -474,11 +579,15 @@ class HubSpotClient(ClosingClient):
                 endpoint=endpoint,
                 policy=self._retry,
                 log=self._log,
-                slot=self._search_slot if search else self._burst.slot,
+                slot=self._search.slot if search else self._burst.slot,
                 **request,
             )
         except RetriesExhausted as exc:
             raise self._exhausted(endpoint, exc) from None
+        remaining = response.headers.get(REMAINING_HEADER, "")
+        if not search and remaining.isdigit():
+            sent_at = time.monotonic() - response.elapsed.total_seconds()
+            self._burst.observe_remaining(int(remaining), sent_at)
         if response.status_code in (200, 207):
             try:
                 body = response.json()

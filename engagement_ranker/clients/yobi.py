@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -181,11 +182,28 @@ def period_for(first_day: date, today: date) -> str:
 
 def _lookup(holder: Any, path: str) -> tuple[bool, Any]:
     value = holder
-    for part in path.split("."):
+    for part in _steps(path):
         if not isinstance(value, dict) or part not in value:
             return False, None
         value = value[part]
     return True, value
+
+
+@cache
+def _steps(path: str) -> tuple[str, ...]:
+    """A dotted path's keys; cached, as a week's payloads read the same few paths a million
+    times."""
+    return tuple(path.split("."))
+
+
+@cache
+def _day(text: str) -> date | None:
+    """A YYYY-MM-DD text as a date, or None; cached, as every trend repeats the same days."""
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        return None
+    return day if len(text) == len("YYYY-MM-DD") else None
 
 
 def _fits(kind: Kind, value: Any) -> bool:
@@ -200,11 +218,7 @@ def _fits(kind: Kind, value: Any) -> bool:
             isinstance(value, str) and value.isascii() and value.isdigit()
         )
     if kind is Kind.DATE:
-        try:
-            date.fromisoformat(value)
-        except (TypeError, ValueError):
-            return False
-        return len(value) == len("YYYY-MM-DD")
+        return isinstance(value, str) and _day(value) is not None
     return True  # Kind.COUNT: checked by `_count` so the message can name the tenant
 
 
@@ -212,7 +226,7 @@ def _convert(kind: Kind, value: Any) -> Any:
     if kind is Kind.ID:
         return int(value)
     if kind is Kind.DATE:
-        return date.fromisoformat(value)
+        return _day(value)
     return value
 
 
@@ -282,6 +296,7 @@ class YobiClient(ClosingClient):
         self._email = email
         self._password = password
         self._internal = frozenset(d.strip().lower() for d in domains)
+        self._internal_address: dict[str, bool] = {}
         self._retry = retry
         self._clock = clock or (lambda: datetime.now(UTC))
         self._log = RetryLog(SERVICE)
@@ -425,7 +440,10 @@ class YobiClient(ClosingClient):
         for k, user in enumerate(users):
             at = f"{where}by_user[{k}]."
             address = self._read(user, "tasks.user_email", endpoint, at)
-            if email_domain(address) in self._internal:
+            internal = self._internal_address.get(address)
+            if internal is None:  # a tenant's few users recur in every bucket: parse once
+                internal = self._internal_address[address] = email_domain(address) in self._internal
+            if internal:
                 total += self._count(user, "tasks.user_created", endpoint, at, tenant_id)
         return total
 

@@ -87,14 +87,11 @@ def customer_companies(
         )
     rules = settings.exclusion_rules()
     with hubspot.client() as client:
-        contacts = client.customer_contacts()
-        companies_of = client.companies_for_contacts([c["contact_id"] for c in contacts])
-        company_ids = sorted({cid for ids in companies_of.values() for cid in ids}, key=int)
-        properties, missing = client.read_companies(
-            company_ids, tuple(dict.fromkeys((*COMPANY_READ_PROPERTIES, *rule_properties(rules))))
+        found = client.customer_universe(
+            tuple(dict.fromkeys((*COMPANY_READ_PROPERTIES, *rule_properties(rules))))
         )
         warnings = list(client.warnings)
-    universe = build_universe(contacts, companies_of, properties, rules)
+    universe = build_universe(found.contacts, found.companies_of, found.companies, rules)
     excluded = universe[universe["excluded_reason"].notna()]
     anomalies = [
         Anomaly(
@@ -113,13 +110,13 @@ def customer_companies(
             "could not read it (deleted or merged)",
             company_id=company_id,
         )
-        for company_id in missing
+        for company_id in found.missing
     ]
     return _output(
         context,
         universe,
         anomalies,
-        customer_contacts=len(contacts),
+        customer_contacts=len(found.contacts),
         companies=len(universe),
         excluded=len(excluded),
     )

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import math
 import re
+import time
+from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 import pytest
 
 from engagement_ranker.clients.errors import (
@@ -18,7 +21,7 @@ from engagement_ranker.clients.errors import (
     ValidationError,
 )
 from engagement_ranker.clients.http import RetryPolicy
-from engagement_ranker.clients.hubspot import PROPERTY_PATH
+from engagement_ranker.clients.hubspot import CONCURRENCY, PROPERTY_PATH
 from engagement_ranker.constants import (
     COMPANY_READ_PROPERTIES,
     CUSTOMER_LIFECYCLE_STAGE,
@@ -26,10 +29,12 @@ from engagement_ranker.constants import (
     HUBSPOT_ASSOCIATIONS_BATCH_MAX,
     HUBSPOT_BATCH_READ_MAX,
     HUBSPOT_SEARCH_PAGE_MAX,
+    HUBSPOT_TIER_LIMITS,
     PROP_RANK,
     PROP_SCORE,
     PROP_TIER,
 )
+from engagement_ranker.sandbox import SandboxConfig
 from engagement_ranker_tests.clients.conftest import (
     ASSOCIATIONS,
     PROPERTY,
@@ -59,27 +64,43 @@ def new_values(company_id: str) -> dict[str, str]:
 # --- complete reads with the fewest calls ---------------------------------------------------
 
 
-def test_customer_contacts_are_every_customer_in_id_order_in_the_fewest_pages(sandbox):
+def test_customer_universe_is_every_customer_its_companies_and_their_properties_in_fewest_calls(
+    sandbox,
+):
     expected = customer_contacts_of(sandbox)
+    dataset = sandbox.state.dataset
     with hubspot_client(sandbox) as client:
-        contacts = client.customer_contacts()
-    assert [c["contact_id"] for c in contacts] == expected
-    first = contacts[0]
+        found = client.customer_universe(COMPANY_READ_PROPERTIES)
+    assert [c["contact_id"] for c in found.contacts] == expected
+    first = found.contacts[0]
     assert first == {
         "contact_id": first["contact_id"],
-        "email": sandbox.state.dataset.contacts[first["contact_id"]]["email"],
+        "email": dataset.contacts[first["contact_id"]]["email"],
         "lifecyclestage": CUSTOMER_LIFECYCLE_STAGE,
     }
-    assert calls(sandbox, SEARCH) == math.ceil(len(expected) / HUBSPOT_SEARCH_PAGE_MAX)
+    assert found.companies_of == {
+        c: sorted(dataset.contact_companies.get(c, []), key=int) for c in expected
+    }
+    company_ids = sorted({c for ids in found.companies_of.values() for c in ids}, key=int)
+    assert list(found.companies) == company_ids and found.missing == []
+    for company_id in company_ids:
+        assert found.companies[company_id] == {
+            p: dataset.companies[company_id].get(p) for p in COMPANY_READ_PROPERTIES
+        }
+    assert sandbox.control.requests()["counts"] == {
+        SEARCH: math.ceil(len(expected) / HUBSPOT_SEARCH_PAGE_MAX),
+        ASSOCIATIONS: math.ceil(len(expected) / HUBSPOT_ASSOCIATIONS_BATCH_MAX),
+        READ: math.ceil(len(company_ids) / HUBSPOT_BATCH_READ_MAX),
+    }
 
 
-def test_companies_for_contacts_pages_each_input_and_packs_the_follow_ups(sandbox):
+def test_customer_universe_pages_each_contacts_companies_and_packs_the_follow_ups(sandbox):
     # One company per page: a contact with k companies needs k pages.
     sandbox.control.set_faults({"hubspot": {"associations_page_size": 1}})
     contact_ids = customer_contacts_of(sandbox)
     links = sandbox.state.dataset.contact_companies
     with hubspot_client(sandbox) as client:
-        companies = client.companies_for_contacts([*contact_ids, contact_ids[0]])
+        companies = client.customer_universe(["name"]).companies_of
     assert list(companies) == contact_ids
     for contact_id in contact_ids:
         assert companies[contact_id] == sorted(links.get(contact_id, []), key=int)
@@ -92,6 +113,40 @@ def test_companies_for_contacts_pages_each_input_and_packs_the_follow_ups(sandbo
     ]
     minimum = sum(math.ceil(n / HUBSPOT_ASSOCIATIONS_BATCH_MAX) for n in rounds)
     assert calls(sandbox, ASSOCIATIONS) == minimum
+
+
+def test_customer_universe_reads_companies_while_the_search_is_still_paging(make_sandbox):
+    """The search is bound by 5 pages a second; the reads must not wait for its end."""
+    sandbox = make_sandbox(SandboxConfig(companies=1_000))
+    contacts = len(customer_contacts_of(sandbox))
+    pages = math.ceil(contacts / HUBSPOT_SEARCH_PAGE_MAX)
+    batches_before_last_page = ((pages - 1) * HUBSPOT_SEARCH_PAGE_MAX) // (
+        HUBSPOT_ASSOCIATIONS_BATCH_MAX
+    )
+    assert batches_before_last_page >= 2, "too few contacts to show the overlap"
+    # The last page hangs until the client's timeout; only its retry can end the search, so
+    # reads seen while the search has made at most `pages` calls were made during the search.
+    sandbox.control.set_faults(
+        {
+            "timeout_seconds": 10,
+            "routes": {SEARCH: {"bursts": [{"nth": pages, "error": "timeout"}]}},
+        }
+    )
+    with hubspot_client(sandbox, timeout=5.0) as client, ThreadPoolExecutor(1) as pool:
+        universe = pool.submit(client.customer_universe, ["name"])
+        deadline = time.monotonic() + 30
+        while True:
+            counts = sandbox.control.requests()["counts"]
+            if counts.get(ASSOCIATIONS, 0) >= batches_before_last_page and counts.get(READ, 0):
+                break
+            assert counts.get(SEARCH, 0) <= pages, "the reads waited for the search to end"
+            assert time.monotonic() < deadline, f"no reads during the search: {counts}"
+            time.sleep(0.05)
+        found = universe.result(timeout=60)
+    assert [c["contact_id"] for c in found.contacts] == customer_contacts_of(sandbox)
+    company_ids = {c for ids in found.companies_of.values() for c in ids}
+    assert set(found.companies) == company_ids
+    assert calls(sandbox, READ) == math.ceil(len(company_ids) / HUBSPOT_BATCH_READ_MAX)
 
 
 def test_read_companies_returns_every_property_and_names_the_missing_ids(sandbox):
@@ -173,7 +228,7 @@ def test_update_companies_refuses_a_bad_batch_before_any_call(sandbox, batch, me
 def test_a_wrong_token_is_an_auth_error_naming_the_variable_and_never_retried(sandbox):
     wrong = "pat-na1-00000000-dead-beef-0000-000000000000"
     with hubspot_client(sandbox, access_token=wrong) as client, pytest.raises(AuthError) as caught:
-        client.customer_contacts()
+        client.customer_universe(["name"])
     message = str(caught.value)
     assert f"HubSpot {SEARCH} failed: HTTP 401 INVALID_AUTHENTICATION (correlationId " in message
     assert "check HUBSPOT_ACCESS_TOKEN" in message
@@ -227,7 +282,7 @@ def test_a_bad_value_is_rejected_by_hubspot_with_its_code(sandbox):
 def test_malformed_json_is_a_malformed_response_and_not_retried(sandbox):
     sandbox.control.set_faults({"routes": {SEARCH: {"bursts": [{"nth": 1, "error": "malformed"}]}}})
     with hubspot_client(sandbox) as client, pytest.raises(MalformedResponse) as caught:
-        client.customer_contacts()
+        client.customer_universe(["name"])
     assert f"HubSpot {SEARCH} failed: HTTP 200: HTTP 200 body is not JSON" in str(caught.value)
     assert calls(sandbox, SEARCH) == 1
 
@@ -235,11 +290,35 @@ def test_malformed_json_is_a_malformed_response_and_not_retried(sandbox):
 # --- recovery -------------------------------------------------------------------------------
 
 
+def test_calls_another_app_made_on_the_same_budget_slow_the_client_instead_of_drawing_429s(
+    make_sandbox,
+):
+    # A sandbox of its own: a fresh server window and a fresh token, so a fresh limiter.
+    sandbox = make_sandbox()
+    limit = HUBSPOT_TIER_LIMITS[sandbox.env["HUBSPOT_TIER"]]
+    token = sandbox.env["HUBSPOT_ACCESS_TOKEN"]
+    # Another integration spends all but the client's first parallel wave of the window.
+    with httpx.Client(
+        base_url=sandbox.env["HUBSPOT_BASE_URL"],
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    ) as other:
+        for _ in range(limit - CONCURRENCY):
+            other.get(PROPERTY_PATH.format(name=PROP_SCORE)).raise_for_status()
+    ids = [str(100_000 + i) for i in range(3 * CONCURRENCY * HUBSPOT_BATCH_READ_MAX)]
+    with hubspot_client(sandbox) as client:
+        client.read_companies(ids, ["name"])
+        warnings = client.warnings
+    assert statuses(sandbox).get("429", 0) == 0
+    assert warnings == []
+    assert calls(sandbox, READ) == 3 * CONCURRENCY
+
+
 def test_a_429_storm_is_ridden_out_and_reported(sandbox):
     expected = customer_contacts_of(sandbox)
     sandbox.control.set_faults({"hubspot": {"rate_limit_storm": 3}})
     with hubspot_client(sandbox) as client:
-        contacts = client.customer_contacts()
+        contacts = client.customer_universe(["name"]).contacts
         warnings = client.warnings
     assert [c["contact_id"] for c in contacts] == expected
     assert statuses(sandbox)["429"] == 3
@@ -255,13 +334,11 @@ def test_a_5xx_burst_and_dropped_connections_are_retried_until_the_read_complete
             }
         }
     )
-    contact_ids = customer_contacts_of(sandbox)
     with hubspot_client(sandbox) as client:
-        companies = client.companies_for_contacts(contact_ids)
-        ids = sorted({c for found in companies.values() for c in found}, key=int)
-        found, missing = client.read_companies(ids, ["name"])
+        universe = client.customer_universe(["name"])
         warnings = client.warnings
-    assert sorted(found, key=int) == ids and missing == []
+    ids = sorted({c for found in universe.companies_of.values() for c in found}, key=int)
+    assert list(universe.companies) == ids and universe.missing == []
     assert warnings == [
         f"HubSpot {READ}: 2 retries (HTTP 503 x2)",
         f"HubSpot {ASSOCIATIONS}: 2 retries (RemoteProtocolError x2)",
@@ -332,7 +409,7 @@ def test_no_secret_reaches_an_error_a_warning_or_a_log_line(sandbox, all_logs):
         texts += client.warnings
     sandbox.control.set_faults({"hubspot": {"auth": "revoked"}})
     with hubspot_client(sandbox) as client, pytest.raises(AuthError) as auth:
-        client.customer_contacts()
+        client.customer_universe(["name"])
     for error in (scope.value, auth.value):
         texts += [str(error), repr(error), *map(str, error.args)]
     texts += [record.getMessage() for record in all_logs.records]

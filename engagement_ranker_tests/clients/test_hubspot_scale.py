@@ -50,11 +50,10 @@ def test_a_full_free_tier_run_over_25000_contacts_is_complete_minimal_and_never_
     assert len(expected) > 2 * HUBSPOT_SEARCH_RESULT_CAP
 
     with hubspot_client(sandbox, retry=DEFAULT_RETRY) as reader:
-        contacts = reader.customer_contacts()
-        companies = reader.companies_for_contacts([c["contact_id"] for c in contacts])
-        company_ids = sorted({c for found in companies.values() for c in found}, key=int)
-        found, missing = reader.read_companies(company_ids, COMPANY_READ_PROPERTIES)
+        universe = reader.customer_universe(COMPANY_READ_PROPERTIES)
         warnings = reader.warnings
+    contacts, companies = universe.contacts, universe.companies_of
+    company_ids = sorted({c for found in companies.values() for c in found}, key=int)
     # A second client, as the writeback asset opens one: it must share the account's window.
     with hubspot_client(sandbox, retry=DEFAULT_RETRY) as writer:
         definitions = [writer.company_property(name) for name in ENGAGEMENT_PROPERTIES]
@@ -72,7 +71,7 @@ def test_a_full_free_tier_run_over_25000_contacts_is_complete_minimal_and_never_
     assert all(
         companies[c] == sorted(dataset.contact_companies.get(c, []), key=int) for c in expected
     )
-    assert list(found) == company_ids and missing == []
+    assert list(universe.companies) == company_ids and universe.missing == []
     assert all(d is not None for d in definitions)
     assert len(sandbox.control.writes()) == len(written)
 
