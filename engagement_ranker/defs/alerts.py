@@ -13,6 +13,7 @@ from dagster._utils.error import SerializableErrorInfo
 
 from engagement_ranker.core.render import ALERT_LINE_MAX_CHARS
 from engagement_ranker.core.summary import Alert
+from engagement_ranker.defs.partitions import PARTITION_TAG
 from engagement_ranker.defs.resources import NotifierResource, RankerSettings
 
 ERROR_LINES = 6
@@ -131,7 +132,7 @@ def alert_for_run(instance: dg.DagsterInstance, run: dg.DagsterRun, run_url: str
         step = "run"
         error = _first_lines(event.message or "run failed") if event else "run failed"
     return Alert(
-        week_key=run.tags.get("dagster/partition", "unknown week"),
+        week_key=run.tags.get(PARTITION_TAG, "unknown week"),
         step=step,
         error=error,
         written=_written_state(instance, run.run_id, steps.get(WRITEBACK_STEP)),

@@ -142,9 +142,8 @@ def weekly_metrics(
 ) -> dg.Output[pd.DataFrame]:
     """The four counters of every tenant for exactly this Sun–Sat week, from daily trend buckets."""
     week = week_of(context)
-    with yobi.client() as client:
-        counters = client.weekly_counters(week.dates)
-        warnings = list(client.warnings)
+    fetched = yobi.weekly_counters(week)
+    counters = fetched.counters
     metrics = (
         yobi_tenants[["tenant_id"]]
         .merge(counters.frame, on="tenant_id", how="left")
@@ -163,7 +162,7 @@ def weekly_metrics(
     return _output(
         context,
         metrics,
-        gaps + warnings_as_anomalies("Yobi", warnings),
+        gaps + warnings_as_anomalies("Yobi", fetched.warnings),
         week_start=week.start.isoformat(),
         week_end=week.end.isoformat(),
         period=counters.period,

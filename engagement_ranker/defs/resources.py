@@ -6,17 +6,20 @@ Secrets travel as `dg.EnvVar`, so the UI shows the variable's name and never its
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from engagement_ranker.clients.hubspot import HubSpotClient
 from engagement_ranker.clients.notify import EmailSender, NotifyError, SlackWebhook
-from engagement_ranker.clients.yobi import YobiClient
+from engagement_ranker.clients.yobi import WeeklyCounters, YobiClient
 from engagement_ranker.constants import (
     DEFAULT_HUBSPOT_BASE_URL,
     DEFAULT_INTERNAL_YOBI_EMAIL_DOMAINS,
@@ -43,9 +46,12 @@ from engagement_ranker.core.settings import (
 )
 from engagement_ranker.core.summary import Alert, Summary
 from engagement_ranker.core.universe import ExclusionRule, parse_exclusion_rules
+from engagement_ranker.core.week import InvalidWeekKey, Week, parse_week_key
+from engagement_ranker.defs.partitions import PARTITION_TAG
 from engagement_ranker.defs.warehouse import WarehouseIOManager
 
 WAREHOUSE_SCHEMA = "engagement"
+WEEKLY_METRICS_STEP = "weekly_metrics"
 
 
 class HubSpotResource(dg.ConfigurableResource):
@@ -80,6 +86,8 @@ class YobiResource(dg.ConfigurableResource):
     )
     timeout_seconds: float = HTTP_TIMEOUT_SECONDS
 
+    _prefetched: dict[str, Future[CountersFetch]] = PrivateAttr(default_factory=dict)
+
     @contextmanager
     def client(self) -> Iterator[YobiClient]:
         domains = parse_email_domains(
@@ -95,6 +103,56 @@ class YobiResource(dg.ConfigurableResource):
             internal_email_domains=domains,
         ) as client:
             yield client
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """Start downloading the run's week of counters as the run starts.
+
+        Steps run one at a time in the run's process, and `weekly_metrics` (seconds of download
+        and parsing at scale) needs nothing HubSpot reads, so it would otherwise wait for
+        HubSpot's paced contact search. A daemon thread, so a run that fails first never waits
+        for it; `weekly_counters` takes the result, or its error, as if fetched there.
+        """
+        run = context.dagster_run
+        key = run.tags.get(PARTITION_TAG) if run else None
+        if run is None or key is None or not runs_step(run, WEEKLY_METRICS_STEP):
+            return
+        try:
+            week = parse_week_key(key)
+        except InvalidWeekKey:
+            return
+        future: Future[CountersFetch] = Future()
+        self._prefetched[week.key] = future
+
+        def fetch() -> None:
+            try:
+                future.set_result(self._fetch(week))
+            except BaseException as error:  # handed to weekly_metrics, which raises it
+                future.set_exception(error)
+
+        threading.Thread(target=fetch, name=f"yobi-week-{week.key}", daemon=True).start()
+
+    def weekly_counters(self, week: Week) -> CountersFetch:
+        """The week's counters and the client's warnings (prefetched when the run began)."""
+        future = self._prefetched.pop(week.key, None)
+        return future.result() if future is not None else self._fetch(week)
+
+    def _fetch(self, week: Week) -> CountersFetch:
+        with self.client() as client:
+            counters = client.weekly_counters(week.dates)
+            return CountersFetch(counters, list(client.warnings))
+
+
+@dataclass(frozen=True)
+class CountersFetch:
+    """One week's Yobi counters and the retries or oddities seen fetching them."""
+
+    counters: WeeklyCounters
+    warnings: list[str]
+
+
+def runs_step(run: dg.DagsterRun, step_key: str) -> bool:
+    """Whether `run` executes the step (None: Dagster did not narrow the steps down)."""
+    return run.step_keys_to_execute is None or step_key in run.step_keys_to_execute
 
 
 class RankerSettings(dg.ConfigurableResource):

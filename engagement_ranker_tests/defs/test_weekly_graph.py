@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import dagster as dg
 import pytest
@@ -249,3 +251,40 @@ def test_bad_settings_are_all_named_at_the_start_and_nothing_is_written(harness:
         "TENANT_MAPPING_OVERRIDES_JSON",
     ):
         assert variable in message
+
+
+YOBI_STATS = (
+    "GET /admin/pms/stats/calls-by-tenant",
+    "GET /admin/dental-tenants/tasks/created",
+    "GET /admin/pms/stats/appointments-by-location",
+)
+
+
+def test_the_weeks_yobi_counters_download_while_hubspot_is_still_searching(
+    harness: Harness,
+) -> None:
+    """Steps run one at a time in process; weekly_metrics' download must not wait for them."""
+    search = "POST /crm/v3/objects/contacts/search"
+    # HubSpot's first search page hangs for 5 s, then is dropped and retried.
+    harness.control.set_faults(
+        {"timeout_seconds": 5, "routes": {search: {"bursts": [{"nth": 1, "error": "timeout"}]}}}
+    )
+    seen: dict[str, int] = {}
+
+    def watch() -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            counts = harness.control.requests()["counts"]
+            if all(counts.get(route) for route in YOBI_STATS):
+                seen.update(counts)
+                return
+            time.sleep(0.05)
+
+    with ThreadPoolExecutor(1) as pool:
+        watcher = pool.submit(watch)
+        result = harness.run()
+        watcher.result()
+    assert result.success
+    assert seen, "Yobi's week was never downloaded"
+    # The search ends only with the hung page's retry, its second call.
+    assert seen.get(search, 0) <= 1, f"Yobi's week waited for HubSpot's search: {seen}"
