@@ -4,7 +4,9 @@ Yobi, Slack and SMTP have no published limits and can overlap HubSpot, so only H
 counts. Three facts bound a run from below:
 - search pages come at most 5 a second, each after the previous page's cursor;
 - the universe (search -> associations -> companies) must be read before anything is ranked,
-  and the updates and their read-back can only follow the ranking;
+  and the write protocol can only follow the ranking: property definitions and the before
+  image (DESIGN.md, "Writing" step 4: read before the first write), the updates, their
+  read-back;
 - every other call passes through the account's rolling 10-second window (100 on Free):
   the first can go once the first search page is back, and the last must be answered.
 A window of L calls lets L go at once and the next L one window later, hence the ceilings.
@@ -32,8 +34,9 @@ SEARCH_ROUTE = f"POST {SEARCH_PATH}"
 UPDATE_ROUTE = f"POST {COMPANIES_UPDATE_PATH}"
 # Round trips after the last search page before ranking: associations, then company read.
 UNIVERSE_TAIL_TRIPS = 2
-# Round trips of the write phase: an update, then the read-back of what it wrote.
-WRITE_TRIPS = 2
+# Round trips of the write phase: the before image, an update, the read-back of what it wrote.
+WRITE_TRIPS = 3
+PROPERTY_ROUTE = "GET /crm/v3/properties/companies/{propertyName}"
 # Round trips around the window: the first call waits for the first search page, the last
 # call's answer ends the run.
 WINDOW_TRIPS = 2
@@ -46,7 +49,9 @@ def formula(tier: str) -> list[str]:
     per_second = HUBSPOT_SEARCH_PER_SECOND
     return [
         "RTT = injected latency per call; S = search calls; B = all other HubSpot calls;",
-        f"U = batch updates; R = read-back reads = ceil(written / {HUBSPOT_BATCH_READ_MAX}); "
+        f"P = property definition reads; D = before-image reads = ceil(ranked / "
+        f"{HUBSPOT_BATCH_READ_MAX}); U = batch updates;",
+        f"R = read-back reads = ceil(written / {HUBSPOT_BATCH_READ_MAX}); "
         f"L = {limit} calls per W = {window} s ({tier})",
         f"t_search   = max((ceil(S/{per_second}) - 1) x {SEARCH_WINDOW_SECONDS:g} s, "
         "(S - 1) x RTT) + RTT"
@@ -54,8 +59,8 @@ def formula(tier: str) -> list[str]:
         f"{per_second}/s)",
         f"t_universe = t_search + {UNIVERSE_TAIL_TRIPS} x RTT"
         "   (associations, then companies, of the last page: all read before ranking)",
-        f"t_write    = (ceil((U + R)/L) - 1) x W + {WRITE_TRIPS} x RTT"
-        "   (updates, then their read-back, after ranking; 0 without updates)",
+        f"t_write    = (ceil((P + D + U + R)/L) - 1) x W + {WRITE_TRIPS} x RTT"
+        "   (the write protocol, after ranking; 0 without updates)",
         f"t_window   = (ceil(B/L) - 1) x W + {WINDOW_TRIPS} x RTT"
         "   (every non-search call through the rolling window)",
         "floor      = max(t_universe + t_write, t_window)",
@@ -73,6 +78,8 @@ class Floor:
 
     search: int
     other: int
+    definitions: int
+    before: int
     updates: int
     readback: int
     t_search: float
@@ -90,20 +97,24 @@ class Floor:
         return "window" if self.t_window >= self.t_universe + self.t_write else "universe+write"
 
 
-def hubspot_floor(counts: dict[str, int], written: int, latency_ms: int, tier: str) -> Floor:
-    """The floor of a run that made `counts` HubSpot calls by route and wrote `written`."""
+def hubspot_floor(
+    counts: dict[str, int], ranked: int, written: int, latency_ms: int, tier: str
+) -> Floor:
+    """The floor of a run that made `counts` HubSpot calls by route, ranked `ranked`
+    companies and wrote `written`."""
     rtt = latency_ms / 1000
     limit = HUBSPOT_TIER_LIMITS[tier]
     search = counts.get(SEARCH_ROUTE, 0)
     other = sum(counts.values()) - search
     updates = counts.get(UPDATE_ROUTE, 0)
     readback = math.ceil(written / HUBSPOT_BATCH_READ_MAX)
+    definitions = counts.get(PROPERTY_ROUTE, 0)
+    before = math.ceil(ranked / HUBSPOT_BATCH_READ_MAX)
+    protocol = definitions + before + updates + readback
     search_windows = _windows(search, HUBSPOT_SEARCH_PER_SECOND) * SEARCH_WINDOW_SECONDS
     t_search = max(search_windows, max(search - 1, 0) * rtt) + rtt if search else 0.0
     t_write = (
-        _windows(updates + readback, limit) * HUBSPOT_WINDOW_SECONDS + WRITE_TRIPS * rtt
-        if updates
-        else 0.0
+        _windows(protocol, limit) * HUBSPOT_WINDOW_SECONDS + WRITE_TRIPS * rtt if updates else 0.0
     )
     t_window = (
         _windows(other, limit) * HUBSPOT_WINDOW_SECONDS + WINDOW_TRIPS * rtt if other else 0.0
@@ -111,6 +122,8 @@ def hubspot_floor(counts: dict[str, int], written: int, latency_ms: int, tier: s
     return Floor(
         search=search,
         other=other,
+        definitions=definitions,
+        before=before,
         updates=updates,
         readback=readback,
         t_search=t_search,

@@ -133,6 +133,7 @@ def measure(companies: int, *, latency_ms: int, tier: str, seed: int, root: Path
         start_seconds = box.start_seconds
     outcome = json.loads(report.read_text()) if report.exists() else {}
     written = sum(1 for w in outcome.get("writes", []) if w["outcome"] == "written")
+    ranked = len(outcome.get("ranked", []))
     services = requests["by_service"]
     calls = {name: dict(entry["counts"]) for name, entry in services.items()}
     hubspot = calls.get("hubspot", {})
@@ -142,11 +143,11 @@ def measure(companies: int, *, latency_ms: int, tier: str, seed: int, root: Path
         sandbox_start_seconds=start_seconds,
         run=run,
         status=outcome.get("status", f"no report (exit {run.returncode})"),
-        ranked=len(outcome.get("ranked", [])),
+        ranked=ranked,
         written=written,
         calls=calls,
         rate_limited=services.get("hubspot", {}).get("statuses", {}).get(RATE_LIMITED, 0),
-        floor=hubspot_floor(hubspot, written, latency_ms, tier),
+        floor=hubspot_floor(hubspot, ranked, written, latency_ms, tier),
         log=log,
     )
 
@@ -182,7 +183,8 @@ def tables(results: list[ScaleResult], tier: str) -> list[str]:
     for r in results:
         f = r.floor
         lines.append(
-            f"N={r.companies:,}: S={f.search} B={f.other} U={f.updates} R={f.readback}  "
+            f"N={r.companies:,}: S={f.search} B={f.other} P={f.definitions} D={f.before} "
+            f"U={f.updates} R={f.readback}  "
             f"t_search={f.t_search:.2f} t_universe={f.t_universe:.2f} t_write={f.t_write:.2f} "
             f"t_window={f.t_window:.2f}  floor={f.seconds:.2f} s ({f.binding})"
         )
