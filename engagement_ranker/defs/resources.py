@@ -151,8 +151,11 @@ class CountersFetch:
 
 
 def runs_step(run: dg.DagsterRun, step_key: str) -> bool:
-    """Whether `run` executes the step (None: Dagster did not narrow the steps down)."""
-    return run.step_keys_to_execute is None or step_key in run.step_keys_to_execute
+    """Whether `run` executes the asset's step: its step keys say so when Dagster narrowed
+    them down, else its asset selection (empty: the whole job)."""
+    if run.step_keys_to_execute is not None:
+        return step_key in run.step_keys_to_execute
+    return not run.asset_selection or dg.AssetKey(step_key) in run.asset_selection
 
 
 class RankerSettings(dg.ConfigurableResource):

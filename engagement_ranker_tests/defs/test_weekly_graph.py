@@ -13,6 +13,7 @@ from engagement_ranker.constants import PROP_RANK, PROP_SCORE, PROP_TIER, Env
 from engagement_ranker.defs.alerts import error_text
 from engagement_ranker.defs.checks import ALL_CHECKS, GATING_CHECK_KEYS
 from engagement_ranker.defs.partitions import weekly_partitions
+from engagement_ranker.defs.resources import runs_step
 from engagement_ranker_tests.defs.conftest import Harness, check_results
 
 PREVIOUS_WEEK = weekly_partitions.get_partition_keys()[-2]
@@ -288,3 +289,30 @@ def test_the_weeks_yobi_counters_download_while_hubspot_is_still_searching(
     assert seen, "Yobi's week was never downloaded"
     # The search ends only with the hung page's retry, its second call.
     assert seen.get(search, 0) <= 1, f"Yobi's week waited for HubSpot's search: {seen}"
+
+
+def test_a_run_without_weekly_metrics_downloads_no_week_of_counters(harness: Harness) -> None:
+    result = harness.run(selection=["yobi_tenants"])
+    assert result.success
+    counts = harness.control.requests()["counts"]
+    assert counts.get("GET /admin/dental-tenants/list") == 1, "yobi_tenants did not run"
+    assert not any(counts.get(route) for route in YOBI_STATS), counts
+
+
+@pytest.mark.parametrize(
+    ("steps", "assets", "runs"),
+    [
+        (None, frozenset(), True),
+        (None, frozenset({dg.AssetKey("weekly_metrics")}), True),
+        (None, frozenset({dg.AssetKey("yobi_tenants")}), False),
+        (["weekly_metrics"], None, True),
+        (["yobi_tenants"], frozenset(), False),
+    ],
+)
+def test_runs_step_reads_the_step_keys_else_the_asset_selection(
+    steps: list[str] | None, assets: frozenset[dg.AssetKey] | None, runs: bool
+) -> None:
+    run = dg.DagsterRun(
+        job_name="weekly_engagement", step_keys_to_execute=steps, asset_selection=assets
+    )
+    assert runs_step(run, "weekly_metrics") is runs
