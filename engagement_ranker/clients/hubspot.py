@@ -5,8 +5,9 @@ raised, and no rate limit was exceeded: a client-side limiter keeps under the ap
 budget and, apart from it as HubSpot counts them, search's 5 per second. The limiters are
 shared by every client of the same app in this process, and the 10-second one follows the
 `X-HubSpot-RateLimit-Remaining` header, so calls made elsewhere (another run, another
-process) slow this one down instead of drawing 429s. Retries (429, 5xx, timeouts, dropped connections) are safe because every call
-here is idempotent: reads, searches, and batch updates that set absolute values.
+process) slow this one down instead of drawing 429s. Retries (429, 5xx, timeouts, dropped
+connections) are safe because every call here is idempotent: reads, searches, and batch
+updates that set absolute values.
 """
 
 from __future__ import annotations
