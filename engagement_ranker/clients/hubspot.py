@@ -17,7 +17,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -173,8 +173,8 @@ class _UniverseReads:
     """The association and company reads of `customer_universe`, on a pool beside the search.
 
     Work submitted from the pool's own threads (a company read found by an association read)
-    is tracked in the same list, so `finish` waits for everything, in submission order, and
-    raises the first failure.
+    is tracked in the same list, so `finish` waits for everything. A failed read stops the
+    search at its next page and `finish` at once, whatever else is still in flight.
     """
 
     def __init__(self, client: HubSpotClient, names: Sequence[str]) -> None:
@@ -193,6 +193,7 @@ class _UniverseReads:
 
     def add_contacts(self, contact_ids: Sequence[str]) -> None:
         """Queue contacts for association reads; send every full batch of 1,000 at once."""
+        self._raise_failure()
         for contact_id in contact_ids:
             self.companies_of[contact_id] = set()
             self._contacts.append({"id": contact_id})
@@ -220,18 +221,27 @@ class _UniverseReads:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def _submit(self, work: Callable[[Sequence[Any]], None], chunk: Sequence[Any]) -> None:
+        self._raise_failure()
         with self._lock:
             self._futures.append(self._pool.submit(work, list(chunk)))
 
+    def _raise_failure(self) -> None:
+        """Raise the error of a read that failed, if any has."""
+        with self._lock:
+            futures = list(self._futures)
+        for future in futures:
+            if future.done() and not future.cancelled() and future.exception() is not None:
+                raise future.exception()
+
     def _wait(self) -> None:
-        done = 0
+        """Wait for every read, those submitted meanwhile included; raise at the first failure."""
         while True:
+            self._raise_failure()
             with self._lock:
-                if done == len(self._futures):
-                    return
-                future = self._futures[done]
-            future.result()
-            done += 1
+                pending = [future for future in self._futures if not future.done()]
+            if not pending:
+                return
+            wait(pending, return_when=FIRST_EXCEPTION)
 
     def _associations(self, inputs: Sequence[dict[str, str]]) -> None:
         cursors = self._client._associations_page(inputs, self.companies_of)
@@ -322,7 +332,7 @@ class HubSpotClient(ClosingClient):
                 for contact_id, found in sorted(reads.companies_of.items(), key=_numeric_key)
             },
             companies=dict(sorted(reads.found.items(), key=_numeric_key)),
-            missing=sorted(set(reads.missing), key=int),
+            missing=sorted(reads.missing, key=int),
         )
 
     def _customer_pages(self) -> Iterator[list[dict[str, Any]]]:
@@ -389,7 +399,7 @@ class HubSpotClient(ClosingClient):
         ):
             found.update(page_found)
             missing.extend(page_missing)
-        return dict(sorted(found.items(), key=lambda item: int(item[0]))), sorted(missing, key=int)
+        return dict(sorted(found.items(), key=_numeric_key)), sorted(missing, key=int)
 
     def update_companies(self, batch: Sequence[tuple[str, Mapping[str, str]]]) -> None:
         """Set absolute property values on up to 100 companies in one call.
@@ -451,13 +461,14 @@ class HubSpotClient(ClosingClient):
         endpoint = f"POST {ASSOCIATIONS_PATH}"
         page = self._call("POST", ASSOCIATIONS_PATH, json={"inputs": list(inputs)})
         cursors: list[dict[str, str]] = []
+        asked = {item["id"] for item in inputs}
         results = page.get("results")
         if not isinstance(results, list):
             raise self._malformed(endpoint, "the response has no list of results")
         for result in results:
             source = result.get("from") if isinstance(result, dict) else None
             contact_id = str(source.get("id")) if isinstance(source, dict) else ""
-            if contact_id not in companies:
+            if contact_id not in asked:
                 raise self._malformed(endpoint, f"a result for contact {contact_id!r} not asked")
             for target in _dicts(result.get("to")):
                 company_id = target.get("toObjectId")

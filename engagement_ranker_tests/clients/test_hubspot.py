@@ -137,9 +137,9 @@ def test_customer_universe_reads_companies_while_the_search_is_still_paging(make
         deadline = time.monotonic() + 30
         while True:
             counts = sandbox.control.requests()["counts"]
+            assert counts.get(SEARCH, 0) <= pages, "the reads waited for the search to end"
             if counts.get(ASSOCIATIONS, 0) >= batches_before_last_page and counts.get(READ, 0):
                 break
-            assert counts.get(SEARCH, 0) <= pages, "the reads waited for the search to end"
             assert time.monotonic() < deadline, f"no reads during the search: {counts}"
             time.sleep(0.05)
         found = universe.result(timeout=60)
@@ -147,6 +147,30 @@ def test_customer_universe_reads_companies_while_the_search_is_still_paging(make
     company_ids = {c for ids in found.companies_of.values() for c in ids}
     assert set(found.companies) == company_ids
     assert calls(sandbox, READ) == math.ceil(len(company_ids) / HUBSPOT_BATCH_READ_MAX)
+
+
+def test_a_failed_read_stops_the_search_at_its_next_page(make_sandbox):
+    sandbox = make_sandbox(SandboxConfig(companies=1_000))
+    pages = math.ceil(len(customer_contacts_of(sandbox)) / HUBSPOT_SEARCH_PAGE_MAX)
+    # The first association read (sent once 1,000 contacts are found) is refused.
+    sandbox.control.set_faults({"routes": {ASSOCIATIONS: {"bursts": [{"nth": 1, "error": 400}]}}})
+    with hubspot_client(sandbox) as client, pytest.raises(ValidationError):
+        client.customer_universe(["name"])
+    counts = sandbox.control.requests()["counts"]
+    assert counts[ASSOCIATIONS] == 1
+    assert counts[SEARCH] < pages, "the search paged on after a read had failed"
+
+
+def test_an_association_result_for_a_contact_of_another_batch_is_malformed(make_sandbox):
+    sandbox = make_sandbox(SandboxConfig(companies=1_000))
+    first = customer_contacts_of(sandbox)[0]
+    # Every association answer claims its first result is the very first contact's, which
+    # only the first batch asked about.
+    sandbox.control.set_faults(
+        {"corrupt": [{"route": ASSOCIATIONS, "path": "results.0.from.id", "value": first}]}
+    )
+    with hubspot_client(sandbox) as client, pytest.raises(MalformedResponse, match="not asked"):
+        client.customer_universe(["name"])
 
 
 def test_read_companies_returns_every_property_and_names_the_missing_ids(sandbox):
