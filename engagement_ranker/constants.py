@@ -36,11 +36,17 @@ HUBSPOT_SEARCH_PAGE_MAX = 200
 HUBSPOT_SEARCH_RESULT_CAP = 10_000
 HUBSPOT_SEARCH_BODY_MAX_CHARS = 3_000
 HUBSPOT_SEARCH_PER_SECOND = 5
+HUBSPOT_SEARCH_WINDOW_SECONDS = 1.0  # the window HUBSPOT_SEARCH_PER_SECOND is counted over
 HUBSPOT_ASSOCIATIONS_BATCH_MAX = 1_000
 HUBSPOT_BATCH_READ_MAX = 100
 HUBSPOT_BATCH_UPDATE_MAX = 100
 HUBSPOT_WINDOW_SECONDS = 10
 HUBSPOT_TIER_LIMITS: dict[str, int] = {"free": 100, "pro": 190}  # requests per rolling 10 s
+# Every object's numeric id as a searchable, sortable property (the keyset cursor).
+HUBSPOT_ID_PROPERTY = "hs_object_id"
+
+# Yobi's stats periods, shortest first, with the days each reaches back from today.
+YOBI_PERIODS: tuple[tuple[str, int], ...] = (("7days", 7), ("30days", 30), ("90days", 90))
 
 
 # --- Scoring --------------------------------------------------------------------------------

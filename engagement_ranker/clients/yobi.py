@@ -51,6 +51,7 @@ from engagement_ranker.constants import (
     HTTP_TIMEOUT_SECONDS,
     METRICS,
     TIMEZONE,
+    YOBI_PERIODS,
     Env,
     Metric,
 )
@@ -142,8 +143,6 @@ STATS_SOURCES: tuple[StatsSource, ...] = (
         (Metric.APPOINTMENTS, Metric.NEW_PATIENTS),
     ),
 )
-# Yobi's periods, shortest first, with the days they reach back from today.
-PERIODS: tuple[tuple[str, int], ...] = (("7days", 7), ("30days", 30), ("90days", 90))
 # A counter above this is a unit or overflow bug upstream, not a dental practice's week.
 COUNT_MAX = 10**9
 TOKEN_REFRESH_MARGIN_SECONDS = 5 * 60
@@ -169,10 +168,10 @@ FIX_CONTRACT = (
 def period_for(first_day: date, today: date) -> str:
     """The shortest Yobi period reaching `first_day` from `today`, with a day to spare."""
     needed = (today - first_day).days + 1
-    for period, days in PERIODS:
+    for period, days in YOBI_PERIODS:
         if days >= needed:
             return period
-    longest, reach = PERIODS[-1]
+    longest, reach = YOBI_PERIODS[-1]
     raise PeriodError(
         f"the week starting {first_day.isoformat()} is {needed - 1} days before today "
         f"({today.isoformat()}, {TIMEZONE}); Yobi's longest period, {longest}, reaches {reach} "

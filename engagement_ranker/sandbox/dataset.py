@@ -27,6 +27,7 @@ from engagement_ranker.constants import (
     CUSTOMER_LIFECYCLE_STAGE,
     DEFAULT_GENERIC_EMAIL_DOMAINS,
     DEFAULT_INTERNAL_YOBI_EMAIL_DOMAINS,
+    HUBSPOT_ID_PROPERTY,
     PROP_CUSTOMER_STATUS,
     PROP_INTERNAL_TEST,
     PROP_RANK,
@@ -880,7 +881,7 @@ class _Builder:
                 PROP_CUSTOMER_STATUS: plan.properties.get(
                     PROP_CUSTOMER_STATUS, self.rng.choice((None, "active", "active"))
                 ),
-                "hs_object_id": company_id,
+                HUBSPOT_ID_PROPERTY: company_id,
                 "createdate": hubspot_timestamp(created),
                 "lastmodifieddate": hubspot_timestamp(self.instant_between(created, self.now)),
             }
@@ -942,7 +943,7 @@ class _Builder:
             created = self.instant_before(self.now, 1_200)
             first, last = _names_from(email, self.rng)
             ds.contacts[cid] = {
-                "hs_object_id": cid,
+                HUBSPOT_ID_PROPERTY: cid,
                 "email": email,
                 "firstname": first,
                 "lastname": last,

@@ -30,6 +30,7 @@ from engagement_ranker.constants import (
     HUBSPOT_ASSOCIATIONS_BATCH_MAX,
     HUBSPOT_BATCH_READ_MAX,
     HUBSPOT_BATCH_UPDATE_MAX,
+    HUBSPOT_ID_PROPERTY,
     TIMEZONE,
 )
 from engagement_ranker.sandbox.dataset import hubspot_timestamp
@@ -46,7 +47,6 @@ from engagement_ranker.sandbox.http import (
     start_server,
 )
 from engagement_ranker.sandbox.hubspot_search import (
-    ID_PROPERTY,
     SearchIndex,
     SearchRequestError,
     as_text,
@@ -90,8 +90,8 @@ class ObjectType:
     searchable: tuple[str, ...]
     records: Callable[[], dict[str, dict[str, str | None]]]
     # Search columns built at start: what every sync filters and sorts on.
-    indexed: tuple[str, ...] = (ID_PROPERTY,)
-    always: tuple[str, ...] = (CREATED, ID_PROPERTY, MODIFIED)
+    indexed: tuple[str, ...] = (HUBSPOT_ID_PROPERTY,)
+    always: tuple[str, ...] = (CREATED, HUBSPOT_ID_PROPERTY, MODIFIED)
 
 
 class HubSpotService(JsonService):
@@ -111,7 +111,7 @@ class HubSpotService(JsonService):
             defaults=("email", "firstname", "lastname"),
             searchable=("email", "firstname", "lastname"),
             records=lambda: state.contacts,
-            indexed=(*CONTACT_PROPERTIES, ID_PROPERTY),
+            indexed=(*CONTACT_PROPERTIES, HUBSPOT_ID_PROPERTY),
         )
         self.companies = ObjectType(
             "companies",
@@ -478,7 +478,7 @@ class HubSpotService(JsonService):
     def _getter(self, obj: ObjectType) -> Callable[[Request], Response]:
         def get(request: Request) -> Response:
             record_id = next(iter(request.params.values()))
-            if request.arg("idProperty") not in (None, ID_PROPERTY):
+            if request.arg("idProperty") not in (None, HUBSPOT_ID_PROPERTY):
                 raise HttpError(400, "The sandbox looks records up by id only; drop idProperty.")
             requested = [
                 name
@@ -546,7 +546,7 @@ def _no_extras(body: Mapping[str, Any]) -> None:
     """Refuse the batch-read options the sandbox does not emulate rather than ignore them."""
     if body.get("propertiesWithHistory"):
         raise HttpError(400, "propertiesWithHistory is not emulated by the sandbox; send [].")
-    if body.get("idProperty") not in (None, ID_PROPERTY):
+    if body.get("idProperty") not in (None, HUBSPOT_ID_PROPERTY):
         raise HttpError(400, "The sandbox reads companies by id only; drop idProperty.")
 
 

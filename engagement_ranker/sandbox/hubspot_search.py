@@ -40,7 +40,6 @@ MAX_FILTERS_TOTAL = 18
 MAX_SORTS = 1
 DEFAULT_PAGE_SIZE = 10
 CACHED_QUERIES = 32
-ID_PROPERTY = "hs_object_id"
 
 Record = Mapping[str, str | None]
 

@@ -18,13 +18,13 @@ from enum import StrEnum
 
 from engagement_ranker.constants import (
     HUBSPOT_SEARCH_PER_SECOND,
+    HUBSPOT_SEARCH_WINDOW_SECONDS,
     HUBSPOT_TIER_LIMITS,
     HUBSPOT_WINDOW_SECONDS,
 )
 
 # Private-app daily request allowances by tier (Free/Starter, Professional).
 DAILY_LIMITS: dict[str, int] = {"free": 250_000, "pro": 650_000}
-SEARCH_WINDOW_SECONDS = 1.0
 
 
 class Policy(StrEnum):
@@ -93,7 +93,7 @@ class RateLimiter:
             if today != self._day:
                 self._day, self._daily_used = today, 0
             budget = self._search if search else self._window
-            span = SEARCH_WINDOW_SECONDS if search else HUBSPOT_WINDOW_SECONDS
+            span = HUBSPOT_SEARCH_WINDOW_SECONDS if search else HUBSPOT_WINDOW_SECONDS
             limit = HUBSPOT_SEARCH_PER_SECOND if search else self.window_max
             while budget and budget[0] <= now - span:
                 budget.popleft()

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from engagement_ranker.constants import TIMEZONE
+from engagement_ranker.constants import TIMEZONE, YOBI_PERIODS
 from engagement_ranker.sandbox.dataset import DayMetrics
 from engagement_ranker.sandbox.http import (
     HttpError,
@@ -36,7 +36,7 @@ from engagement_ranker.sandbox.http import (
 )
 from engagement_ranker.sandbox.state import SandboxState
 
-PERIOD_DAYS: dict[str, int] = {"7days": 7, "30days": 30, "90days": 90}
+PERIOD_DAYS: dict[str, int] = dict(YOBI_PERIODS)
 YESTERDAY = "yesterday"
 PERIODS: tuple[str, ...] = (YESTERDAY, *PERIOD_DAYS)
 ADMIN_PREFIX = "/admin/"

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from engagement_ranker.clients.hubspot import (
     COMPANIES_UPDATE_PATH,
     SEARCH_PATH,
-    SEARCH_WINDOW_SECONDS,
 )
 from engagement_ranker.constants import (
     HUBSPOT_BATCH_READ_MAX,
     HUBSPOT_SEARCH_PER_SECOND,
+    HUBSPOT_SEARCH_WINDOW_SECONDS,
     HUBSPOT_TIER_LIMITS,
     HUBSPOT_WINDOW_SECONDS,
 )
@@ -53,7 +53,7 @@ def formula(tier: str) -> list[str]:
         f"{HUBSPOT_BATCH_READ_MAX}); U = batch updates;",
         f"R = read-back reads = ceil(written / {HUBSPOT_BATCH_READ_MAX}); "
         f"L = {limit} calls per W = {window} s ({tier})",
-        f"t_search   = max((ceil(S/{per_second}) - 1) x {SEARCH_WINDOW_SECONDS:g} s, "
+        f"t_search   = max((ceil(S/{per_second}) - 1) x {HUBSPOT_SEARCH_WINDOW_SECONDS:g} s, "
         "(S - 1) x RTT) + RTT"
         "   (pages in a chain, at most "
         f"{per_second}/s)",
@@ -111,7 +111,7 @@ def hubspot_floor(
     definitions = counts.get(PROPERTY_ROUTE, 0)
     before = math.ceil(ranked / HUBSPOT_BATCH_READ_MAX)
     protocol = definitions + before + updates + readback
-    search_windows = _windows(search, HUBSPOT_SEARCH_PER_SECOND) * SEARCH_WINDOW_SECONDS
+    search_windows = _windows(search, HUBSPOT_SEARCH_PER_SECOND) * HUBSPOT_SEARCH_WINDOW_SECONDS
     t_search = max(search_windows, max(search - 1, 0) * rtt) + rtt if search else 0.0
     t_write = (
         _windows(protocol, limit) * HUBSPOT_WINDOW_SECONDS + WRITE_TRIPS * rtt if updates else 0.0
