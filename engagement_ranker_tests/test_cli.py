@@ -12,8 +12,10 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from dagster_duckdb import DuckDBResource
 
 from engagement_ranker.constants import Env
+from engagement_ranker.defs.history import stored_week
 from engagement_ranker.defs.partitions import latest_week_key, weekly_partitions
 from engagement_ranker.sandbox.runner import Sandbox, SandboxConfig
 
@@ -97,10 +99,9 @@ def test_run_fails_with_exit_code_and_alert_before_any_write(tmp_path: Path, box
 
 def test_backfill_stores_past_weeks_without_writing(tmp_path: Path, box: Sandbox) -> None:
     first, last = weekly_partitions.get_partition_keys()[-3:-1]
+    env = _environment(tmp_path, box)
 
-    done = _run(
-        ["backfill", "--from", first, "--to", last, "--mode", "full"], _environment(tmp_path, box)
-    )
+    done = _run(["backfill", "--from", first, "--to", last, "--mode", "full"], env)
 
     assert done.returncode == 0, done.stderr[-2000:]
     assert re.findall(r"backfill (\d)/2 (\S+): success", done.stdout) == [
@@ -108,6 +109,10 @@ def test_backfill_stores_past_weeks_without_writing(tmp_path: Path, box: Sandbox
         ("2", last),
     ]
     assert box.control.writes() == []
+    warehouse = DuckDBResource(database=env[Env.ENGAGEMENT_DUCKDB_PATH])
+    for week in (first, last):
+        ranked = stored_week(warehouse, "ranked_scores", week)
+        assert ranked is not None and not ranked.empty, week
 
 
 def test_run_refuses_a_week_that_has_not_ended(tmp_path: Path) -> None:
