@@ -13,7 +13,6 @@ and cached, so any past week is reproducible and 20,000 companies build in secon
 from __future__ import annotations
 
 import json
-import math
 import random
 import threading
 from dataclasses import dataclass, field
@@ -33,13 +32,10 @@ from engagement_ranker.constants import (
     PROP_RANK,
     PROP_SCORE,
     PROP_TIER,
-    TIER_BOTTOM,
-    TIER_FRACTION,
     TIER_LABELS,
-    TIER_MIDDLE,
-    TIER_TOP,
     MatchMethod,
 )
+from engagement_ranker.core.scoring import rank_text, tier_for
 
 MAX_COMPANIES = 20_000
 NON_CUSTOMER_STAGES: tuple[str, ...] = (
@@ -285,16 +281,6 @@ def role_counts(companies: int) -> dict[str, int]:
         counts[largest] -= 1
     counts["domain"] = companies - sum(counts.values()) - counts["duplicate"]
     return counts
-
-
-def tier_label(rank: int, n: int) -> str:
-    """The tier a rank had in a prior ranking of n (the spec's ceil formula)."""
-    edge = math.ceil(TIER_FRACTION * n)
-    if rank <= edge:
-        return TIER_TOP
-    if rank > n - edge:
-        return TIER_BOTTOM
-    return TIER_MIDDLE
 
 
 class _Builder:
@@ -964,8 +950,8 @@ class _Builder:
         scores = sorted((self.rng.randint(0, 900) for _ in prior), reverse=True)
         for rank, (cid, score) in enumerate(zip(prior, scores, strict=True), start=1):
             ds.companies[cid][PROP_SCORE] = str(score)
-            ds.companies[cid][PROP_RANK] = f"{rank} out of {n}"
-            ds.companies[cid][PROP_TIER] = tier_label(rank, n)
+            ds.companies[cid][PROP_RANK] = rank_text(rank, n)
+            ds.companies[cid][PROP_TIER] = tier_for(rank, n)
         for cid, _plan in placed:
             if self.rng.random() < JUNK_PRIOR_SHARE:
                 ds.companies[cid][PROP_RANK] = self.rng.choice(JUNK_RANK_TEXTS)
