@@ -245,3 +245,4 @@ def test_the_run_step_ranks_a_week_against_the_sandbox(tmp_path):
     assert report["ranked"]
     written = {w["company_id"] for w in report["writes"] if w["outcome"] == "written"}
     assert written == {w["company_id"] for w in writes}
+    assert written and written == {row["company_id"] for row in report["ranked"]}
