@@ -138,14 +138,29 @@ def test_stop_releases_every_port(make_sandbox: MakeSandbox) -> None:
     box.stop()  # idempotent
 
 
+def _refuses_connections(port: int) -> bool:
+    """Whether nothing listens on the port, polled until a short deadline."""
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), TIMEOUT).close()
+        except ConnectionRefusedError:
+            return True
+        time.sleep(0.01)
+    return False
+
+
 def test_a_busy_port_fails_the_start_and_stops_what_started() -> None:
+    started = {"hubspot_port": _free_port(), "yobi_port": _free_port()}
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
-        box = Sandbox(SandboxConfig(companies=10, slack_port=busy.getsockname()[1]))
+        box = Sandbox(SandboxConfig(companies=10, slack_port=busy.getsockname()[1], **started))
         with pytest.raises(OSError):
             box.start()
     assert box.hubspot is None and box.yobi is None
+    for name, port in started.items():
+        assert _refuses_connections(port), f"{name} {port} still accepts connections"
 
 
 @pytest.mark.parametrize(
