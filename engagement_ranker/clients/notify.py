@@ -24,7 +24,7 @@ from tenacity import (
     stop_before_delay,
 )
 
-from engagement_ranker.clients.http import keep_out_of_logs
+from engagement_ranker.clients.http import keep_out_of_logs, redact
 from engagement_ranker.constants import HTTP_TIMEOUT_SECONDS, Env
 
 # Slack asks for a pause with 429 + Retry-After (seconds); waiting longer than this in total
@@ -86,6 +86,8 @@ class SlackWebhook:
             raise NotifyError(f"Slack timeout {timeout!r} must be a positive number of seconds")
         keep_out_of_logs(url)
         self._url = url
+        # The path is the secret part, so it is hidden even where the URL is quoted in pieces.
+        self._secrets = (url, parsed.raw_path.decode("ascii", "replace"))
         self._timeout = timeout
         self._max_retry_wait = max_retry_wait
 
@@ -148,10 +150,7 @@ class SlackWebhook:
         return self._redact(response.text.strip()[:ERROR_BODY_MAX_CHARS])
 
     def _redact(self, text: object) -> str:
-        cleaned = str(text).replace(self._url, "<webhook>")
-        path = httpx.URL(self._url).raw_path.decode("ascii", "replace")
-        # The path is the secret part; "/" alone is not worth hiding (and is everywhere).
-        return cleaned.replace(path, "<webhook path>") if len(path) > 1 else cleaned
+        return redact(str(text), self._secrets)
 
 
 class EmailSender:
