@@ -16,6 +16,29 @@ class SettingError(ValueError):
     """A setting has a value the product cannot use."""
 
 
+_WEB_SCHEMES = ("http://", "https://")
+UI_URL_FIX = "the Dagster UI's address, e.g. http://localhost:3000"
+
+
+def is_web_url(text: str) -> bool:
+    """Run links go into e-mail HTML and Slack: only plain http(s) links are allowed."""
+    return text.startswith(_WEB_SCHEMES)
+
+
+def parse_ui_url(value: str | None, variable: str = Env.DAGSTER_UI_URL) -> str | None:
+    """The Dagster UI's address for run links; unset means messages carry no link.
+
+    Checked with the run's other settings, so a bad address stops the run before HubSpot is
+    written rather than when the summary is built afterwards.
+    """
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    if not is_web_url(text):
+        raise SettingError(f"{variable}={value!r} is not an http(s) URL; set it to {UI_URL_FIX}")
+    return text
+
+
 def parse_write_mode(value: str | None, variable: str = Env.ENGAGEMENT_WRITE_MODE) -> WriteMode:
     """`dry-run` when unset: nothing is written until someone asks for it."""
     if value is None or not value.strip():

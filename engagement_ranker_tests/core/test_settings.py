@@ -9,8 +9,10 @@ from engagement_ranker.core.settings import (
     SettingError,
     parse_company_ids,
     parse_fraction,
+    parse_ui_url,
     parse_write_mode,
 )
+from engagement_ranker.core.summary import check_run_url
 
 
 def test_write_mode_defaults_to_dry_run_and_accepts_any_case() -> None:
@@ -46,3 +48,23 @@ def test_fraction_must_be_a_share(value: str) -> None:
 def test_fraction_default_when_unset() -> None:
     assert parse_fraction(None, 0.8, "X") == 0.8
     assert parse_fraction("0.5", 0.8, "X") == 0.5
+
+
+def test_ui_url_is_kept_trimmed_and_unset_means_no_links() -> None:
+    assert parse_ui_url(" https://dagster.example.com/ ") == "https://dagster.example.com/"
+    assert parse_ui_url("http://localhost:3000") == "http://localhost:3000"
+    assert parse_ui_url(None) is None
+    assert parse_ui_url("  ") is None
+
+
+@pytest.mark.parametrize("url", ["javascript:alert(1)", "localhost:3000", "ftp://dagster"])
+def test_ui_url_that_no_run_link_could_use_is_refused_at_the_start(url: str) -> None:
+    """The same rule as the run link a summary checks, but before anything is written."""
+    with pytest.raises(SettingError) as caught:
+        parse_ui_url(url)
+    assert str(caught.value) == (
+        f"DAGSTER_UI_URL={url!r} is not an http(s) URL; set it to the Dagster UI's address, "
+        "e.g. http://localhost:3000"
+    )
+    with pytest.raises(ValueError, match="DAGSTER_UI_URL"):
+        check_run_url(f"{url}/runs/abc")
