@@ -143,6 +143,18 @@ def test_limiter_counts_what_the_server_says_others_spent_until_the_window_passe
     with limiter.slot():
         waited = time.monotonic() - started
     assert free < window <= waited + 1e-3
+    # A window after they were seen, the others' calls are forgotten with ours: all but the
+    # slot just taken are free at once again.
+    rest = threading.Thread(target=_take, args=(limiter, budget - 1), daemon=True)
+    rest.start()
+    rest.join(timeout=window)
+    assert not rest.is_alive(), "the others' calls never left the window"
+
+
+def _take(limiter: SlidingWindowLimiter, slots: int) -> None:
+    for _ in range(slots):
+        with limiter.slot():
+            pass
 
 
 def test_limiter_adds_nothing_when_the_server_counted_only_our_calls():

@@ -30,6 +30,7 @@ from engagement_ranker.constants import (
     HUBSPOT_BATCH_READ_MAX,
     HUBSPOT_SEARCH_PAGE_MAX,
     HUBSPOT_TIER_LIMITS,
+    HUBSPOT_WINDOW_SECONDS,
     PROP_RANK,
     PROP_SCORE,
     PROP_TIER,
@@ -330,9 +331,12 @@ def test_calls_another_app_made_on_the_same_budget_slow_the_client_instead_of_dr
         for _ in range(limit - CONCURRENCY):
             other.get(PROPERTY_PATH.format(name=PROP_SCORE)).raise_for_status()
     ids = [str(100_000 + i) for i in range(3 * CONCURRENCY * HUBSPOT_BATCH_READ_MAX)]
+    started = time.monotonic()
     with hubspot_client(sandbox) as client:
         client.read_companies(ids, ["name"])
         warnings = client.warnings
+    # It waited for the other app's calls to leave the window, not for longer.
+    assert time.monotonic() - started < 2 * HUBSPOT_WINDOW_SECONDS
     assert statuses(sandbox).get("429", 0) == 0
     assert warnings == []
     assert calls(sandbox, READ) == 3 * CONCURRENCY
