@@ -16,7 +16,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import parseaddr
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeGuard
 
 import pandas as pd
 from cleanco import basename
@@ -52,6 +52,12 @@ METHOD_STRENGTH: dict[MatchMethod, int] = {method: i for i, method in enumerate(
 SUGGESTIONS_MAX = 3
 SUGGESTION_SCORE_CUTOFF = 70
 SUGGESTION_CHUNK = 256
+
+
+def is_record_id(text: object) -> TypeGuard[str]:
+    """A HubSpot record id: a string of ASCII digits (str.isdigit alone accepts '١٢' and '²')."""
+    return isinstance(text, str) and text.isascii() and text.isdigit()
+
 
 # --- names ----------------------------------------------------------------------------------
 # cleanco's full international list strips real English words ("Spa", "Ok", "Pt", "Se"), so
@@ -283,7 +289,7 @@ def parse_overrides(text: str | None, known_tenant_ids: Collection[int] | None =
     owner: dict[int, str] = {}
     problems: list[str] = []
     for key, value in data.items():
-        is_company_id = key.isascii() and key.isdigit()
+        is_company_id = is_record_id(key)
         domain = None if is_company_id else normalize_domain(key)
         if not is_company_id and domain is None:
             problems.append(
@@ -356,7 +362,7 @@ def _companies(frame: pd.DataFrame, generic: frozenset[str]) -> list[_Company]:
     companies: list[_Company] = []
     for row in frame.itertuples(index=False):
         company_id = _text(row.company_id)
-        if company_id is None or not (company_id.isascii() and company_id.isdigit()):
+        if not is_record_id(company_id):
             raise ValueError(
                 f"company id {row.company_id!r} is not a HubSpot record id (a string of digits)"
             )

@@ -26,6 +26,7 @@ from engagement_ranker.constants import (
     TIER_MIDDLE,
     TIER_TOP,
 )
+from engagement_ranker.core.identity import is_record_id
 
 INPUT_COLUMNS: tuple[str, ...] = ("company_id", "name", "tenant_id", "method", *METRICS)
 POINTS_COLUMNS: dict[str, str] = {m.value: f"points_{m.value}" for m in METRICS}
@@ -114,7 +115,7 @@ def _validated(metrics: pd.DataFrame) -> pd.DataFrame:
         )
     frame = metrics.reset_index(drop=True).copy()
     ids = frame["company_id"]
-    bad_ids = [c for c in ids if not (isinstance(c, str) and c.isascii() and c.isdigit())]
+    bad_ids = [c for c in ids if not is_record_id(c)]
     if bad_ids:
         raise ValueError(
             f"company ids must be HubSpot record ids (strings of digits), got {bad_ids[:5]!r}"

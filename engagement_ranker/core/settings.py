@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from engagement_ranker.constants import Env, WriteMode
+from engagement_ranker.core.identity import is_record_id
 
 
 class SettingError(ValueError):
@@ -55,7 +56,7 @@ def parse_write_mode(value: str | None, variable: str = Env.ENGAGEMENT_WRITE_MOD
 def parse_company_ids(
     value: str | Iterable[str] | None, variable: str = Env.ENGAGEMENT_WRITE_ALLOWLIST
 ) -> tuple[str, ...]:
-    """HubSpot company ids from a comma-separated string or a list; each must be all digits."""
+    """HubSpot company ids from a comma-separated string or a list; each must be ASCII digits."""
     if value is None:
         return ()
     items = value.split(",") if isinstance(value, str) else list(value)
@@ -64,7 +65,7 @@ def parse_company_ids(
         text = str(item).strip()
         if not text:
             continue
-        if not text.isdigit():
+        if not is_record_id(text):
             raise SettingError(
                 f"{variable} entry {text!r} is not a HubSpot company id; "
                 "list the numeric record ids, comma-separated (e.g. 5790939450,5790939451)"

@@ -16,6 +16,7 @@ from engagement_ranker.core.identity import (
     Overrides,
     OverridesError,
     email_domain,
+    is_record_id,
     normalize_domain,
     normalize_name,
     parse_generic_domains,
@@ -104,6 +105,16 @@ def test_email_domain(raw, expected):
 )
 def test_normalize_name(raw, expected):
     assert normalize_name(raw) == expected
+
+
+@pytest.mark.parametrize("text", ["5790939450", "0"])
+def test_record_ids_are_strings_of_ascii_digits(text):
+    assert is_record_id(text) is True
+
+
+@pytest.mark.parametrize("text", ["", "12a", " 12", "١٢٣", "²", "１２", 12, None])
+def test_anything_else_is_not_a_record_id(text):
+    assert is_record_id(text) is False
 
 
 def test_generic_domains_default_and_override():

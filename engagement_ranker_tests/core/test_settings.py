@@ -39,6 +39,13 @@ def test_non_numeric_company_id_is_named() -> None:
         parse_company_ids("12,acme")
 
 
+@pytest.mark.parametrize("entry", ["١٢٣", "²", "１２"])
+def test_company_id_of_non_ascii_digits_is_named(entry: str) -> None:
+    """str.isdigit() accepts these, but HubSpot ids are ASCII digits."""
+    with pytest.raises(SettingError, match=rf"ENGAGEMENT_WRITE_ALLOWLIST entry '{entry}'"):
+        parse_company_ids(f"12,{entry}")
+
+
 @pytest.mark.parametrize("value", ["lots", "1.5", "-0.1"])
 def test_fraction_must_be_a_share(value: str) -> None:
     with pytest.raises(SettingError, match="MAPPING_COVERAGE_MIN"):
