@@ -40,6 +40,11 @@ class Anomaly:
     suggestions: tuple[str, ...] = ()
 
 
+def company_label(name: str | None, company_id: str) -> str:
+    """How a message names a company: "Smile Dental (5790939450)", or "(no name)" if blank."""
+    return f"{name or '(no name)'} ({company_id})"
+
+
 ANOMALY_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(Anomaly))
 # Suggestions are stored in one string cell; " ; " never occurs inside one suggestion.
 SUGGESTION_SEPARATOR = " ; "

@@ -30,7 +30,12 @@ from engagement_ranker.constants import (
     Env,
     MatchMethod,
 )
-from engagement_ranker.core.anomalies import SUGGESTION_SEPARATOR, Anomaly, AnomalyKind
+from engagement_ranker.core.anomalies import (
+    SUGGESTION_SEPARATOR,
+    Anomaly,
+    AnomalyKind,
+    company_label,
+)
 
 OVERRIDES_VARIABLE = Env.TENANT_MAPPING_OVERRIDES_JSON.value
 COMPANY_COLUMNS: tuple[str, ...] = ("company_id", "name", "domain", "contact_email_domains")
@@ -336,10 +341,6 @@ class _Company:
     email_domains: tuple[str, ...]
     name_key: str | None
 
-    @property
-    def label(self) -> str:
-        return f"{self.name or '(no name)'} ({self.company_id})"
-
 
 @dataclass(frozen=True)
 class _Match:
@@ -494,7 +495,7 @@ def _claim_losers(matches: Mapping[str, _Match]) -> dict[str, str]:
 def _anomaly(company: _Company, kind: AnomalyKind, message: str, **extra: Any) -> Anomaly:
     return Anomaly(
         kind,
-        f"{company.label}: {message}",
+        f"{company_label(company.name, company.company_id)}: {message}",
         company_id=company.company_id,
         company_name=company.name,
         **extra,

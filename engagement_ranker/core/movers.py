@@ -14,7 +14,7 @@ from fractions import Fraction
 import pandas as pd
 
 from engagement_ranker.constants import METRICS, SUMMARY_MOVERS_N
-from engagement_ranker.core.anomalies import Anomaly, AnomalyKind
+from engagement_ranker.core.anomalies import Anomaly, AnomalyKind, company_label
 from engagement_ranker.core.scoring import parse_rank_text
 
 PRIOR_HISTORY, PRIOR_HUBSPOT, PRIOR_NEW = "history", "hubspot", "new"
@@ -109,26 +109,20 @@ def _name(row: pd.Series) -> str | None:
     return row["name"] if isinstance(row["name"], str) and row["name"] else None
 
 
-def _label(row: pd.Series) -> str:
-    return f"{_name(row) or '(no name)'} ({row['company_id']})"
-
-
 def activity_anomalies(ranked: pd.DataFrame) -> list[Anomaly]:
     """Companies with no activity at all, and swings of >= max(10, 25% of N) places."""
     n = len(ranked)
     anomalies: list[Anomaly] = []
     for _, row in ranked.iterrows():
         tenant_id = None if pd.isna(row["tenant_id"]) else int(row["tenant_id"])
-        common = {
-            "company_id": row["company_id"],
-            "company_name": _name(row),
-            "tenant_id": tenant_id,
-        }
+        name = _name(row)
+        common = {"company_id": row["company_id"], "company_name": name, "tenant_id": tenant_id}
+        label = company_label(name, row["company_id"])
         if all(row[m.value] == 0 for m in METRICS):
             anomalies.append(
                 Anomaly(
                     AnomalyKind.ZERO_ACTIVITY,
-                    f"{_label(row)}: no calls, tasks or appointments in Yobi tenant {tenant_id} "
+                    f"{label}: no calls, tasks or appointments in Yobi tenant {tenant_id} "
                     f"this week (ranked {row['rank_text']}); check the tenant mapping, or whether "
                     f"the practice has stopped using Yobi",
                     **common,
@@ -140,7 +134,7 @@ def activity_anomalies(ranked: pd.DataFrame) -> list[Anomaly]:
             anomalies.append(
                 Anomaly(
                     AnomalyKind.LARGE_SWING,
-                    f"{_label(row)}: moved {direction} {abs(int(delta))} places, from "
+                    f"{label}: moved {direction} {abs(int(delta))} places, from "
                     f"{row['prior_rank']} out of {row['prior_n']} ({row['prior_source']}) to "
                     f"{row['rank_text']}; worth a look before it reaches the account manager",
                     **common,

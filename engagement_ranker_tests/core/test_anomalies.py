@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -12,6 +13,7 @@ from engagement_ranker.core.anomalies import (
     AnomalyKind,
     anomalies_from_frame,
     anomalies_to_frame,
+    company_label,
 )
 
 _text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)
@@ -59,3 +61,11 @@ def test_frame_cells_are_plain_values():
     assert row["kind"] == "unmapped"
     assert row["suggestions"] == "7 Bright Smile Dental (91) ; 9 Smiles Co (72)"
     assert row["tenant_id"] is pd.NA
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("Smile Dental", "Smile Dental (57)"), (None, "(no name) (57)"), ("", "(no name) (57)")],
+)
+def test_company_label_names_the_company_and_its_id(name, expected):
+    assert company_label(name, "57") == expected
