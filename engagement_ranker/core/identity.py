@@ -36,6 +36,7 @@ from engagement_ranker.core.anomalies import (
     AnomalyKind,
     company_label,
 )
+from engagement_ranker.core.frames import require_columns
 
 OVERRIDES_VARIABLE = Env.TENANT_MAPPING_OVERRIDES_JSON.value
 COMPANY_COLUMNS: tuple[str, ...] = ("company_id", "name", "domain", "contact_email_domains")
@@ -349,17 +350,8 @@ class _Match:
     chosen: int
 
 
-def _require_columns(frame: pd.DataFrame, columns: Iterable[str], what: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(
-            f"{what} frame lacks column(s) {', '.join(missing)}; it has "
-            f"{', '.join(map(str, frame.columns)) or 'none'}"
-        )
-
-
 def _companies(frame: pd.DataFrame, generic: frozenset[str]) -> list[_Company]:
-    _require_columns(frame, COMPANY_COLUMNS, "companies")
+    require_columns(frame, COMPANY_COLUMNS, "companies frame")
     companies: list[_Company] = []
     for row in frame.itertuples(index=False):
         company_id = _text(row.company_id)
@@ -400,7 +392,7 @@ class _Matcher:
     def __init__(
         self, tenants: pd.DataFrame, overrides: Overrides, activity: Mapping[int, int]
     ) -> None:
-        _require_columns(tenants, TENANT_COLUMNS, "tenants")
+        require_columns(tenants, TENANT_COLUMNS, "tenants frame")
         ids = [int(t) for t in tenants["tenant_id"]]
         if len(set(ids)) != len(ids):
             raise ValueError("tenant ids appear more than once in the Yobi tenant list")

@@ -15,6 +15,7 @@ import pandas as pd
 
 from engagement_ranker.constants import METRICS, SUMMARY_MOVERS_N
 from engagement_ranker.core.anomalies import Anomaly, AnomalyKind, company_label
+from engagement_ranker.core.frames import require_columns
 from engagement_ranker.core.scoring import parse_rank_text
 
 PRIOR_HISTORY, PRIOR_HUBSPOT, PRIOR_NEW = "history", "hubspot", "new"
@@ -39,9 +40,7 @@ def percentile(rank: int, n: int) -> float:
 def _history_ranks(history: pd.DataFrame | None) -> dict[str, tuple[int, int]]:
     if history is None or history.empty:
         return {}
-    missing = [c for c in ("company_id", "rank", "n") if c not in history.columns]
-    if missing:
-        raise ValueError(f"prior-week history lacks column(s) {', '.join(missing)}")
+    require_columns(history, ("company_id", "rank", "n"), "prior-week history")
     ids = history["company_id"].map(str)
     if ids.duplicated().any():
         raise ValueError(

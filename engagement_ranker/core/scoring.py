@@ -26,6 +26,7 @@ from engagement_ranker.constants import (
     TIER_MIDDLE,
     TIER_TOP,
 )
+from engagement_ranker.core.frames import require_columns
 from engagement_ranker.core.identity import is_record_id
 
 INPUT_COLUMNS: tuple[str, ...] = ("company_id", "name", "tenant_id", "method", *METRICS)
@@ -107,12 +108,7 @@ def _counter(value: object, company_id: str, metric: str) -> int:
 
 
 def _validated(metrics: pd.DataFrame) -> pd.DataFrame:
-    missing = [c for c in INPUT_COLUMNS if c not in metrics.columns]
-    if missing:
-        raise ValueError(
-            f"metrics frame lacks column(s) {', '.join(missing)}; it needs "
-            f"{', '.join(INPUT_COLUMNS)}"
-        )
+    require_columns(metrics, INPUT_COLUMNS, "metrics frame")
     frame = metrics.reset_index(drop=True).copy()
     ids = frame["company_id"]
     bad_ids = [c for c in ids if not is_record_id(c)]

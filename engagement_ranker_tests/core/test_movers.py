@@ -109,6 +109,15 @@ def test_duplicated_history_is_refused():
         attach_prior(WEEK, bad, {})
 
 
+def test_history_without_its_columns_names_what_it_lacks_and_has():
+    bad = pd.DataFrame({"company_id": ["1"], "rank_text": ["1 out of 1"]})
+    with pytest.raises(ValueError) as caught:
+        attach_prior(WEEK, bad, {})
+    assert str(caught.value) == (
+        "prior-week history lacks column(s) rank, n; it has company_id, rank_text"
+    )
+
+
 def test_biggest_movers_up_and_down():
     week = ranked_by_calls({str(i): 100 - i for i in range(1, 11)})  # company i is rank i
     prior = history({"1": 1, "2": 9, "3": 2, "4": 10, "5": 6, "6": 3, "7": 4, "8": 8, "9": 5})
