@@ -317,10 +317,14 @@ class YobiClient(ClosingClient):
 
     # --- operations ----------------------------------------------------------------------
 
-    def tenants(self) -> list[dict[str, Any]]:
-        """Every tenant: tenant_id, tenant_name, website (or None), is_active (or None)."""
+    def tenants(self, payload: Any | None = None) -> list[dict[str, Any]]:
+        """Every tenant: tenant_id, tenant_name, website (or None), is_active (or None).
+
+        `payload`: TENANTS' response if already fetched (the spike's), read without a call.
+        """
         endpoint = " ".join(TENANTS)
-        payload = self.payload(*TENANTS)
+        if payload is None:
+            payload = self.payload(*TENANTS)
         tenants: dict[int, dict[str, Any]] = {}
         for i, row in enumerate(self._rows(payload, "tenants.rows", endpoint)):
             where = f"results[{i}]."
@@ -335,10 +339,14 @@ class YobiClient(ClosingClient):
             }
         return [tenants[tenant_id] for tenant_id in sorted(tenants)]
 
-    def locations(self) -> list[dict[str, Any]]:
-        """Every practice-management location: location_id, tenant_id, name."""
+    def locations(self, payload: Any | None = None) -> list[dict[str, Any]]:
+        """Every practice-management location: location_id, tenant_id, name.
+
+        `payload`: LOCATIONS' response if already fetched (the spike's), read without a call.
+        """
         endpoint = " ".join(LOCATIONS)
-        payload = self.payload(*LOCATIONS)
+        if payload is None:
+            payload = self.payload(*LOCATIONS)
         locations: dict[int, dict[str, Any]] = {}
         for i, row in enumerate(self._rows(payload, "locations.rows", endpoint)):
             where = f"results[{i}]."
@@ -352,19 +360,34 @@ class YobiClient(ClosingClient):
             }
         return [locations[location_id] for location_id in sorted(locations)]
 
-    def weekly_counters(self, dates: Sequence[date]) -> WeeklyCounters:
+    def weekly_counters(
+        self, dates: Sequence[date], payloads: Mapping[str, Any] | None = None
+    ) -> WeeklyCounters:
         """Sum each tenant's daily trend buckets for exactly `dates` (e.g. a Week's dates).
 
         The period is the shortest reaching the first date from today in TIMEZONE. Tasks by
         internal staff are subtracted day by day. Uncovered days are recorded, never scaled.
+        `payloads`: responses already fetched for that period, by StatsSource name (the
+        spike's); only the sources not given are fetched.
         """
         wanted = self._dates(dates)
+        given = dict(payloads or {})
+        unknown = sorted(set(given) - {source.name for source in STATS_SOURCES})
+        if unknown:
+            raise ValueError(
+                f"weekly_counters payloads {unknown!r} are not stats sources: key each "
+                f"payload by one of {[source.name for source in STATS_SOURCES]!r}"
+            )
         today = self._clock().astimezone(ZoneInfo(TIMEZONE)).date()
         period = period_for(min(wanted), today)
-        self._bearer()  # one login up front, not one per parallel call
+        if len(given) < len(STATS_SOURCES):
+            self._bearer()  # one login up front, not one per parallel call
         with ThreadPoolExecutor(len(STATS_SOURCES)) as pool:
             tallies = list(
-                pool.map(lambda source: self._tally(source, period, wanted), STATS_SOURCES)
+                pool.map(
+                    lambda source: self._tally(source, period, wanted, given.get(source.name)),
+                    STATS_SOURCES,
+                )
             )
         rows = []
         for tenant_id in sorted({t for tally in tallies for t in tally}):
@@ -389,9 +412,12 @@ class YobiClient(ClosingClient):
 
     # --- trend summing -------------------------------------------------------------------
 
-    def _tally(self, source: StatsSource, period: str, wanted: set[date]) -> dict[int, _Tally]:
+    def _tally(
+        self, source: StatsSource, period: str, wanted: set[date], payload: Any | None
+    ) -> dict[int, _Tally]:
         endpoint = f"GET {source.path}"
-        payload = self.payload("GET", source.path, params={"period": period, **source.params})
+        if payload is None:
+            payload = self.payload("GET", source.path, params={"period": period, **source.params})
         tallies: dict[int, _Tally] = {}
         buckets_without_users = 0
         for i, row in enumerate(self._rows(payload, f"{source.name}.rows", endpoint)):

@@ -19,7 +19,7 @@ from engagement_ranker.clients.errors import (
     TrendCoverageError,
     UpstreamUnavailable,
 )
-from engagement_ranker.clients.yobi import COLUMNS, period_for
+from engagement_ranker.clients.yobi import COLUMNS, STATS_SOURCES, period_for
 from engagement_ranker.constants import (
     DEFAULT_INTERNAL_YOBI_EMAIL_DOMAINS,
     METRICS,
@@ -126,6 +126,50 @@ def test_weekly_counters_record_missing_days_without_scaling_and_refuse_to_compl
     assert caught.value.gaps == {m.value: (tenants, (saturday,)) for m in METRICS}
     assert f"calls: {tenants} tenants lack {saturday.isoformat()}" in str(caught.value)
     assert "never scale" in str(caught.value)
+
+
+def test_given_payloads_are_read_without_a_call_exactly_as_fetched_ones(yobi):
+    with yobi_client(yobi) as client:
+        fetched = (client.tenants(), client.locations(), client.weekly_counters(WEEK.dates))
+        period = fetched[2].period
+        raw = {
+            source.name: client.payload("GET", source.path, {"period": period, **source.params})
+            for source in STATS_SOURCES
+        }
+        raw_tenants = client.payload(*TENANTS.split())
+        raw_locations = client.payload(*LOCATIONS.split())
+    before = yobi.control.requests()["counts"]
+    with yobi_client(yobi) as fresh:  # never logged in: any request would show in the counts
+        given = (
+            fresh.tenants(raw_tenants),
+            fresh.locations(raw_locations),
+            fresh.weekly_counters(WEEK.dates, raw),
+        )
+    assert yobi.control.requests()["counts"] == before
+    assert given[:2] == fetched[:2]
+    pd.testing.assert_frame_equal(given[2].frame, fetched[2].frame)
+    assert given[2].period == fetched[2].period
+
+
+def test_weekly_counters_fetch_only_the_sources_not_given(yobi):
+    source = next(source for source in STATS_SOURCES if f"GET {source.path}" == CALLS)
+    with yobi_client(yobi) as client:
+        period = client.weekly_counters(WEEK.dates).period
+        given = client.payload("GET", source.path, {"period": period, **source.params})
+    yobi.control.reset()
+    with yobi_client(yobi) as client:
+        counters = client.weekly_counters(WEEK.dates, {source.name: given})
+    pd.testing.assert_frame_equal(counters.frame, expected_counters(yobi, WEEK.dates))
+    assert [calls(yobi, route) for route in (LOGIN, CALLS, TASKS, APPOINTMENTS)] == [1, 0, 1, 1]
+
+
+def test_weekly_counters_refuse_payloads_keyed_by_an_unknown_source(yobi):
+    with (
+        yobi_client(yobi) as client,
+        pytest.raises(ValueError, match=r"\['visits'\] are not stats sources.*'calls'"),
+    ):
+        client.weekly_counters(WEEK.dates, {"visits": {}})
+    assert sum(yobi.control.requests()["counts"].values()) == 0
 
 
 def test_a_week_only_partly_covered_by_a_period_is_recorded_day_by_day(yobi):
