@@ -19,13 +19,6 @@ from engagement_ranker.core.frames import require_columns
 from engagement_ranker.core.scoring import parse_rank_text
 
 PRIOR_HISTORY, PRIOR_HUBSPOT, PRIOR_NEW = "history", "hubspot", "new"
-MOVER_COLUMNS: tuple[str, ...] = (
-    "prior_rank",
-    "prior_n",
-    "prior_source",
-    "delta",
-    "percentile_delta",
-)
 # A swing worth a human's look: at least this many places and a quarter of the field.
 LARGE_SWING_MIN_RANKS = 10
 LARGE_SWING_SHARE = Fraction(1, 4)
