@@ -217,16 +217,15 @@ def summary_document(summary: Summary) -> Document:
     ]
     if summary.mode is not WriteMode.FULL:
         figures.append(("Held back", f"{summary.held_back:,}"))
-    bottom = (
-        _company_table(summary.bottom)
-        if len(summary.bottom)
-        else Items(("Every ranked company is listed above.",))
-    )
+    if len(summary.bottom):
+        bottom = Section(f"Bottom {len(summary.bottom)}", (_company_table(summary.bottom),))
+    else:
+        bottom = Section("Bottom", (Items(("Every ranked company is listed above.",)),))
     sections = (
         Section("Key figures", (Figures(tuple(figures)),)),
         Section("Share of all points by tier", (_chart(summary.score_by_tier),)),
         Section(f"Top {len(summary.top)}", (_company_table(summary.top),)),
-        Section(f"Bottom {len(summary.bottom)}" if len(summary.bottom) else "Bottom", (bottom,)),
+        bottom,
         Section("Biggest movers up", (_movers_part(summary.movers_up, "up"),)),
         Section("Biggest movers down", (_movers_part(summary.movers_down, "down"),)),
         _anomaly_section(summary),
@@ -421,7 +420,7 @@ def slack_messages(message: Summary | Alert) -> list[dict]:
     (what notifications and block-less clients show).
 
     The layout is bounded (fixed sections, one block per anomaly kind, long lists trimmed), so
-    one message of about 30 blocks always suffices; the list leaves room for more.
+    one message of about 30 blocks, within SLACK_MAX_BLOCKS, always suffices.
     """
     document = _document(message)
     fallback = _fitted(_plain_lines(document, slack_escape), SLACK_MAX_TEXT_CHARS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from html.parser import HTMLParser
 
 import pandas as pd
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 from engagement_ranker.constants import WriteMode
 from engagement_ranker.core.anomalies import Anomaly, AnomalyKind
 from engagement_ranker.core.movers import attach_prior
-from engagement_ranker.core.render import email, markdown, slack_messages
+from engagement_ranker.core.render import SLACK_MAX_BLOCKS, email, markdown, slack_messages
 from engagement_ranker.core.scoring import rank_companies
 from engagement_ranker.core.summary import Alert, Summary
 from engagement_ranker_tests.clients.test_notify import MAX_SECTION, block_kit_problem
@@ -296,6 +297,15 @@ def test_slack_limits_hold_at_ten_thousand_companies(huge: Summary) -> None:
         assert block_kit_problem(message) is None
         assert len(json.dumps(message)) < 200_000
     assert max(len(t) for t in section_texts(messages)) <= MAX_SECTION
+
+
+def test_the_largest_layout_fits_one_message_within_the_block_limit(huge: Summary) -> None:
+    """Every figure (allowlist mode), every anomaly kind, the run link: still one message."""
+    largest = replace(huge, mode=WriteMode.ALLOWLIST)
+    failed = Alert("2026-11-15", "hubspot_writeback", "boom\n" * 50, "nothing was written", RUN_URL)
+    for message in (largest, failed):
+        [slack] = slack_messages(message)
+        assert 0 < len(slack["blocks"]) <= SLACK_MAX_BLOCKS
 
 
 def test_long_lists_are_trimmed_with_a_count(huge: Summary) -> None:
