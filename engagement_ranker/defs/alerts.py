@@ -9,11 +9,11 @@ from collections.abc import Sequence
 
 import dagster as dg
 from dagster._core.execution.plan.objects import StepFailureData
+from dagster._core.storage.tags import PARTITION_NAME_TAG
 from dagster._utils.error import SerializableErrorInfo
 
 from engagement_ranker.core.render import ALERT_LINE_MAX_CHARS
 from engagement_ranker.core.summary import Alert
-from engagement_ranker.defs.partitions import PARTITION_TAG
 from engagement_ranker.defs.resources import NotifierResource, RankerSettings
 
 ERROR_LINES = 6
@@ -132,7 +132,7 @@ def alert_for_run(instance: dg.DagsterInstance, run: dg.DagsterRun, run_url: str
         step = "run"
         error = _first_lines(event.message or "run failed") if event else "run failed"
     return Alert(
-        week_key=run.tags.get(PARTITION_TAG, "unknown week"),
+        week_key=run.tags.get(PARTITION_NAME_TAG, "unknown week"),
         step=step,
         error=error,
         written=_written_state(instance, run.run_id, steps.get(WRITEBACK_STEP)),

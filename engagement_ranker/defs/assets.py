@@ -125,13 +125,12 @@ def customer_companies(
 @dg.asset(group_name="yobi", kinds={"python", "pandas", "duckdb"}, **COMMON)
 def yobi_tenants(context: dg.AssetExecutionContext, yobi: YobiResource) -> dg.Output[pd.DataFrame]:
     """Yobi's tenants with their locations, websites and names normalized for matching."""
-    with yobi.client() as client:
-        tenants = tenant_frame(client.tenants(), client.locations())
-        warnings = list(client.warnings)
+    fetched = yobi.tenants()
+    tenants = tenant_frame(fetched.tenants, fetched.locations)
     return _output(
         context,
         tenants,
-        warnings_as_anomalies("Yobi", warnings),
+        warnings_as_anomalies("Yobi", fetched.warnings),
         with_website=int(tenants["domain_key"].notna().sum()),
     )
 

@@ -7,8 +7,6 @@ import dagster as dg
 from engagement_ranker.constants import PARTITIONS_START, TIMEZONE
 from engagement_ranker.core.week import Week, week_from_window
 
-# The run tag Dagster gives a partitioned run: its week's Sunday.
-PARTITION_TAG = "dagster/partition"
 # day_offset=0: weeks start on Sunday 00:00 local time. The current, unfinished week is not a
 # partition, so "latest" always means the most recently completed week.
 weekly_partitions = dg.WeeklyPartitionsDefinition(

@@ -12,8 +12,10 @@ from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
+from dagster._core.storage.tags import PARTITION_NAME_TAG
 from dagster_duckdb import DuckDBResource
 from pydantic import Field, PrivateAttr
 
@@ -47,11 +49,11 @@ from engagement_ranker.core.settings import (
 from engagement_ranker.core.summary import Alert, Summary
 from engagement_ranker.core.universe import ExclusionRule, parse_exclusion_rules
 from engagement_ranker.core.week import InvalidWeekKey, Week, parse_week_key
-from engagement_ranker.defs.partitions import PARTITION_TAG
 from engagement_ranker.defs.warehouse import WarehouseIOManager
 
 WAREHOUSE_SCHEMA = "engagement"
 WEEKLY_METRICS_STEP = "weekly_metrics"
+YOBI_TENANTS_STEP = "yobi_tenants"
 
 
 class HubSpotResource(dg.ConfigurableResource):
@@ -86,7 +88,8 @@ class YobiResource(dg.ConfigurableResource):
     )
     timeout_seconds: float = HTTP_TIMEOUT_SECONDS
 
-    _prefetched: dict[str, Future[CountersFetch]] = PrivateAttr(default_factory=dict)
+    _tenants: Future[TenantsFetch] | None = PrivateAttr(default=None)
+    _counters: tuple[str, Future[CountersFetch]] | None = PrivateAttr(default=None)
 
     @contextmanager
     def client(self) -> Iterator[YobiClient]:
@@ -105,49 +108,92 @@ class YobiResource(dg.ConfigurableResource):
             yield client
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        """Start downloading the run's week of counters as the run starts.
+        """Start the run's Yobi reads as the run starts, in one session: tenants and
+        locations, then the week's counters, each only if the run executes its asset.
 
-        Steps run one at a time in the run's process, and `weekly_metrics` (seconds of download
-        and parsing at scale) needs nothing HubSpot reads, so it would otherwise wait for
+        Steps run one at a time in the run's process, and the Yobi assets (seconds of download
+        and parsing at scale) need nothing HubSpot reads, so they would otherwise wait for
         HubSpot's paced contact search. A daemon thread, so a run that fails first never waits
-        for it; `weekly_counters` takes the result, or its error, as if fetched there.
+        for it; the assets take the results, or the errors, as if they had read them.
         """
         run = context.dagster_run
-        key = run.tags.get(PARTITION_TAG) if run else None
-        if run is None or key is None or not runs_step(run, WEEKLY_METRICS_STEP):
+        if run is None:
             return
-        try:
-            week = parse_week_key(key)
-        except InvalidWeekKey:
+        week = _run_week(run) if runs_step(run, WEEKLY_METRICS_STEP) else None
+        tenants: Future[TenantsFetch] | None = (
+            Future() if runs_step(run, YOBI_TENANTS_STEP) else None
+        )
+        counters: Future[CountersFetch] | None = Future() if week is not None else None
+        if tenants is None and counters is None:
             return
-        future: Future[CountersFetch] = Future()
-        self._prefetched[week.key] = future
+        self._tenants = tenants
+        self._counters = None if week is None or counters is None else (week.key, counters)
 
-        def fetch() -> None:
+        def download() -> None:
             try:
-                future.set_result(self._fetch(week))
-            except BaseException as error:  # handed to weekly_metrics, which raises it
-                future.set_exception(error)
+                with self.client() as client:
+                    if tenants is not None:
+                        tenants.set_result(_read_tenants(client))
+                    if week is not None and counters is not None:
+                        counters.set_result(_read_counters(client, week))
+            except BaseException as error:  # handed to the assets, which raise it
+                for future in (tenants, counters):
+                    if future is not None and not future.done():
+                        future.set_exception(error)
 
-        threading.Thread(target=fetch, name=f"yobi-week-{week.key}", daemon=True).start()
+        threading.Thread(target=download, name="yobi-reads", daemon=True).start()
+
+    def tenants(self) -> TenantsFetch:
+        """Yobi's tenants and locations (read as the run began, when it did)."""
+        started, self._tenants = self._tenants, None
+        if started is not None:
+            return started.result()
+        with self.client() as client:
+            return _read_tenants(client)
 
     def weekly_counters(self, week: Week) -> CountersFetch:
-        """The week's counters and the client's warnings (prefetched when the run began)."""
-        future = self._prefetched.pop(week.key, None)
-        return future.result() if future is not None else self._fetch(week)
-
-    def _fetch(self, week: Week) -> CountersFetch:
+        """The week's counters (read as the run began, when it did)."""
+        started, self._counters = self._counters, None
+        if started is not None and started[0] == week.key:
+            return started[1].result()
         with self.client() as client:
-            counters = client.weekly_counters(week.dates)
-            return CountersFetch(counters, list(client.warnings))
+            return _read_counters(client, week)
+
+
+@dataclass(frozen=True)
+class TenantsFetch:
+    """Yobi's tenants and locations, and the retries or oddities seen reading them."""
+
+    tenants: list[dict[str, Any]]
+    locations: list[dict[str, Any]]
+    warnings: list[str]
 
 
 @dataclass(frozen=True)
 class CountersFetch:
-    """One week's Yobi counters and the retries or oddities seen fetching them."""
+    """One week's Yobi counters and the retries or oddities seen reading them."""
 
     counters: WeeklyCounters
     warnings: list[str]
+
+
+def _read_tenants(client: YobiClient) -> TenantsFetch:
+    return TenantsFetch(client.tenants(), client.locations(), client.warnings)
+
+
+def _read_counters(client: YobiClient, week: Week) -> CountersFetch:
+    """The counters, with the warnings this read added to the session's."""
+    before = set(client.warnings)
+    counters = client.weekly_counters(week.dates)
+    return CountersFetch(counters, [line for line in client.warnings if line not in before])
+
+
+def _run_week(run: dg.DagsterRun) -> Week | None:
+    """The week a partitioned run is for; None for a run without one."""
+    try:
+        return parse_week_key(run.tags.get(PARTITION_NAME_TAG, ""))
+    except InvalidWeekKey:
+        return None
 
 
 def runs_step(run: dg.DagsterRun, step_key: str) -> bool:

@@ -254,6 +254,8 @@ def test_bad_settings_are_all_named_at_the_start_and_nothing_is_written(harness:
         assert variable in message
 
 
+YOBI_LOGIN = "POST /users/login"
+YOBI_TENANTS = "GET /admin/dental-tenants/list"
 YOBI_STATS = (
     "GET /admin/pms/stats/calls-by-tenant",
     "GET /admin/dental-tenants/tasks/created",
@@ -289,13 +291,16 @@ def test_the_weeks_yobi_counters_download_while_hubspot_is_still_searching(
     assert seen, "Yobi's week was never downloaded"
     # The search ends only with the hung page's retry, its second call.
     assert seen.get(search, 0) <= 1, f"Yobi's week waited for HubSpot's search: {seen}"
+    # And the assets took what was read then: one session, each endpoint read once.
+    counts = harness.control.requests()["counts"]
+    assert [counts.get(route) for route in (YOBI_LOGIN, YOBI_TENANTS, *YOBI_STATS)] == [1] * 5
 
 
 def test_a_run_without_weekly_metrics_downloads_no_week_of_counters(harness: Harness) -> None:
     result = harness.run(selection=["yobi_tenants"])
     assert result.success
     counts = harness.control.requests()["counts"]
-    assert counts.get("GET /admin/dental-tenants/list") == 1, "yobi_tenants did not run"
+    assert counts.get(YOBI_TENANTS) == 1, "yobi_tenants did not run"
     assert not any(counts.get(route) for route in YOBI_STATS), counts
 
 
