@@ -110,20 +110,38 @@ def test_full_mode_has_no_held_back_figure() -> None:
     assert "Held back" not in markdown(summary)
 
 
+def expected_move(delta: object) -> str:
+    """The Move cell: places gained (▲), lost (▼), none (=), or no prior rank (new)."""
+    if pd.isna(delta):
+        return "new"
+    return f"▲{delta}" if delta > 0 else f"▼{-delta}" if delta < 0 else "="
+
+
 def test_tables_list_name_rank_score_tier_and_move() -> None:
     ranked = ranked_frame(150)
     summary = summarize(ranked)
     _, text, _ = email(summary)
-    for row in summary.top.itertuples():
-        move = "new" if pd.isna(row.delta) else None
+    rows = pd.concat([summary.top, summary.bottom])
+    moves = [expected_move(delta) for delta in rows["delta"]]
+    assert {"new", "▲", "▼"} <= {move.rstrip("0123456789") for move in moves}
+    for row, move in zip(rows.itertuples(), moves, strict=True):
         pattern = rf"^ +{row.rank}  {re.escape(row.name)} +{row.score}  {re.escape(row.tier)}"
         assert re.search(pattern, text, re.M), row
-        if move:
-            assert re.search(pattern + r" +new$", text, re.M)
+        assert re.search(rf"{pattern} +{move}$", text, re.M), (row, move)
     up = summary.movers_up.iloc[0]
     assert f"| ▲{up.delta} | {up['name']} | {up.prior_rank} | {up['rank']} |" in markdown(summary)
     down = summary.movers_down.iloc[0]
     assert f"| ▼{-down.delta} | {down['name']} | {down.prior_rank} |" in markdown(summary)
+
+
+def test_move_column_shows_gained_same_lost_and_new() -> None:
+    ranked = ranked_frame(4, prior_every=None)
+    ids = ranked.sort_values("rank")["company_id"].tolist()
+    priors = {ids[0]: "3 out of 4", ids[1]: "2 out of 4", ids[2]: "1 out of 4"}
+    _, text, _ = email(summarize(attach_prior(ranked, None, priors)))
+    table = text.split("TOP 4\n")[1].split("\n\n")[0].splitlines()[1:]
+    assert [line.split()[0] for line in table] == ["1", "2", "3", "4"]
+    assert [line.split()[-1] for line in table] == ["▲2", "=", "▼2", "new"]
 
 
 def test_tables_are_aligned_in_fixed_width_text() -> None:
