@@ -54,9 +54,11 @@ from engagement_ranker.constants import (
     HUBSPOT_ASSOCIATIONS_BATCH_MAX,
     HUBSPOT_BATCH_READ_MAX,
     HUBSPOT_BATCH_UPDATE_MAX,
+    HUBSPOT_ID_PROPERTY,
     HUBSPOT_SEARCH_PAGE_MAX,
     HUBSPOT_SEARCH_PER_SECOND,
     HUBSPOT_SEARCH_RESULT_CAP,
+    HUBSPOT_SEARCH_WINDOW_SECONDS,
     HUBSPOT_TIER_LIMITS,
     HUBSPOT_WINDOW_SECONDS,
     Env,
@@ -69,11 +71,9 @@ COMPANIES_READ_PATH = "/crm/v3/objects/companies/batch/read"
 COMPANIES_UPDATE_PATH = "/crm/v3/objects/companies/batch/update"
 PROPERTY_PATH = "/crm/v3/properties/companies/{name}"
 
-ID_PROPERTY = "hs_object_id"
 REMAINING_HEADER = "X-HubSpot-RateLimit-Remaining"
 NO_ASSOCIATIONS = "crm.associations.NO_ASSOCIATIONS_FOUND"
 OBJECT_NOT_FOUND = "OBJECT_NOT_FOUND"
-SEARCH_WINDOW_SECONDS = 1.0
 # A call counts from its answer, which the server saw earlier (on arrival); this margin only
 # keeps a closed server window from meeting the next call exactly on its edge.
 WINDOW_MARGIN_SECONDS = 0.01
@@ -112,7 +112,7 @@ def _account_limiters(
                     HUBSPOT_TIER_LIMITS[tier], HUBSPOT_WINDOW_SECONDS + WINDOW_MARGIN_SECONDS
                 ),
                 SlidingWindowLimiter(
-                    HUBSPOT_SEARCH_PER_SECOND, SEARCH_WINDOW_SECONDS + WINDOW_MARGIN_SECONDS
+                    HUBSPOT_SEARCH_PER_SECOND, HUBSPOT_SEARCH_WINDOW_SECONDS + WINDOW_MARGIN_SECONDS
                 ),
             )
         return _limiters[key]
@@ -351,11 +351,13 @@ class HubSpotClient(ClosingClient):
                 }
             ]
             if last_id is not None:
-                filters.append({"propertyName": ID_PROPERTY, "operator": "GT", "value": last_id})
+                filters.append(
+                    {"propertyName": HUBSPOT_ID_PROPERTY, "operator": "GT", "value": last_id}
+                )
             body: dict[str, Any] = {
                 "filterGroups": [{"filters": filters}],
                 "properties": list(CONTACT_PROPERTIES),
-                "sorts": [{"propertyName": ID_PROPERTY, "direction": "ASCENDING"}],
+                "sorts": [{"propertyName": HUBSPOT_ID_PROPERTY, "direction": "ASCENDING"}],
                 "limit": HUBSPOT_SEARCH_PAGE_MAX,
             }
             chunk_start = last_id
@@ -383,7 +385,7 @@ class HubSpotClient(ClosingClient):
             if last_id == chunk_start:
                 raise self._malformed(
                     f"POST {SEARCH_PATH}",
-                    f"a query filtered on {ID_PROPERTY} GT {last_id} made no progress",
+                    f"a query filtered on {HUBSPOT_ID_PROPERTY} GT {last_id} made no progress",
                 )
 
     def read_companies(
