@@ -14,6 +14,7 @@ import pandas as pd
 
 from engagement_ranker.constants import (
     CHURNED_STATUS,
+    COMPANY_READ_PROPERTIES,
     PROP_CUSTOMER_STATUS,
     PROP_INTERNAL_TEST,
     PROP_RANK,
@@ -99,6 +100,11 @@ def parse_exclusion_rules(text: str | None) -> tuple[ExclusionRule, ...]:
 def rule_properties(rules: Sequence[ExclusionRule]) -> tuple[str, ...]:
     """The company properties the rules need read, in first-seen order."""
     return tuple(dict.fromkeys(rule.property for rule in rules))
+
+
+def read_properties(rules: Sequence[ExclusionRule]) -> tuple[str, ...]:
+    """Every company property a run reads: the ones it always needs, then the rules' own."""
+    return tuple(dict.fromkeys((*COMPANY_READ_PROPERTIES, *rule_properties(rules))))
 
 
 def build_universe(

@@ -10,6 +10,7 @@ from engagement_ranker.core.universe import (
     build_universe,
     included,
     parse_exclusion_rules,
+    read_properties,
     rule_properties,
 )
 
@@ -61,6 +62,24 @@ def test_custom_rules_replace_the_defaults_and_name_their_properties() -> None:
     ]
     assert rule_properties(rules) == ("tier_flag", "customer_status")
     assert parse_exclusion_rules("  ") == DEFAULT_EXCLUSION_RULES
+
+
+def test_read_properties_add_the_rules_properties_once_after_the_fixed_ones() -> None:
+    fixed = (
+        "name",
+        "domain",
+        "customer_engagement_score",
+        "customer_engagement_rank",
+        "customer_engagement_tier",
+        "is_internal_test",
+        "customer_status",
+    )
+    assert read_properties(DEFAULT_EXCLUSION_RULES) == fixed
+    rules = parse_exclusion_rules(
+        '[{"property": "tier_flag", "value": true}, {"property": "domain", "value": "x.com"}, '
+        '{"property": "tier_flag", "value": "yes"}]'
+    )
+    assert read_properties(rules) == (*fixed, "tier_flag")
 
 
 @pytest.mark.parametrize(
