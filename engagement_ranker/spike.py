@@ -334,14 +334,16 @@ def check_yobi(env: Mapping[str, str], week: Week, today: date) -> tuple[Section
         for probe in probes:
             if probe.name in payloads:
                 usable -= _check_keys(section, probe, payloads[probe.name])
-        tenants = _tenants(section, client) if {"tenants", "locations"} <= usable else None
+        tenants = (
+            _tenants(section, client, payloads) if {"tenants", "locations"} <= usable else None
+        )
         stats = [probe for probe in probes if probe.name in {s.name for s in STATS_SOURCES}]
         activity: dict[int, int] = {}
         if all(probe.name in usable for probe in stats):
             section.findings["buckets"] = {
                 probe.name: _bucket_dates(probe, payloads[probe.name]) for probe in stats
             }
-            activity = _counters(section, client, week)
+            activity = _counters(section, client, week, payloads)
     return section, None if tenants is None else YobiData(tenants, activity)
 
 
@@ -385,9 +387,14 @@ def _check_keys(section: Section, probe: Probe, payload: Any) -> set[str]:
     return {probe.name} if absent else set()
 
 
-def _tenants(section: Section, client: YobiClient) -> pd.DataFrame | None:
+def _tenants(
+    section: Section, client: YobiClient, payloads: Mapping[str, Any]
+) -> pd.DataFrame | None:
+    """The tenant frame the job builds, parsed from the payloads already fetched."""
     try:
-        tenants = tenant_frame(client.tenants(), client.locations())
+        tenants = tenant_frame(
+            client.tenants(payloads["tenants"]), client.locations(payloads["locations"])
+        )
     except ClientError as error:
         section.fail_with(error, FIX_CONTRACT)
         return None
@@ -395,10 +402,15 @@ def _tenants(section: Section, client: YobiClient) -> pd.DataFrame | None:
     return tenants
 
 
-def _counters(section: Section, client: YobiClient, week: Week) -> dict[int, int]:
-    """The week's counters as the job sums them; returns each tenant's activity for ties."""
+def _counters(
+    section: Section, client: YobiClient, week: Week, payloads: Mapping[str, Any]
+) -> dict[int, int]:
+    """The week's counters as the job sums them, from the payloads already fetched; returns
+    each tenant's activity for ties."""
     try:
-        counters = client.weekly_counters(week.dates)
+        counters = client.weekly_counters(
+            week.dates, {source.name: payloads[source.name] for source in STATS_SOURCES}
+        )
     except ClientError as error:
         section.fail_with(error, FIX_CONTRACT)
         return {}

@@ -122,6 +122,14 @@ def test_the_spike_never_writes_to_hubspot(spike, sandbox):
     assert writes == []
 
 
+def test_the_spike_reads_each_yobi_endpoint_once(spike, sandbox):
+    code, _, _ = spike()
+    assert code == 0
+    counts = sandbox.control.requests()["by_service"]["yobi"]["counts"]
+    assert counts == dict.fromkeys(counts, 1)
+    assert len(counts) == len(ADMIN_ENDPOINTS) + 1  # and the login
+
+
 def test_mapping_figures_equal_the_datasets_truth(spike, sandbox):
     truth = sandbox.control.truth().values()
     universe = [t for t in truth if t["expected"] in RANKED + NOT_RANKED]
