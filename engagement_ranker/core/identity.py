@@ -29,6 +29,7 @@ from engagement_ranker.constants import (
     MATCH_CONFIDENCE,
     Env,
     MatchMethod,
+    Metric,
 )
 from engagement_ranker.core.anomalies import (
     SUGGESTION_SEPARATOR,
@@ -561,6 +562,18 @@ def _mapped(
         )
         found.append(_anomaly(company, AnomalyKind.LOW_CONFIDENCE, message, tenant_id=match.chosen))
     return found
+
+
+# The spec's tie-break between tenants matching one company: the week's activity.
+ACTIVITY_METRICS: tuple[Metric, ...] = (Metric.CALLS, Metric.TASKS, Metric.APPOINTMENTS)
+
+
+def weekly_activity(metrics: pd.DataFrame) -> dict[int, int]:
+    """Tenant id -> calls + tasks + appointments this week (missing counts are 0), the
+    `activity` that `resolve_tenants` breaks ties with."""
+    require_columns(metrics, ("tenant_id", *ACTIVITY_METRICS), "weekly metrics frame")
+    weekly = metrics.set_index("tenant_id")[list(ACTIVITY_METRICS)].fillna(0)
+    return {int(t): int(total) for t, total in weekly.sum(axis=1).items()}
 
 
 def resolve_tenants(

@@ -22,6 +22,7 @@ from engagement_ranker.core.identity import (
     parse_generic_domains,
     parse_overrides,
     resolve_tenants,
+    weekly_activity,
 )
 
 
@@ -460,3 +461,23 @@ def test_overrides_json_round_trips_from_the_mapping(result):
     pinned = resolve_tenants(COMPANIES, TENANTS, parse_overrides(text), activity=ACTIVITY)
     rows = pinned.mapping.set_index("company_id")
     assert set(rows.loc[list(ambiguous["company_id"]), "method"]) == {"override"}
+
+
+def test_weekly_activity_is_calls_tasks_and_appointments_per_tenant():
+    metrics = pd.DataFrame(
+        {
+            "tenant_id": pd.array([42, 7, 9], dtype="Int64"),
+            "new_patients": [50, 50, 50],
+            "appointments": [3.0, None, 0.0],
+            "tasks": [2.0, 4.0, None],
+            "calls": [10.0, 1.0, None],
+            "internal_tasks": [5, 5, 5],
+        }
+    )
+    assert weekly_activity(metrics) == {42: 15, 7: 5, 9: 0}
+    assert weekly_activity(metrics.iloc[:0]) == {}
+
+
+def test_weekly_activity_names_a_missing_counter():
+    with pytest.raises(ValueError, match=r"weekly metrics frame lacks column\(s\) tasks"):
+        weekly_activity(pd.DataFrame({"tenant_id": [1], "calls": [1], "appointments": [1]}))
