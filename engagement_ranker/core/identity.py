@@ -26,6 +26,7 @@ from rapidfuzz import fuzz, process
 
 from engagement_ranker.constants import (
     DEFAULT_GENERIC_EMAIL_DOMAINS,
+    DEFAULT_INTERNAL_YOBI_EMAIL_DOMAINS,
     MATCH_CONFIDENCE,
     Env,
     MatchMethod,
@@ -206,6 +207,14 @@ def parse_email_domains(raw: str | None, default: Iterable[str], variable: str) 
 def parse_generic_domains(raw: str | None) -> frozenset[str]:
     """GENERIC_EMAIL_DOMAINS replaces the default list of free-mail domains."""
     return parse_email_domains(raw, DEFAULT_GENERIC_EMAIL_DOMAINS, Env.GENERIC_EMAIL_DOMAINS.value)
+
+
+def parse_internal_domains(raw: str | None) -> frozenset[str]:
+    """INTERNAL_YOBI_USER_EMAIL_DOMAINS replaces the default list of Yobi staff domains, whose
+    tasks are not customer activity."""
+    return parse_email_domains(
+        raw, DEFAULT_INTERNAL_YOBI_EMAIL_DOMAINS, Env.INTERNAL_YOBI_USER_EMAIL_DOMAINS.value
+    )
 
 
 # --- overrides ------------------------------------------------------------------------------

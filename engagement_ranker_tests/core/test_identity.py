@@ -20,6 +20,7 @@ from engagement_ranker.core.identity import (
     normalize_domain,
     normalize_name,
     parse_generic_domains,
+    parse_internal_domains,
     parse_overrides,
     resolve_tenants,
     weekly_activity,
@@ -128,6 +129,13 @@ def test_generic_domains_default_and_override():
     }
     with pytest.raises(ValueError, match=r"GENERIC_EMAIL_DOMAINS entry 'not_a_domain!'"):
         parse_generic_domains("gmail.com,not_a_domain!")
+
+
+def test_internal_domains_default_and_override():
+    assert parse_internal_domains(None) == {"yobi.app", "yib.io"}
+    assert parse_internal_domains(" @Yobi.app yobi-staff.com ") == {"yobi.app", "yobi-staff.com"}
+    with pytest.raises(ValueError, match=r"INTERNAL_YOBI_USER_EMAIL_DOMAINS entry 'yobi_app!'"):
+        parse_internal_domains("yobi.app,yobi_app!")
 
 
 # --- overrides ------------------------------------------------------------------------------
