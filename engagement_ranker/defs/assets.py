@@ -12,6 +12,7 @@ from dagster_duckdb import DuckDBResource
 from engagement_ranker.constants import (
     COMPANY_READ_PROPERTIES,
     METRICS,
+    SUMMARY_TOP_N,
     Metric,
     WriteMode,
 )
@@ -231,8 +232,8 @@ def ranked_scores(
         if week.key == latest_week_key()
         else {}
     )
-    earlier = stored_week(warehouse, "ranked_scores", week.key)
-    if hubspot_prior and earlier is not None:
+    earlier = stored_week(warehouse, "ranked_scores", week.key) if hubspot_prior else None
+    if earlier is not None:
         # A re-run of the week: HubSpot may hold this week's own ranks by now, written by the
         # earlier run, so keep the HubSpot priors the week's earlier ranking read.
         hubspot_prior.update(
@@ -242,7 +243,7 @@ def ranked_scores(
             for row in earlier.itertuples(index=False)
         )
     ranked = attach_prior(ranked, prior_week_ranks(warehouse, week.previous()), hubspot_prior)
-    top = ranked.head(10)[["rank", "name", "score", "tier"]]
+    top = ranked.head(SUMMARY_TOP_N)[["rank", "name", "score", "tier"]]
     return _output(
         context,
         ranked,
