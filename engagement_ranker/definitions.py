@@ -28,4 +28,8 @@ def build_definitions() -> dg.Definitions:
     )
 
 
-defs = build_definitions()
+@dg.definitions
+def defs() -> dg.Definitions:
+    """Loaded by Dagster when it loads the code location, not when the module is imported
+    (the CLI and the tests import `build_definitions` and build their own)."""
+    return build_definitions()
