@@ -18,10 +18,16 @@ ZONE = ZoneInfo(TIMEZONE)
 DAYS_PER_WEEK = 7
 _SUNDAY = 6  # date.weekday(): Monday is 0
 _KEY_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
+# What a person types for "the week the schedule would score".
+LATEST_WEEK = "latest"
 
 
 class InvalidWeekKey(ValueError):
     """A week key (Dagster partition key) that is not the ISO date of a Sunday."""
+
+
+class WeekNotEnded(InvalidWeekKey):
+    """A week that has not ended yet, so its counters are incomplete and it cannot be scored."""
 
 
 def _sunday_on_or_before(day: date) -> date:
@@ -117,6 +123,20 @@ def parse_week_key(key: str) -> Week:
             f"week, as YYYY-MM-DD (e.g. 2026-11-15)"
         ) from None
     return Week.starting(day)
+
+
+def choose_week(requested: str | None, latest_key: str) -> Week:
+    """The week a person asked for: None or "latest" is `latest_key`'s week (the latest
+    completed one); otherwise a Sunday key, refused while its week has not ended."""
+    latest = parse_week_key(latest_key)
+    if requested is None or requested == LATEST_WEEK:
+        return latest
+    week = parse_week_key(requested)
+    if week.start > latest.start:
+        raise WeekNotEnded(
+            f"week {week.key} has not ended yet; the latest completed week is {latest.key}"
+        )
+    return week
 
 
 def week_from_window(start: datetime, end: datetime) -> Week:

@@ -13,6 +13,8 @@ from engagement_ranker.constants import TIMEZONE
 from engagement_ranker.core.week import (
     InvalidWeekKey,
     Week,
+    WeekNotEnded,
+    choose_week,
     latest_completed_week,
     parse_week_key,
     week_containing,
@@ -134,6 +136,32 @@ def test_parse_week_key_rejects_with_the_value_and_the_fix(key, fragment):
     assert fragment in str(excinfo.value)
     assert repr(key) in str(excinfo.value) or str(key) in str(excinfo.value)
     assert "Sunday" in str(excinfo.value)
+
+
+@pytest.mark.parametrize("requested", [None, "latest"])
+def test_choose_week_defaults_to_the_latest_completed_week(requested):
+    assert choose_week(requested, "2026-11-15") == parse_week_key("2026-11-15")
+
+
+@pytest.mark.parametrize("requested", ["2026-11-15", "2026-11-08", "2025-12-28"])
+def test_choose_week_takes_any_week_that_has_ended(requested):
+    assert choose_week(requested, "2026-11-15").key == requested
+
+
+@pytest.mark.parametrize("requested", ["2026-11-22", "2027-01-03"])
+def test_choose_week_refuses_a_week_not_yet_over(requested):
+    with pytest.raises(WeekNotEnded) as excinfo:
+        choose_week(requested, "2026-11-15")
+    assert str(excinfo.value) == (
+        f"week {requested} has not ended yet; the latest completed week is 2026-11-15"
+    )
+    assert isinstance(excinfo.value, InvalidWeekKey)
+
+
+@pytest.mark.parametrize("requested", ["2026-11-16", "Latest", " 2026-11-08"])
+def test_choose_week_refuses_what_is_not_a_sunday_key(requested):
+    with pytest.raises(InvalidWeekKey, match="use the Sunday that starts the week"):
+        choose_week(requested, "2026-11-15")
 
 
 @given(st.dates(min_value=date(2020, 1, 1), max_value=date(2030, 12, 31)))
