@@ -34,16 +34,18 @@ from engagement_ranker.constants import (
 )
 from engagement_ranker.core.identity import (
     Overrides,
-    parse_email_domains,
     parse_generic_domains,
+    parse_internal_domains,
     parse_overrides,
 )
 from engagement_ranker.core.render import email as email_parts
 from engagement_ranker.core.render import slack_messages
 from engagement_ranker.core.settings import (
+    SettingError,
     overrides_text,
     parse_company_ids,
     parse_fraction,
+    parse_ui_url,
     parse_write_mode,
 )
 from engagement_ranker.core.summary import Alert, Summary
@@ -93,11 +95,7 @@ class YobiResource(dg.ConfigurableResource):
 
     @contextmanager
     def client(self) -> Iterator[YobiClient]:
-        domains = parse_email_domains(
-            self.internal_email_domains,
-            DEFAULT_INTERNAL_YOBI_EMAIL_DOMAINS,
-            Env.INTERNAL_YOBI_USER_EMAIL_DOMAINS,
-        )
+        domains = parse_internal_domains(self.internal_email_domains)
         with YobiClient(
             email=self.email,
             password=self.password,
@@ -234,6 +232,7 @@ class RankerSettings(dg.ConfigurableResource):
             self.coverage_min,
             self.default_mode,
             self.default_allowlist,
+            self.ui_url,
         )
         found = []
         for check in checks:
@@ -270,10 +269,17 @@ class RankerSettings(dg.ConfigurableResource):
     def default_allowlist(self) -> tuple[str, ...]:
         return parse_company_ids(self.write_allowlist)
 
+    def ui_url(self) -> str | None:
+        return parse_ui_url(self.dagster_ui_url)
+
     def run_url(self, run_id: str) -> str | None:
-        if not self.dagster_ui_url:
+        """The run's page in the UI; None without a usable DAGSTER_UI_URL (a bad one fails
+        the run at its start, and that run's alert must still go out, without a link)."""
+        try:
+            ui_url = self.ui_url()
+        except SettingError:
             return None
-        return f"{self.dagster_ui_url.rstrip('/')}/runs/{run_id}"
+        return None if ui_url is None else f"{ui_url.rstrip('/')}/runs/{run_id}"
 
 
 class NotifierResource(dg.ConfigurableResource):

@@ -13,7 +13,7 @@ from engagement_ranker.constants import PROP_RANK, PROP_SCORE, PROP_TIER, Env
 from engagement_ranker.defs.alerts import error_text
 from engagement_ranker.defs.checks import ALL_CHECKS, GATING_CHECK_KEYS
 from engagement_ranker.defs.partitions import weekly_partitions
-from engagement_ranker.defs.resources import runs_step
+from engagement_ranker.defs.resources import RankerSettings, runs_step
 from engagement_ranker_tests.defs.conftest import Harness, check_results
 
 PREVIOUS_WEEK = weekly_partitions.get_partition_keys()[-2]
@@ -239,6 +239,7 @@ def test_bad_settings_are_all_named_at_the_start_and_nothing_is_written(harness:
     harness.setenv(Env.ENGAGEMENT_WRITE_MODE, "yolo")
     harness.setenv(Env.JOB_TIMEZONE, "Europe/Paris")
     harness.setenv(Env.TENANT_MAPPING_OVERRIDES_JSON, "{not json")
+    harness.setenv(Env.DAGSTER_UI_URL, "localhost:3000")
 
     result = harness.run(mode=None)
 
@@ -250,8 +251,14 @@ def test_bad_settings_are_all_named_at_the_start_and_nothing_is_written(harness:
         "ENGAGEMENT_WRITE_MODE='yolo'",
         "JOB_TIMEZONE='Europe/Paris'",
         "TENANT_MAPPING_OVERRIDES_JSON",
+        "DAGSTER_UI_URL='localhost:3000'",
     ):
         assert variable in message
+    # The failure alert still goes out, without a link.
+    assert RankerSettings(dagster_ui_url="localhost:3000").run_url(result.run_id) is None
+    assert (
+        RankerSettings(dagster_ui_url="http://ui:3000/").run_url("r1") == "http://ui:3000/runs/r1"
+    )
 
 
 YOBI_LOGIN = "POST /users/login"
