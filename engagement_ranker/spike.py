@@ -39,9 +39,7 @@ from engagement_ranker.clients.yobi import (
     period_for,
 )
 from engagement_ranker.constants import (
-    COMPANY_READ_PROPERTIES,
     DEFAULT_HUBSPOT_BASE_URL,
-    DEFAULT_INTERNAL_YOBI_EMAIL_DOMAINS,
     DEFAULT_MAPPING_COVERAGE_MIN,
     DEFAULT_YOBI_BASE_URL,
     ENGAGEMENT_PROPERTIES,
@@ -49,20 +47,20 @@ from engagement_ranker.constants import (
     TIMEZONE,
     Env,
     MatchMethod,
-    Metric,
 )
 from engagement_ranker.core.identity import (
     AMBIGUOUS,
     COMPANY_COLUMNS,
     DUPLICATE_CLAIM,
     SUGGESTION_SEPARATOR,
-    TENANT_COLUMNS,
+    TENANT_INPUT_COLUMNS,
     UNMAPPED,
     normalize_domain,
-    parse_email_domains,
     parse_generic_domains,
+    parse_internal_domains,
     parse_overrides,
     resolve_tenants,
+    weekly_activity,
 )
 from engagement_ranker.core.settings import overrides_text, parse_fraction
 from engagement_ranker.core.tenants import tenant_frame
@@ -70,9 +68,9 @@ from engagement_ranker.core.universe import (
     build_universe,
     included,
     parse_exclusion_rules,
-    rule_properties,
+    read_properties,
 )
-from engagement_ranker.core.week import Week, latest_completed_week, parse_week_key
+from engagement_ranker.core.week import Week, choose_week, latest_completed_week
 from engagement_ranker.core.writeplan import property_problems
 
 YOBI_CHECK = "Yobi access and weekly fields"
@@ -310,11 +308,7 @@ def check_yobi(env: Mapping[str, str], week: Week, today: date) -> tuple[Section
     section.findings["base_url"] = base_url
     try:
         period = period_for(week.dates[0], today)
-        internal = parse_email_domains(
-            _setting(env, Env.INTERNAL_YOBI_USER_EMAIL_DOMAINS),
-            DEFAULT_INTERNAL_YOBI_EMAIL_DOMAINS,
-            Env.INTERNAL_YOBI_USER_EMAIL_DOMAINS,
-        )
+        internal = parse_internal_domains(_setting(env, Env.INTERNAL_YOBI_USER_EMAIL_DOMAINS))
         client = YobiClient(
             env.get(Env.YOBI_EMAIL, ""),
             env.get(Env.YOBI_PASSWORD, ""),
@@ -424,9 +418,7 @@ def _counters(
         counters.require_complete()
     except ClientError as error:
         section.fail_with(error, FIX_CONTRACT)
-    # The spec's ambiguity tie-break: calls + tasks + appointments in the week.
-    weekly = frame.set_index("tenant_id")[[Metric.CALLS, Metric.TASKS, Metric.APPOINTMENTS]]
-    return {int(t): int(total) for t, total in weekly.fillna(0).sum(axis=1).items()}
+    return weekly_activity(frame)
 
 
 # --- HubSpot --------------------------------------------------------------------------------
@@ -489,7 +481,7 @@ def check_hubspot(env: Mapping[str, str]) -> tuple[Section, pd.DataFrame | None]
     except ValueError as error:
         section.fail_with(error, FIX_SETTINGS)
         return section, None
-    read = tuple(dict.fromkeys((*COMPANY_READ_PROPERTIES, *rule_properties(rules))))
+    read = read_properties(rules)
     with client:
         try:
             definitions = {name: client.company_property(name) for name in ENGAGEMENT_PROPERTIES}
@@ -558,7 +550,7 @@ def check_mapping(
         return section
     result = resolve_tenants(
         companies[list(COMPANY_COLUMNS)],
-        yobi.tenants[list(TENANT_COLUMNS)],
+        yobi.tenants[list(TENANT_INPUT_COLUMNS)],
         overrides,
         generic,
         yobi.activity,
@@ -605,19 +597,6 @@ def check_mapping(
 
 
 # --- the report -----------------------------------------------------------------------------
-def choose_week(key: str | None, now: datetime) -> Week:
-    """The given week (its Sunday), or the latest completed one; a week not yet over is refused."""
-    latest = latest_completed_week(now)
-    if key is None:
-        return latest
-    week = parse_week_key(key)
-    if week.start > latest.start:
-        raise ValueError(
-            f"week {week.key} has not ended yet; the latest completed week is {latest.key}"
-        )
-    return week
-
-
 def spike_report(env: Mapping[str, str], week: Week, today: date) -> dict[str, Any]:
     """Every finding and verdict as JSON-ready data; the text report renders exactly this."""
     yobi, yobi_data = check_yobi(env, week, today)
@@ -767,7 +746,7 @@ def run_spike(as_json: bool, week: str | None) -> int:
     env = dict(os.environ)
     now = datetime.now(UTC)
     try:
-        chosen = choose_week(week, now)
+        chosen = choose_week(week, latest_completed_week(now).key)
     except ValueError as error:
         click.echo(f"--week: {error}", err=True)
         return 2

@@ -42,7 +42,7 @@ from engagement_ranker.core.frames import require_columns
 
 OVERRIDES_VARIABLE = Env.TENANT_MAPPING_OVERRIDES_JSON.value
 COMPANY_COLUMNS: tuple[str, ...] = ("company_id", "name", "domain", "contact_email_domains")
-TENANT_COLUMNS: tuple[str, ...] = ("tenant_id", "tenant_name", "website")
+TENANT_INPUT_COLUMNS: tuple[str, ...] = ("tenant_id", "tenant_name", "website")
 MAPPING_COLUMNS: tuple[str, ...] = (
     "company_id",
     "name",
@@ -402,7 +402,7 @@ class _Matcher:
     def __init__(
         self, tenants: pd.DataFrame, overrides: Overrides, activity: Mapping[int, int]
     ) -> None:
-        require_columns(tenants, TENANT_COLUMNS, "tenants frame")
+        require_columns(tenants, TENANT_INPUT_COLUMNS, "tenants frame")
         ids = [int(t) for t in tenants["tenant_id"]]
         if len(set(ids)) != len(ids):
             raise ValueError("tenant ids appear more than once in the Yobi tenant list")

@@ -10,20 +10,26 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from engagement_ranker.constants import (
-    COMPANY_READ_PROPERTIES,
     METRICS,
     SUMMARY_TOP_N,
-    Metric,
     WriteMode,
 )
-from engagement_ranker.core.anomalies import Anomaly, AnomalyKind
-from engagement_ranker.core.identity import resolve_tenants
+from engagement_ranker.core.anomalies import Anomaly, AnomalyKind, company_label
+from engagement_ranker.core.identity import (
+    AMBIGUOUS,
+    COMPANY_COLUMNS,
+    DUPLICATE_CLAIM,
+    TENANT_INPUT_COLUMNS,
+    UNMAPPED,
+    resolve_tenants,
+    weekly_activity,
+)
 from engagement_ranker.core.movers import activity_anomalies, attach_prior
 from engagement_ranker.core.render import markdown
 from engagement_ranker.core.scoring import rank_companies, rank_text
 from engagement_ranker.core.summary import build_summary
 from engagement_ranker.core.tenants import tenant_frame
-from engagement_ranker.core.universe import build_universe, included, rule_properties
+from engagement_ranker.core.universe import build_universe, included, read_properties
 from engagement_ranker.defs.anomaly_metadata import (
     anomalies_metadata,
     collect_anomalies,
@@ -88,16 +94,14 @@ def customer_companies(
         )
     rules = settings.exclusion_rules()
     with hubspot.client() as client:
-        found = client.customer_universe(
-            tuple(dict.fromkeys((*COMPANY_READ_PROPERTIES, *rule_properties(rules))))
-        )
+        found = client.customer_universe(read_properties(rules))
         warnings = list(client.warnings)
     universe = build_universe(found.contacts, found.companies_of, found.companies, rules)
     excluded = universe[universe["excluded_reason"].notna()]
     anomalies = [
         Anomaly(
             AnomalyKind.EXCLUDED,
-            f"{row.name} ({row.company_id}) excluded: {row.excluded_reason}",
+            f"{company_label(row.name, row.company_id)} excluded: {row.excluded_reason}",
             company_id=row.company_id,
             company_name=row.name,
         )
@@ -179,16 +183,13 @@ def tenant_mapping(
     weekly_metrics: pd.DataFrame,
 ) -> dg.Output[pd.DataFrame]:
     """Each included company's Yobi tenant: overrides, domain, e-mail domain, then name."""
-    activity = weekly_metrics.set_index("tenant_id")[
-        [Metric.CALLS, Metric.TASKS, Metric.APPOINTMENTS]
-    ].fillna(0)
     result = resolve_tenants(
-        included(customer_companies)[["company_id", "name", "domain", "contact_email_domains"]],
-        yobi_tenants[["tenant_id", "tenant_name", "website"]],
+        included(customer_companies)[list(COMPANY_COLUMNS)],
+        yobi_tenants[list(TENANT_INPUT_COLUMNS)],
         # Entries naming an unknown tenant are left out here and fail `overrides_valid`.
         overrides=settings.overrides().for_tenants(set(yobi_tenants["tenant_id"].astype(int))),
         generic_domains=settings.generic_domains(),
-        activity={int(t): int(total) for t, total in activity.sum(axis=1).items()},
+        activity=weekly_activity(weekly_metrics),
     )
     mapping = result.mapping
     counts = mapping["status"].value_counts()
@@ -198,9 +199,9 @@ def tenant_mapping(
         mapping,
         result.anomalies,
         mapped=int(mapping["tenant_id"].notna().sum()),
-        unmapped=int(counts.get("unmapped", 0)),
-        ambiguous=int(counts.get("ambiguous", 0)),
-        duplicate_claims=int(counts.get("duplicate_claim", 0)),
+        unmapped=int(counts.get(UNMAPPED, 0)),
+        ambiguous=int(counts.get(AMBIGUOUS, 0)),
+        duplicate_claims=int(counts.get(DUPLICATE_CLAIM, 0)),
         by_method=dg.MetadataValue.json({str(k): int(v) for k, v in by_method.items()}),
     )
 
