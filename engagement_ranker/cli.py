@@ -119,17 +119,17 @@ def run_week(
     """Materialize one week through Dagster in-process; on failure, alert like the sensor does."""
     import dagster as dg
 
+    from engagement_ranker.core.week import InvalidWeekKey, choose_week
     from engagement_ranker.definitions import build_definitions
     from engagement_ranker.defs.alerts import alert_for_run
     from engagement_ranker.defs.jobs import WEEKLY_JOB_NAME
     from engagement_ranker.defs.partitions import latest_week_key
     from engagement_ranker.defs.report import week_report
 
-    key = latest_week_key() if week == "latest" else _week_key(week, "--week")
-    if key > latest_week_key():
-        raise click.BadParameter(
-            f"week {key} has not ended yet; the latest completed week is {latest_week_key()}"
-        )
+    try:
+        key = choose_week(week, latest_week_key()).key
+    except InvalidWeekKey as error:
+        raise click.BadParameter(str(error), param_hint="--week") from None
     definitions = build_definitions()
     job = definitions.resolve_job_def(WEEKLY_JOB_NAME)
     result = job.execute_in_process(
