@@ -63,6 +63,7 @@ from engagement_ranker.constants import (
     HUBSPOT_WINDOW_SECONDS,
     Env,
 )
+from engagement_ranker.core.identity import is_record_id
 
 SERVICE = "HubSpot"
 SEARCH_PATH = "/crm/v3/objects/contacts/search"
@@ -80,7 +81,6 @@ WINDOW_MARGIN_SECONDS = 0.01
 # Enough parallel batch calls to hide latency; the limiter, not this, bounds the rate.
 CONCURRENCY = 4
 
-_DIGITS = re.compile(r"[0-9]+")
 _PROPERTY_NAME = re.compile(r"[a-z0-9_]+")
 
 FIX_AUTH = f"check {Env.HUBSPOT_ACCESS_TOKEN}: the private app token is missing, revoked or expired"
@@ -147,7 +147,7 @@ def _unique_ids(ids: Iterable[str], what: str) -> list[str]:
     """Validate HubSpot record ids (digit strings) and return them unique, in numeric order."""
     unique: set[str] = set()
     for record_id in ids:
-        if not isinstance(record_id, str) or not _DIGITS.fullmatch(record_id):
+        if not is_record_id(record_id):
             raise ValueError(
                 f"{what} {record_id!r} is not a HubSpot record id: pass ids as digit strings"
             )
@@ -474,7 +474,7 @@ class HubSpotClient(ClosingClient):
                 raise self._malformed(endpoint, f"a result for contact {contact_id!r} not asked")
             for target in _dicts(result.get("to")):
                 company_id = target.get("toObjectId")
-                if isinstance(company_id, bool) or not _DIGITS.fullmatch(str(company_id)):
+                if isinstance(company_id, bool) or not is_record_id(str(company_id)):
                     raise self._malformed(
                         endpoint, f"contact {contact_id} has toObjectId {company_id!r}"
                     )
@@ -542,7 +542,7 @@ class HubSpotClient(ClosingClient):
             if (
                 not isinstance(record, dict)
                 or not isinstance(record.get("id"), str)
-                or not _DIGITS.fullmatch(record["id"])
+                or not is_record_id(record["id"])
                 or not isinstance(record.get("properties"), dict)
             ):
                 # Name the shape, never the record: it may hold a contact's personal data.
