@@ -322,43 +322,53 @@ class YobiClient(ClosingClient):
 
         `payload`: TENANTS' response if already fetched (the spike's), read without a call.
         """
-        endpoint = " ".join(TENANTS)
-        if payload is None:
-            payload = self.payload(*TENANTS)
-        tenants: dict[int, dict[str, Any]] = {}
-        for i, row in enumerate(self._rows(payload, "tenants.rows", endpoint)):
-            where = f"results[{i}]."
-            tenant_id = self._read(row, "tenants.tenant_id", endpoint, where)
-            if tenant_id in tenants:
-                raise self._malformed(endpoint, f"tenant {tenant_id} is listed twice")
-            tenants[tenant_id] = {
-                "tenant_id": tenant_id,
-                "tenant_name": self._read(row, "tenants.name", endpoint, where),
-                "website": self._read(row, "tenants.website", endpoint, where),
-                "is_active": self._read(row, "tenants.is_active", endpoint, where),
-            }
-        return [tenants[tenant_id] for tenant_id in sorted(tenants)]
+        return self._listing(
+            TENANTS,
+            payload,
+            "tenants",
+            {
+                "tenant_id": "tenant_id",
+                "tenant_name": "name",
+                "website": "website",
+                "is_active": "is_active",
+            },
+        )
 
     def locations(self, payload: Any | None = None) -> list[dict[str, Any]]:
         """Every practice-management location: location_id, tenant_id, name.
 
         `payload`: LOCATIONS' response if already fetched (the spike's), read without a call.
         """
-        endpoint = " ".join(LOCATIONS)
+        return self._listing(
+            LOCATIONS,
+            payload,
+            "locations",
+            {"location_id": "location_id", "tenant_id": "tenant_id", "name": "name"},
+        )
+
+    def _listing(
+        self, request: tuple[str, str], payload: Any | None, name: str, fields: Mapping[str, str]
+    ) -> list[dict[str, Any]]:
+        """A listing's rows as {field: KEYS[f"{name}.{key}"]}, one per id (the first field),
+        in id order."""
+        endpoint = " ".join(request)
         if payload is None:
-            payload = self.payload(*LOCATIONS)
-        locations: dict[int, dict[str, Any]] = {}
-        for i, row in enumerate(self._rows(payload, "locations.rows", endpoint)):
+            payload = self.payload(*request)
+        id_field = next(iter(fields))
+        rows: dict[int, dict[str, Any]] = {}
+        for i, row in enumerate(self._rows(payload, f"{name}.rows", endpoint)):
             where = f"results[{i}]."
-            location_id = self._read(row, "locations.location_id", endpoint, where)
-            if location_id in locations:
-                raise self._malformed(endpoint, f"location {location_id} is listed twice")
-            locations[location_id] = {
-                "location_id": location_id,
-                "tenant_id": self._read(row, "locations.tenant_id", endpoint, where),
-                "name": self._read(row, "locations.name", endpoint, where),
+            values = {
+                field: self._read(row, f"{name}.{key}", endpoint, where)
+                for field, key in fields.items()
             }
-        return [locations[location_id] for location_id in sorted(locations)]
+            if values[id_field] in rows:
+                # "tenants" -> "tenant 12 is listed twice"
+                raise self._malformed(
+                    endpoint, f"{name.removesuffix('s')} {values[id_field]} is listed twice"
+                )
+            rows[values[id_field]] = values
+        return [rows[row_id] for row_id in sorted(rows)]
 
     def weekly_counters(
         self, dates: Sequence[date], payloads: Mapping[str, Any] | None = None

@@ -180,6 +180,28 @@ def test_a_tenant_id_of_the_wrong_type_is_malformed(scripted):
         client.tenants()
 
 
+@pytest.mark.parametrize(
+    ("path", "rows", "read", "message"),
+    [
+        (
+            "/api/v1/admin/dental-tenants/list",
+            [{"tenant_id": 12, "tenant_name": "Smile"}, {"tenant_id": "12", "tenant_name": "Grin"}],
+            YobiClient.tenants,
+            "tenant 12 is listed twice",
+        ),
+        (
+            "/api/v1/admin/pms/locations",
+            {"results": [{"location_id": 7, "tenant_id": 12, "name": "Main"}] * 2},
+            YobiClient.locations,
+            "location 7 is listed twice",
+        ),
+    ],
+)
+def test_a_listing_naming_one_id_twice_is_malformed(scripted, path, rows, read, message):
+    with pytest.raises(MalformedResponse, match=message):
+        read(scripted({path: rows}))
+
+
 def test_a_200_saying_success_false_is_an_api_error_with_yobis_message(scripted):
     refusal = {"success": False, "message": "Reporting is paused for maintenance"}
     client = scripted({}, {"/api/v1/admin/pms/locations": refusal})
