@@ -8,6 +8,7 @@ fails, put batches 1..k back to their before image and fail loudly.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 import dagster as dg
@@ -63,6 +64,9 @@ AUDIT_COLUMNS: tuple[str, ...] = (
 )
 # Errors after which HubSpot is known not to have applied the batch (so it needs no restore).
 NOT_APPLIED = (ValidationError, AuthError, ScopeError)
+# Batch updates in flight at once after the first. One at a time, each waits a round trip for
+# the previous; HubSpot's rolling window is the real bound, and the limiter keeps to it.
+UPDATES_IN_FLIGHT = 4
 
 
 class WritebackConfig(dg.Config):
@@ -185,47 +189,101 @@ def _restore(
     return restored, failures
 
 
+@dataclass
+class _Sent:
+    """What the batch updates of one run did, batch by batch (numbers from 1)."""
+
+    applied: list[int] = field(default_factory=list)
+    # Failed batches, and the interruption (a terminated run) met while waiting, if any.
+    failed: dict[int, BaseException] = field(default_factory=dict)
+    interrupted: BaseException | None = None
+
+    @property
+    def stopped(self) -> bool:
+        """Whether sending must stop: a batch failed or the run was interrupted."""
+        return bool(self.failed) or self.interrupted is not None
+
+    def suspect(self) -> list[int]:
+        """Batches HubSpot may have applied: a refusal is known not to have been."""
+        unsure = [n for n, error in self.failed.items() if not isinstance(error, NOT_APPLIED)]
+        return sorted([*self.applied, *unsure])
+
+
+def _send(
+    client: HubSpotClient, planned: Sequence[Sequence[CompanyWrite]], log: dg.DagsterLogManager
+) -> _Sent:
+    """Send the batches: the first alone, then up to UPDATES_IN_FLIGHT at a time.
+
+    The first batch alone finds values HubSpot refuses while nothing else is written. After a
+    failure nothing more is sent, and every batch in flight is let finish (its own timeouts
+    bound it) so that the restore knows all that may have been applied and cannot race it.
+    """
+    sent = _Sent()
+    queue = list(range(1, len(planned) + 1))
+    in_flight: dict[Future[None], int] = {}
+    with ThreadPoolExecutor(UPDATES_IN_FLIGHT) as pool:
+        while (queue and not sent.stopped) or in_flight:
+            room = 1 if not sent.applied else UPDATES_IN_FLIGHT
+            while queue and len(in_flight) < room and not sent.stopped:
+                number = queue.pop(0)
+                batch = planned[number - 1]
+                in_flight[
+                    pool.submit(
+                        client.update_companies, [(w.company_id, dict(w.after)) for w in batch]
+                    )
+                ] = number
+            try:
+                finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            except BaseException as error:  # an interruption stays one, after the restore
+                sent.interrupted = sent.interrupted or error
+                continue
+            for future in finished:
+                number = in_flight.pop(future)
+                error = future.exception()
+                if error is None:
+                    sent.applied.append(number)
+                    log.info(
+                        f"batch {number}/{len(planned)}: "
+                        f"{len(planned[number - 1])} companies written"
+                    )
+                else:
+                    sent.failed[number] = error
+    return sent
+
+
 def _apply(
     client: HubSpotClient,
     changes: Sequence[CompanyWrite],
     log: dg.DagsterLogManager,
 ) -> dict[str, int]:
-    """Write batch after batch; on any failure restore what may have been applied, then raise."""
+    """Write every batch; on any failure restore what may have been applied, then raise."""
     planned = batches(changes)
-    done: list[Sequence[CompanyWrite]] = []
-    batch_of: dict[str, int] = {}
-    for number, batch in enumerate(planned, start=1):
-        try:
-            client.update_companies([(w.company_id, dict(w.after)) for w in batch])
-        except BaseException as error:
-            # Only a refusal is known not to have applied; a timeout, a dropped connection, an
-            # interruption (run terminated) may have applied this batch too.
-            suspect = done if isinstance(error, NOT_APPLIED) else [*done, batch]
-            restored, failures = _restore(client, suspect, log)
-            outcome = (
-                f"restored {restored} companies to their values before the run"
-                if not failures
-                else f"restored {restored} companies; RESTORE INCOMPLETE: {'; '.join(failures)}"
-            )
-            what = f"HubSpot batch update {number} of {len(planned)} failed: {error}."
-            log.error(f"{what} {outcome}")
-            if not isinstance(error, Exception):
-                raise  # an interruption stays an interruption, after the restore
-            raise dg.Failure(
-                description=f"{what} Nothing is left half-written: {outcome}."
-                if not failures
-                else f"{what} {outcome}",
-                metadata={
-                    "failed_batch": number,
-                    "batches": len(planned),
-                    "restored": restored,
-                    "restore_failures": dg.MetadataValue.json(failures),
-                },
-            ) from error
-        done.append(batch)
-        batch_of.update({w.company_id: number for w in batch})
-        log.info(f"batch {number}/{len(planned)}: {len(batch)} companies written")
-    return batch_of
+    sent = _send(client, planned, log)
+    if not sent.stopped:
+        return {w.company_id: n for n in sent.applied for w in planned[n - 1]}
+    restored, failures = _restore(client, [planned[n - 1] for n in sent.suspect()], log)
+    outcome = (
+        f"restored {restored} companies to their values before the run"
+        if not failures
+        else f"restored {restored} companies; RESTORE INCOMPLETE: {'; '.join(failures)}"
+    )
+    if sent.interrupted is not None:
+        log.error(f"HubSpot batch updates interrupted. {outcome}")
+        raise sent.interrupted
+    number, error = min(sent.failed.items())
+    what = f"HubSpot batch update {number} of {len(planned)} failed: {error}."
+    log.error(f"{what} {outcome}")
+    raise dg.Failure(
+        description=f"{what} Nothing is left half-written: {outcome}."
+        if not failures
+        else f"{what} {outcome}",
+        metadata={
+            "failed_batch": number,
+            "batches": len(planned),
+            "restored": restored,
+            "restore_failures": dg.MetadataValue.json(failures),
+        },
+    ) from error
 
 
 def _preflight(
@@ -234,7 +292,19 @@ def _preflight(
     mode: WriteMode,
     allowlist: Sequence[str],
 ) -> tuple[dict[str, dict[str, str | None]], WritePlan]:
-    """Everything checked before the first write: definitions, existence, the before image."""
+    """Everything checked before the first write: existence, the before image, definitions.
+
+    The before image goes first: at scale it is a hundred calls, and HubSpot's rolling window
+    still holds the universe's reads and the definitions check's; the three definitions
+    after it find room sooner than its last pages would behind them.
+    """
+    before, missing = client.read_companies(list(intended), ENGAGEMENT_PROPERTIES)
+    if missing:
+        raise WriteRefused(
+            description=f"Nothing written: companies {', '.join(missing)} are ranked but "
+            "HubSpot no longer has them (deleted or merged since the universe was read); "
+            "re-materialize customer_companies and rerun."
+        )
     problems = property_problems(
         {name: client.company_property(name) for name in ENGAGEMENT_PROPERTIES}
     )
@@ -243,13 +313,6 @@ def _preflight(
             description="Nothing written: HubSpot property definitions do not accept our "
             f"values: {'; '.join(problems)}",
             metadata={"problems": dg.MetadataValue.json(problems)},
-        )
-    before, missing = client.read_companies(list(intended), ENGAGEMENT_PROPERTIES)
-    if missing:
-        raise WriteRefused(
-            description=f"Nothing written: companies {', '.join(missing)} are ranked but "
-            "HubSpot no longer has them (deleted or merged since the universe was read); "
-            "re-materialize customer_companies and rerun."
         )
     return before, plan_writes(intended, before, mode, allowlist)
 

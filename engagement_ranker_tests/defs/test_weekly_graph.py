@@ -9,7 +9,14 @@ from concurrent.futures import ThreadPoolExecutor
 import dagster as dg
 import pytest
 
-from engagement_ranker.constants import PROP_RANK, PROP_SCORE, PROP_TIER, Env
+from engagement_ranker.constants import (
+    ENGAGEMENT_PROPERTIES,
+    HUBSPOT_BATCH_UPDATE_MAX,
+    PROP_RANK,
+    PROP_SCORE,
+    PROP_TIER,
+    Env,
+)
 from engagement_ranker.defs.alerts import error_text
 from engagement_ranker.defs.checks import ALL_CHECKS, GATING_CHECK_KEYS
 from engagement_ranker.defs.partitions import weekly_partitions
@@ -17,6 +24,8 @@ from engagement_ranker.defs.resources import RankerSettings, runs_step
 from engagement_ranker_tests.defs.conftest import Harness, check_results
 
 PREVIOUS_WEEK = weekly_partitions.get_partition_keys()[-2]
+# Enough companies for five update batches, so that several are in flight at once.
+MANY_BATCH_COMPANIES = 560
 
 
 def _written_ids(harness: Harness) -> list[str]:
@@ -38,6 +47,41 @@ def test_full_week_writes_each_ranked_company_once_and_reads_back(harness: Harne
         assert properties[PROP_SCORE] == str(row.score)
         assert properties[PROP_RANK] == f"{row.rank} out of {len(ranked)}"
         assert properties[PROP_TIER] == row.tier
+
+
+def _failure_when_batch_refused(harness: Harness, nth: int) -> dict[str, dg.MetadataValue]:
+    """Run a full week with HubSpot refusing batch update `nth`; the writeback's failure."""
+    rejection = {"nth": nth, "code": "INVALID_INTEGER", "property": PROP_SCORE}
+    harness.control.set_faults({"hubspot": {"batch_update_rejections": [rejection]}})
+    result = harness.run(mode="full")
+    assert not result.success
+    [failure] = result.get_step_failure_events()
+    return dict(failure.step_failure_data.user_failure_data.metadata)
+
+
+@pytest.mark.parametrize("harness", [MANY_BATCH_COMPANIES], indirect=True)
+def test_a_batch_refused_while_later_ones_are_in_flight_leaves_every_company_as_before(
+    harness: Harness,
+) -> None:
+    seeded = {cid: harness.control.company(cid) for cid in harness.control.truth()}
+    failure = _failure_when_batch_refused(harness, 3)
+    assert failure["failed_batch"].value == 3 and failure["batches"].value >= 5
+    # Batches 1 and 2 were written, and some of 4, 5... were in flight: every one went back.
+    assert len(set(_written_ids(harness))) > 2 * HUBSPOT_BATCH_UPDATE_MAX
+    for company_id, before in seeded.items():
+        now = harness.control.company(company_id)
+        assert {p: now[p] or None for p in ENGAGEMENT_PROPERTIES} == {
+            p: before[p] or None for p in ENGAGEMENT_PROPERTIES
+        }, company_id
+
+
+@pytest.mark.parametrize("harness", [MANY_BATCH_COMPANIES], indirect=True)
+def test_the_first_batch_goes_alone_so_a_refused_value_leaves_nothing_written(
+    harness: Harness,
+) -> None:
+    failure = _failure_when_batch_refused(harness, 1)
+    assert failure["failed_batch"].value == 1 and failure["restored"].value == 0
+    assert harness.control.writes() == []  # no later batch was ever sent, so none was undone
 
 
 def test_rerun_of_the_same_week_writes_nothing(harness: Harness) -> None:
