@@ -156,6 +156,7 @@ class SlidingWindowLimiter:
         self.window = window
         self._done: deque[float] = deque()
         self._others: deque[float] = deque()
+        self._raised_at = float("-inf")  # when an answer last raised the others' count
         self._in_flight = 0
         self._ready = threading.Condition()
 
@@ -187,13 +188,22 @@ class SlidingWindowLimiter:
         The server had counted at least that call and ours completed before it was sent;
         whatever else it counted was spent by someone else (another process, another app)
         and counts here as spent just now, so the next calls wait instead of drawing 429s.
+        Our calls in flight beside this one may have been counted too, and pass for someone
+        else's until an answer counted later shows fewer: a call sent after the answer that
+        raised the count bounds the others anew (the newest are kept: they leave last).
         """
         with self._ready:
             now = time.monotonic()
             self._expire(now)
             ours = 1 + sum(1 for done in self._done if done <= sent_at)
-            others = self.budget - max(remaining, 0) - ours
-            self._others.extend([now] * (others - len(self._others)))
+            others = max(self.budget - max(remaining, 0) - ours, 0)
+            if others > len(self._others):
+                self._others.extend([now] * (others - len(self._others)))
+                self._raised_at = now
+            elif sent_at >= self._raised_at:  # counted after the answer that raised it
+                while len(self._others) > others:
+                    self._others.popleft()
+                self._ready.notify_all()
 
     def _expire(self, now: float) -> None:
         for spent in (self._done, self._others):

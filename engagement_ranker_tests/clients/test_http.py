@@ -157,6 +157,41 @@ def _take(limiter: SlidingWindowLimiter, slots: int) -> None:
             pass
 
 
+def test_limiter_forgets_our_own_parallel_calls_once_a_later_answer_shows_them_as_ours():
+    budget = 10
+    limiter = SlidingWindowLimiter(budget, 60)
+    with limiter.slot():  # three of ours at once; the server counted all three
+        sent_at = time.monotonic()
+        with limiter.slot(), limiter.slot():
+            pass
+    # The first answer cannot tell the two beside it from someone else's: 2 held back.
+    limiter.observe_remaining(budget - 3, sent_at)
+    with limiter.slot():  # sent after that answer, and answered with all four counted
+        later = time.monotonic()
+    limiter.observe_remaining(budget - 4, later)
+    # Nobody else spent anything: all but our four are free at once.
+    rest = threading.Thread(target=_take, args=(limiter, budget - 4), daemon=True)
+    rest.start()
+    rest.join(timeout=5)
+    assert not rest.is_alive(), "our own calls were still counted as someone else's"
+
+
+def test_limiter_keeps_what_a_later_answer_counted_over_an_earlier_sent_call():
+    budget = 10
+    limiter = SlidingWindowLimiter(budget, 60)
+    with limiter.slot():
+        early = time.monotonic()
+    with limiter.slot():
+        late = time.monotonic()
+    limiter.observe_remaining(budget - 2 - 5, late)  # 5 of someone else's, seen late
+    # An answer to the call sent before that one was counted earlier: it cannot clear them.
+    limiter.observe_remaining(budget - 1, early)
+    waiter = threading.Thread(target=_take, args=(limiter, budget - 2 - 5 + 1), daemon=True)
+    waiter.start()
+    waiter.join(timeout=0.5)
+    assert waiter.is_alive(), "someone else's calls were forgotten on an older answer's word"
+
+
 def test_limiter_adds_nothing_when_the_server_counted_only_our_calls():
     limiter = SlidingWindowLimiter(5, 60)
     for remaining in (4, 3):
