@@ -56,6 +56,7 @@ from engagement_ranker.constants import (
     Metric,
 )
 from engagement_ranker.core.identity import email_domain
+from engagement_ranker.gcpause import gc_paused
 
 
 class Kind(StrEnum):
@@ -615,7 +616,8 @@ class YobiClient(ClosingClient):
             }.get(status, (ApiError, FIX_REFUSED))
             raise error(SERVICE, endpoint, status, fix=fix, detail=self._message(response))
         try:
-            payload = response.json()
+            with gc_paused():  # tens of MB of JSON at scale: see engagement_ranker.gcpause
+                payload = response.json()
         except ValueError:
             raise self._malformed(endpoint, "the body is not JSON") from None
         if not isinstance(payload, dict):
