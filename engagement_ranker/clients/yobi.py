@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -79,9 +79,17 @@ class Key:
     required: bool = True
     # Each path split at its dots once: a week's payloads read the same few paths a million times.
     steps: tuple[tuple[str, ...], ...] = field(init=False, repr=False, compare=False)
+    # The first path when it is a single key (every trend and row key): `_quick` reads it.
+    first: str | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "steps", tuple(tuple(path.split(".")) for path in self.paths))
+        object.__setattr__(self, "first", self.paths[0] if len(self.steps[0]) == 1 else None)
+
+    @cached_property
+    def parse(self) -> Callable[[Any], Any]:
+        """The kind's parser, looked up once (hashing an enum member per value is slow)."""
+        return PARSERS[self.kind]
 
 
 # Every response key the client reads. Row keys are relative to their row, bucket keys to
@@ -207,28 +215,49 @@ def _day(text: str) -> date | None:
     return day if len(text) == len("YYYY-MM-DD") else None
 
 
-# `_parse`'s answer for a value that is not of the wanted kind.
+# A parser's answer for a value that is not of the wanted kind.
 _NO_MATCH = object()
-_PLAIN_TYPES: dict[Kind, type] = {Kind.LIST: list, Kind.TEXT: str, Kind.FLAG: bool}
 
 
-def _parse(kind: Kind, value: Any) -> Any:
-    """`value` as `kind` holds it (ids as int, dates as date), or _NO_MATCH; one parse each."""
-    plain = _PLAIN_TYPES.get(kind)
-    if plain is not None:
-        return value if isinstance(value, plain) else _NO_MATCH
-    if kind is Kind.ID:
-        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-            return value
-        return (
-            int(value)
-            if isinstance(value, str) and value.isascii() and value.isdigit()
-            else _NO_MATCH
-        )
-    if kind is Kind.DATE:
-        day = _day(value) if isinstance(value, str) else None
-        return _NO_MATCH if day is None else day
-    return value  # Kind.COUNT: checked by `_count` so the message can name the tenant
+def _plain(kind: type) -> Callable[[Any], Any]:
+    return lambda value: value if isinstance(value, kind) else _NO_MATCH
+
+
+def _as_id(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return (
+        int(value) if isinstance(value, str) and value.isascii() and value.isdigit() else _NO_MATCH
+    )
+
+
+def _as_date(value: Any) -> Any:
+    day = _day(value) if isinstance(value, str) else None
+    return _NO_MATCH if day is None else day
+
+
+# Each kind's parser: the value as the kind holds it (ids as int, dates as date), or _NO_MATCH.
+# A count passes as it is: `_count` checks it, so that the message can name the tenant.
+PARSERS: dict[Kind, Callable[[Any], Any]] = {
+    Kind.LIST: _plain(list),
+    Kind.TEXT: _plain(str),
+    Kind.FLAG: _plain(bool),
+    Kind.ID: _as_id,
+    Kind.DATE: _as_date,
+    Kind.COUNT: lambda value: value,
+}
+
+
+def _quick(holder: Any, key: Key) -> Any:
+    """`key`'s value at its first path when that is one key and the value fits, else _NO_MATCH.
+
+    Nearly every value of a week's million is found so; `YobiClient._read` then reads the
+    rest (later paths, absent keys) and words the errors, so answers and messages are its.
+    """
+    if key.first is None or type(holder) is not dict:
+        return _NO_MATCH
+    value = holder.get(key.first)
+    return _NO_MATCH if value is None else key.parse(value)
 
 
 @dataclass(frozen=True)
@@ -431,26 +460,31 @@ class YobiClient(ClosingClient):
             payload = self.payload("GET", source.path, params={"period": period, **source.params})
         tallies: dict[int, _Tally] = {}
         buckets_without_users = 0
+        read = self._read
+        keys = {part: f"{source.name}.{part}" for part in ("tenant_id", "trend", "date")}
+        counted = [(m, f"{source.name}.{m.value}") for m in source.metrics]
+        date_key = KEYS[keys["date"]]
         for i, row in enumerate(self._rows(payload, f"{source.name}.rows", endpoint)):
             where = f"{KEYS[f'{source.name}.rows'].paths[0]}[{i}]."
-            tenant_id = self._read(row, f"{source.name}.tenant_id", endpoint, where)
+            tenant_id = read(row, keys["tenant_id"], endpoint, where)
             tally = tallies.setdefault(tenant_id, _Tally(dict.fromkeys(source.metrics, 0)))
             row_dates: set[date] = set()
-            trend = self._read(row, f"{source.name}.trend", endpoint, where) or []
+            trend = read(row, keys["trend"], endpoint, where) or []
             for j, bucket in enumerate(trend):
-                at = f"{where}trend[{j}]."
-                day = self._read(bucket, f"{source.name}.date", endpoint, at)
+                day = _quick(bucket, date_key)  # `read` would word the bucket's place first
+                if day is _NO_MATCH:
+                    day = read(bucket, keys["date"], endpoint, f"{where}trend[{j}].")
                 if day in row_dates:
                     raise self._malformed(endpoint, f"tenant {tenant_id} has two {day} buckets")
                 row_dates.add(day)
                 if day not in wanted:
                     continue
+                at = f"{where}trend[{j}]."
                 counts = {
-                    m: self._count(bucket, f"{source.name}.{m.value}", endpoint, at, tenant_id)
-                    for m in source.metrics
+                    m: self._count(bucket, name, endpoint, at, tenant_id) for m, name in counted
                 }
                 if Metric.TASKS in source.metrics:
-                    users = self._read(bucket, "tasks.by_user", endpoint, at)
+                    users = read(bucket, "tasks.by_user", endpoint, at)
                     buckets_without_users += users is None
                     internal = self._internal_tasks(users or [], endpoint, at, tenant_id)
                     if internal > counts[Metric.TASKS]:
@@ -506,12 +540,15 @@ class YobiClient(ClosingClient):
     def _read(self, holder: Any, name: str, endpoint: str, where: str) -> Any:
         """The value of KEYS[name] in `holder`; None for an absent optional key."""
         key = KEYS[name]
+        found = _quick(holder, key)
+        if found is not _NO_MATCH:
+            return found
         wrong: tuple[str, Any] | None = None
         for path, steps in zip(key.paths, key.steps, strict=True):
             value = _lookup(holder, steps)
             if value is None:
                 continue
-            parsed = _parse(key.kind, value)
+            parsed = key.parse(value)
             if parsed is not _NO_MATCH:
                 return parsed
             wrong = wrong or (path, value)
