@@ -484,7 +484,7 @@ def check_hubspot(env: Mapping[str, str]) -> tuple[Section, pd.DataFrame | None]
     read = read_properties(rules)
     with client:
         try:
-            definitions = {name: client.company_property(name) for name in ENGAGEMENT_PROPERTIES}
+            definitions = client.property_definitions(ENGAGEMENT_PROPERTIES)
             found = client.customer_universe(read)
         except ApiError as error:
             section.findings["authentication"] = _token_status(error)

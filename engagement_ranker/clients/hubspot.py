@@ -454,6 +454,10 @@ class HubSpotClient(ClosingClient):
                 return None
             raise
 
+    def property_definitions(self, names: Sequence[str]) -> dict[str, dict[str, Any] | None]:
+        """Each named company property's definition; None for one HubSpot does not have."""
+        return {name: self.company_property(name) for name in names}
+
     # --- paging helpers ------------------------------------------------------------------
 
     def _associations_page(

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 import dagster as dg
 import pandas as pd
 
-from engagement_ranker.constants import ENGAGEMENT_PROPERTIES, METRICS
+from engagement_ranker.constants import METRICS
 from engagement_ranker.core.identity import OverridesError
 from engagement_ranker.core.integrity import listed, ranking_problems
 from engagement_ranker.core.universe import included
@@ -168,8 +168,7 @@ def hubspot_properties_writable(
             passed=True, description="historical week: HubSpot is not written, not checked"
         )
     with hubspot.client() as client:
-        definitions = {name: client.company_property(name) for name in ENGAGEMENT_PROPERTIES}
-    return _result(property_problems(definitions))
+        return _result(property_problems(hubspot.engagement_definitions(client)))
 
 
 @_check("hubspot_writeback")

@@ -27,6 +27,7 @@ from engagement_ranker.constants import (
     DEFAULT_INTERNAL_YOBI_EMAIL_DOMAINS,
     DEFAULT_MAPPING_COVERAGE_MIN,
     DEFAULT_YOBI_BASE_URL,
+    ENGAGEMENT_PROPERTIES,
     HTTP_TIMEOUT_SECONDS,
     TIMEZONE,
     Env,
@@ -66,6 +67,8 @@ class HubSpotResource(dg.ConfigurableResource):
     tier: str = Field(default="free", description="Rate-limit tier: free or pro (HUBSPOT_TIER).")
     timeout_seconds: float = HTTP_TIMEOUT_SECONDS
 
+    _definitions: dict[str, dict[str, Any] | None] | None = PrivateAttr(default=None)
+
     @contextmanager
     def client(self) -> Iterator[HubSpotClient]:
         with HubSpotClient(
@@ -75,6 +78,18 @@ class HubSpotResource(dg.ConfigurableResource):
             timeout=self.timeout_seconds,
         ) as client:
             yield client
+
+    def engagement_definitions(self, client: HubSpotClient) -> dict[str, dict[str, Any] | None]:
+        """Our three properties' definitions, read once per run.
+
+        The definitions check reads them and the writer checks them again before its first
+        write, seconds apart in one run: three calls of the hundred in HubSpot's window that
+        the write needs. A definition changed in between still stops the write: the first
+        batch goes alone, and HubSpot refuses a batch whole. A later run reads them afresh.
+        """
+        if self._definitions is None:
+            self._definitions = client.property_definitions(ENGAGEMENT_PROPERTIES)
+        return self._definitions
 
 
 class YobiResource(dg.ConfigurableResource):

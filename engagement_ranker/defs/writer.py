@@ -287,6 +287,7 @@ def _apply(
 
 
 def _preflight(
+    hubspot: HubSpotResource,
     client: HubSpotClient,
     intended: Mapping[str, Mapping[str, str]],
     mode: WriteMode,
@@ -295,8 +296,8 @@ def _preflight(
     """Everything checked before the first write: existence, the before image, definitions.
 
     The before image goes first: at scale it is a hundred calls, and HubSpot's rolling window
-    still holds the universe's reads and the definitions check's; the three definitions
-    after it find room sooner than its last pages would behind them.
+    still holds the universe's reads; the definitions after it find room sooner than its last
+    pages would behind them (and when this run's check read them, they are not read again).
     """
     before, missing = client.read_companies(list(intended), ENGAGEMENT_PROPERTIES)
     if missing:
@@ -305,9 +306,7 @@ def _preflight(
             "HubSpot no longer has them (deleted or merged since the universe was read); "
             "re-materialize customer_companies and rerun."
         )
-    problems = property_problems(
-        {name: client.company_property(name) for name in ENGAGEMENT_PROPERTIES}
-    )
+    problems = property_problems(hubspot.engagement_definitions(client))
     if problems:
         raise WriteRefused(
             description="Nothing written: HubSpot property definitions do not accept our "
@@ -352,7 +351,7 @@ def write_week(
 
     with hubspot.client() as client:
         try:
-            before, plan = _preflight(client, intended, effective, allowlist)
+            before, plan = _preflight(hubspot, client, intended, effective, allowlist)
         except ApiError as error:
             raise WriteRefused(description=f"Nothing written: {error}") from error
         writing = effective is not WriteMode.DRY_RUN and plan.changes

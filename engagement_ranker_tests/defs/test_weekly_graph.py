@@ -305,6 +305,7 @@ def test_bad_settings_are_all_named_at_the_start_and_nothing_is_written(harness:
     )
 
 
+PROPERTY_DEFINITION = "GET /crm/v3/properties/companies/{propertyName}"
 YOBI_LOGIN = "POST /users/login"
 YOBI_TENANTS = "GET /admin/dental-tenants/list"
 YOBI_STATS = (
@@ -345,6 +346,20 @@ def test_the_weeks_yobi_counters_download_while_hubspot_is_still_searching(
     # And the assets took what was read then: one session, each endpoint read once.
     counts = harness.control.requests()["counts"]
     assert [counts.get(route) for route in (YOBI_LOGIN, YOBI_TENANTS, *YOBI_STATS)] == [1] * 5
+
+
+def test_the_check_and_the_writer_share_one_read_of_the_definitions_per_run(
+    harness: Harness,
+) -> None:
+    assert harness.run(mode="full").success
+    assert _definition_reads(harness) == len(ENGAGEMENT_PROPERTIES)
+    # A later run of the writeback alone does not trust the earlier run's read.
+    assert harness.run(mode="full", selection=["hubspot_writeback"]).success
+    assert _definition_reads(harness) == 2 * len(ENGAGEMENT_PROPERTIES)
+
+
+def _definition_reads(harness: Harness) -> int:
+    return harness.control.requests()["counts"].get(PROPERTY_DEFINITION, 0)
 
 
 def test_a_run_without_weekly_metrics_downloads_no_week_of_counters(harness: Harness) -> None:
