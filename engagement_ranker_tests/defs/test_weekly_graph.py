@@ -64,9 +64,9 @@ def test_a_batch_refused_while_later_ones_are_in_flight_leaves_every_company_as_
     harness: Harness,
 ) -> None:
     seeded = {cid: harness.control.company(cid) for cid in harness.control.truth()}
-    failure = _failure_when_batch_refused(harness, 3)
-    assert failure["failed_batch"].value == 3 and failure["batches"].value >= 5
-    # Batches 1 and 2 were written, and some of 4, 5... were in flight: every one went back.
+    failure = _failure_when_batch_refused(harness, 3)  # the third to arrive: batch 2, 3 or 4
+    assert failure["failed_batch"].value >= 2 and failure["batches"].value >= 5
+    # The first batch went alone, four more at once and one refused: all the others went back.
     assert len(set(_written_ids(harness))) > 2 * HUBSPOT_BATCH_UPDATE_MAX
     for company_id, before in seeded.items():
         now = harness.control.company(company_id)
