@@ -6,11 +6,9 @@ Secrets travel as `dg.EnvVar`, so the UI shows the variable's name and never its
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +19,15 @@ from pydantic import Field, PrivateAttr
 
 from engagement_ranker.clients.hubspot import HubSpotClient
 from engagement_ranker.clients.notify import EmailSender, NotifyError, SlackWebhook
-from engagement_ranker.clients.yobi import WeeklyCounters, YobiClient
+from engagement_ranker.clients.yobi import YobiClient
+from engagement_ranker.clients.yobi_session import (
+    CountersFetch,
+    TenantsFetch,
+    YobiLogin,
+    YobiSession,
+    read_counters,
+    read_tenants,
+)
 from engagement_ranker.constants import (
     DEFAULT_HUBSPOT_BASE_URL,
     DEFAULT_INTERNAL_YOBI_EMAIL_DOMAINS,
@@ -105,19 +111,21 @@ class YobiResource(dg.ConfigurableResource):
     )
     timeout_seconds: float = HTTP_TIMEOUT_SECONDS
 
-    _tenants: Future[TenantsFetch] | None = PrivateAttr(default=None)
-    _counters: tuple[str, Future[CountersFetch]] | None = PrivateAttr(default=None)
+    _session: YobiSession | None = PrivateAttr(default=None)
+    _week_key: str | None = PrivateAttr(default=None)
 
-    @contextmanager
-    def client(self) -> Iterator[YobiClient]:
-        domains = parse_internal_domains(self.internal_email_domains)
-        with YobiClient(
+    def login(self) -> YobiLogin:
+        return YobiLogin(
             email=self.email,
             password=self.password,
             base_url=self.base_url,
             timeout=self.timeout_seconds,
-            internal_email_domains=domains,
-        ) as client:
+            internal_email_domains=parse_internal_domains(self.internal_email_domains),
+        )
+
+    @contextmanager
+    def client(self) -> Iterator[YobiClient]:
+        with self.login().client() as client:
             yield client
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
@@ -126,79 +134,45 @@ class YobiResource(dg.ConfigurableResource):
 
         Steps run one at a time in the run's process, and the Yobi assets (seconds of download
         and parsing at scale) need nothing HubSpot reads, so they would otherwise wait for
-        HubSpot's paced contact search. A daemon thread, so a run that fails first never waits
-        for it; the assets take the results, or the errors, as if they had read them.
+        HubSpot's paced contact search. The session is a process of its own (see
+        clients.yobi_session); the assets take the results, or the errors, as if they had
+        read them.
         """
         run = context.dagster_run
         if run is None:
             return
         week = _run_week(run) if runs_step(run, WEEKLY_METRICS_STEP) else None
-        tenants: Future[TenantsFetch] | None = (
-            Future() if runs_step(run, YOBI_TENANTS_STEP) else None
-        )
-        counters: Future[CountersFetch] | None = Future() if week is not None else None
-        if tenants is None and counters is None:
+        tenants = runs_step(run, YOBI_TENANTS_STEP)
+        if week is None and not tenants:
             return
-        self._tenants = tenants
-        self._counters = None if week is None or counters is None else (week.key, counters)
+        self._week_key = None if week is None else week.key
+        self._session = YobiSession(
+            self.login(), tenants=tenants, dates=None if week is None else week.dates
+        )
 
-        def download() -> None:
-            try:
-                with self.client() as client:
-                    if tenants is not None:
-                        tenants.set_result(_read_tenants(client))
-                    if week is not None and counters is not None:
-                        counters.set_result(_read_counters(client, week))
-            except BaseException as error:  # handed to the assets, which raise it
-                for future in (tenants, counters):
-                    if future is not None and not future.done():
-                        future.set_exception(error)
-
-        threading.Thread(target=download, name="yobi-reads", daemon=True).start()
+    def _take(self, name: str) -> Future[Any] | None:
+        """The session's read of `name`, once: asked again (a retried step), Yobi is read anew."""
+        if self._session is None:
+            return None
+        started = getattr(self._session, name)
+        setattr(self._session, name, None)
+        return started
 
     def tenants(self) -> TenantsFetch:
         """Yobi's tenants and locations (read as the run began, when it did)."""
-        started, self._tenants = self._tenants, None
+        started = self._take("tenants")
         if started is not None:
             return started.result()
         with self.client() as client:
-            return _read_tenants(client)
+            return read_tenants(client)
 
     def weekly_counters(self, week: Week) -> CountersFetch:
         """The week's counters (read as the run began, when it did)."""
-        started, self._counters = self._counters, None
-        if started is not None and started[0] == week.key:
-            return started[1].result()
+        started = self._take("counters")
+        if started is not None and self._week_key == week.key:
+            return started.result()
         with self.client() as client:
-            return _read_counters(client, week)
-
-
-@dataclass(frozen=True)
-class TenantsFetch:
-    """Yobi's tenants and locations, and the retries or oddities seen reading them."""
-
-    tenants: list[dict[str, Any]]
-    locations: list[dict[str, Any]]
-    warnings: list[str]
-
-
-@dataclass(frozen=True)
-class CountersFetch:
-    """One week's Yobi counters and the retries or oddities seen reading them."""
-
-    counters: WeeklyCounters
-    warnings: list[str]
-
-
-def _read_tenants(client: YobiClient) -> TenantsFetch:
-    return TenantsFetch(client.tenants(), client.locations(), client.warnings)
-
-
-def _read_counters(client: YobiClient, week: Week) -> CountersFetch:
-    """The counters, with the warnings this read added to the session's."""
-    before = set(client.warnings)
-    counters = client.weekly_counters(week.dates)
-    return CountersFetch(counters, [line for line in client.warnings if line not in before])
+            return read_counters(client, week.dates)
 
 
 def _run_week(run: dg.DagsterRun) -> Week | None:
