@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import parseaddr
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, TypeGuard
 
@@ -60,6 +61,9 @@ METHOD_STRENGTH: dict[MatchMethod, int] = {method: i for i, method in enumerate(
 SUGGESTIONS_MAX = 3
 SUGGESTION_SCORE_CUTOFF = 70
 SUGGESTION_CHUNK = 256
+# Names and domains normalized, remembered: `yobi_tenants` and the mapping both normalize every
+# tenant's, and cleanco's suffix stripping is the costly part (~0.2 s per 10,000 names).
+NORMALIZED_CACHE_SIZE = 1 << 16
 
 
 def is_record_id(text: object) -> TypeGuard[str]:
@@ -124,6 +128,7 @@ def _text(value: object) -> str | None:
     return text or None
 
 
+@lru_cache(maxsize=NORMALIZED_CACHE_SIZE)
 def normalize_name(raw: str | None) -> str | None:
     """Comparable practice name: accents folded, '&' -> 'and', no punctuation or legal suffix.
 
@@ -150,6 +155,7 @@ _WWW = "www."
 _MAILTO = "mailto:"
 
 
+@lru_cache(maxsize=NORMALIZED_CACHE_SIZE)
 def normalize_domain(raw: str | None) -> str | None:
     """The full host of a URL, e-mail or bare domain, lower-case; None if it is not a host.
 
