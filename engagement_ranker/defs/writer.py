@@ -191,11 +191,16 @@ def _restore(
 
 @dataclass
 class _Sent:
-    """What the batch updates of one run did, batch by batch (numbers from 1)."""
+    """What the batch updates of one run did, batch by batch (numbers from 1).
 
-    applied: list[int] = field(default_factory=list)
-    # Failed batches, and the interruption (a terminated run) met while waiting, if any.
+    The sending threads record each batch as it starts and as it ends, so that what may have
+    been applied is known whatever the run's own thread was doing when interrupted.
+    """
+
+    started: set[int] = field(default_factory=set)
+    applied: set[int] = field(default_factory=set)
     failed: dict[int, BaseException] = field(default_factory=dict)
+    # The interruption (a terminated run) met by the run's thread, if any.
     interrupted: BaseException | None = None
 
     @property
@@ -204,9 +209,8 @@ class _Sent:
         return bool(self.failed) or self.interrupted is not None
 
     def suspect(self) -> list[int]:
-        """Batches HubSpot may have applied: a refusal is known not to have been."""
-        unsure = [n for n, error in self.failed.items() if not isinstance(error, NOT_APPLIED)]
-        return sorted([*self.applied, *unsure])
+        """Batches HubSpot may have applied: every one started, but those it refused."""
+        return sorted(n for n in self.started if not isinstance(self.failed.get(n), NOT_APPLIED))
 
 
 def _send(
@@ -215,39 +219,40 @@ def _send(
     """Send the batches: the first alone, then up to UPDATES_IN_FLIGHT at a time.
 
     The first batch alone finds values HubSpot refuses while nothing else is written. After a
-    failure nothing more is sent, and every batch in flight is let finish (its own timeouts
-    bound it) so that the restore knows all that may have been applied and cannot race it.
+    failure or an interruption nothing more is sent, and every batch in flight is let finish
+    (its own timeouts bound it) so that the restore knows all that may have been applied and
+    cannot race it.
     """
     sent = _Sent()
+
+    def update(number: int) -> None:
+        sent.started.add(number)
+        try:
+            client.update_companies([(w.company_id, dict(w.after)) for w in planned[number - 1]])
+        except BaseException as error:
+            sent.failed[number] = error
+            raise
+        sent.applied.add(number)
+
     queue = list(range(1, len(planned) + 1))
-    in_flight: dict[Future[None], int] = {}
+    in_flight: set[Future[None]] = set()
+    logged: set[int] = set()
     with ThreadPoolExecutor(UPDATES_IN_FLIGHT) as pool:
         while (queue and not sent.stopped) or in_flight:
-            room = 1 if not sent.applied else UPDATES_IN_FLIGHT
-            while queue and len(in_flight) < room and not sent.stopped:
-                number = queue.pop(0)
-                batch = planned[number - 1]
-                in_flight[
-                    pool.submit(
-                        client.update_companies, [(w.company_id, dict(w.after)) for w in batch]
-                    )
-                ] = number
             try:
-                finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-            except BaseException as error:  # an interruption stays one, after the restore
-                sent.interrupted = sent.interrupted or error
-                continue
-            for future in finished:
-                number = in_flight.pop(future)
-                error = future.exception()
-                if error is None:
-                    sent.applied.append(number)
+                room = 1 if not sent.applied else UPDATES_IN_FLIGHT
+                while queue and len(in_flight) < room and not sent.stopped:
+                    in_flight.add(pool.submit(update, queue.pop(0)))
+                in_flight = wait(in_flight, return_when=FIRST_COMPLETED).not_done
+                for number in sorted(sent.applied - logged):
+                    logged.add(number)
                     log.info(
                         f"batch {number}/{len(planned)}: "
                         f"{len(planned[number - 1])} companies written"
                     )
-                else:
-                    sent.failed[number] = error
+            except BaseException as error:  # an interruption stays one, after the restore
+                sent.interrupted = sent.interrupted or error
+                in_flight = {future for future in in_flight if not future.done()}
     return sent
 
 
@@ -260,7 +265,7 @@ def _apply(
     planned = batches(changes)
     sent = _send(client, planned, log)
     if not sent.stopped:
-        return {w.company_id: n for n in sent.applied for w in planned[n - 1]}
+        return {w.company_id: n for n in sorted(sent.applied) for w in planned[n - 1]}
     restored, failures = _restore(client, [planned[n - 1] for n in sent.suspect()], log)
     outcome = (
         f"restored {restored} companies to their values before the run"
