@@ -13,7 +13,7 @@ import multiprocessing
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -57,13 +57,7 @@ class YobiLogin:
         return f"YobiLogin(email={self.email!r}, base_url={self.base_url!r})"
 
     def client(self) -> YobiClient:
-        return YobiClient(
-            email=self.email,
-            password=self.password,
-            base_url=self.base_url,
-            timeout=self.timeout,
-            internal_email_domains=self.internal_email_domains,
-        )
+        return YobiClient(**asdict(self))  # the fields are YobiClient's own arguments
 
 
 def read_tenants(client: YobiClient) -> TenantsFetch:
@@ -89,8 +83,9 @@ class YobiSession:
     def __init__(self, login: YobiLogin, *, tenants: bool, dates: Sequence[date] | None) -> None:
         self.tenants: Future[TenantsFetch] | None = Future() if tenants else None
         self.counters: Future[CountersFetch] | None = Future() if dates else None
+        self._dates = tuple(dates or ())
         receiving, sending = _CONTEXT.Pipe(duplex=False)
-        work = (sending, login, tenants, tuple(dates or ()))
+        work = (sending, login, tenants, self._dates)
         # A run that fails first never waits for the reads: they end once they have answered,
         # and with the run's process at the latest.
         self._reader: threading.Thread | BaseProcess
@@ -103,6 +98,16 @@ class YobiSession:
             self._reader.start()
             sending.close()  # the child's copy stays open: EOF here means the child ended
         threading.Thread(target=self._receive, args=(receiving,), name=NAME, daemon=True).start()
+
+    def take_tenants(self) -> Future[TenantsFetch] | None:
+        """The tenants' read, once: asked again (a retried step), the caller reads anew."""
+        started, self.tenants = self.tenants, None
+        return started
+
+    def take_counters(self, dates: Sequence[date]) -> Future[CountersFetch] | None:
+        """The counters' read if it is for `dates`, once (as `take_tenants`)."""
+        started, self.counters = self.counters, None
+        return started if tuple(dates) == self._dates else None
 
     def _receive(self, receiving: Connection) -> None:
         futures = {"tenants": self.tenants, "counters": self.counters}

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from concurrent.futures import Future
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -112,7 +111,6 @@ class YobiResource(dg.ConfigurableResource):
     timeout_seconds: float = HTTP_TIMEOUT_SECONDS
 
     _session: YobiSession | None = PrivateAttr(default=None)
-    _week_key: str | None = PrivateAttr(default=None)
 
     def login(self) -> YobiLogin:
         return YobiLogin(
@@ -123,10 +121,8 @@ class YobiResource(dg.ConfigurableResource):
             internal_email_domains=parse_internal_domains(self.internal_email_domains),
         )
 
-    @contextmanager
-    def client(self) -> Iterator[YobiClient]:
-        with self.login().client() as client:
-            yield client
+    def client(self) -> YobiClient:
+        return self.login().client()
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         """Start the run's Yobi reads as the run starts, in one session: tenants and
@@ -145,22 +141,13 @@ class YobiResource(dg.ConfigurableResource):
         tenants = runs_step(run, YOBI_TENANTS_STEP)
         if week is None and not tenants:
             return
-        self._week_key = None if week is None else week.key
         self._session = YobiSession(
             self.login(), tenants=tenants, dates=None if week is None else week.dates
         )
 
-    def _take(self, name: str) -> Future[Any] | None:
-        """The session's read of `name`, once: asked again (a retried step), Yobi is read anew."""
-        if self._session is None:
-            return None
-        started = getattr(self._session, name)
-        setattr(self._session, name, None)
-        return started
-
     def tenants(self) -> TenantsFetch:
         """Yobi's tenants and locations (read as the run began, when it did)."""
-        started = self._take("tenants")
+        started = self._session.take_tenants() if self._session is not None else None
         if started is not None:
             return started.result()
         with self.client() as client:
@@ -168,8 +155,9 @@ class YobiResource(dg.ConfigurableResource):
 
     def weekly_counters(self, week: Week) -> CountersFetch:
         """The week's counters (read as the run began, when it did)."""
-        started = self._take("counters")
-        if started is not None and self._week_key == week.key:
+        session = self._session
+        started = session.take_counters(week.dates) if session is not None else None
+        if started is not None:
             return started.result()
         with self.client() as client:
             return read_counters(client, week.dates)
