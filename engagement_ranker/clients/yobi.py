@@ -463,7 +463,6 @@ class YobiClient(ClosingClient):
         read = self._read
         keys = {part: f"{source.name}.{part}" for part in ("tenant_id", "trend", "date")}
         counted = [(m, f"{source.name}.{m.value}") for m in source.metrics]
-        date_key = KEYS[keys["date"]]
         for i, row in enumerate(self._rows(payload, f"{source.name}.rows", endpoint)):
             where = f"{KEYS[f'{source.name}.rows'].paths[0]}[{i}]."
             tenant_id = read(row, keys["tenant_id"], endpoint, where)
@@ -471,15 +470,13 @@ class YobiClient(ClosingClient):
             row_dates: set[date] = set()
             trend = read(row, keys["trend"], endpoint, where) or []
             for j, bucket in enumerate(trend):
-                day = _quick(bucket, date_key)  # `read` would word the bucket's place first
-                if day is _NO_MATCH:
-                    day = read(bucket, keys["date"], endpoint, f"{where}trend[{j}].")
+                at = f"{where}trend[{j}]."
+                day = read(bucket, keys["date"], endpoint, at)
                 if day in row_dates:
                     raise self._malformed(endpoint, f"tenant {tenant_id} has two {day} buckets")
                 row_dates.add(day)
                 if day not in wanted:
                     continue
-                at = f"{where}trend[{j}]."
                 counts = {
                     m: self._count(bucket, name, endpoint, at, tenant_id) for m, name in counted
                 }
