@@ -15,7 +15,6 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import parseaddr
-from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, TypeGuard
 
@@ -43,7 +42,8 @@ from engagement_ranker.core.frames import require_columns
 
 OVERRIDES_VARIABLE = Env.TENANT_MAPPING_OVERRIDES_JSON.value
 COMPANY_COLUMNS: tuple[str, ...] = ("company_id", "name", "domain", "contact_email_domains")
-TENANT_INPUT_COLUMNS: tuple[str, ...] = ("tenant_id", "tenant_name", "website")
+# The tenant frame as core.tenants.tenant_frame builds it: names and websites normalized once.
+TENANT_INPUT_COLUMNS: tuple[str, ...] = ("tenant_id", "tenant_name", "domain_key", "name_key")
 MAPPING_COLUMNS: tuple[str, ...] = (
     "company_id",
     "name",
@@ -61,9 +61,6 @@ METHOD_STRENGTH: dict[MatchMethod, int] = {method: i for i, method in enumerate(
 SUGGESTIONS_MAX = 3
 SUGGESTION_SCORE_CUTOFF = 70
 SUGGESTION_CHUNK = 256
-# Names and domains normalized, remembered: `yobi_tenants` and the mapping both normalize every
-# tenant's, and cleanco's suffix stripping is the costly part (~0.2 s per 10,000 names).
-NORMALIZED_CACHE_SIZE = 1 << 16
 
 
 def is_record_id(text: object) -> TypeGuard[str]:
@@ -128,7 +125,6 @@ def _text(value: object) -> str | None:
     return text or None
 
 
-@lru_cache(maxsize=NORMALIZED_CACHE_SIZE)
 def normalize_name(raw: str | None) -> str | None:
     """Comparable practice name: accents folded, '&' -> 'and', no punctuation or legal suffix.
 
@@ -155,7 +151,6 @@ _WWW = "www."
 _MAILTO = "mailto:"
 
 
-@lru_cache(maxsize=NORMALIZED_CACHE_SIZE)
 def normalize_domain(raw: str | None) -> str | None:
     """The full host of a URL, e-mail or bare domain, lower-case; None if it is not a host.
 
@@ -416,10 +411,12 @@ class _Matcher:
             tid: _text(name) or "" for tid, name in zip(ids, tenants["tenant_name"], strict=True)
         }
         self.name_keys: dict[int, str] = {
-            tid: key for tid, name in self.names.items() if (key := normalize_name(name))
+            tid: key
+            for tid, raw in zip(ids, tenants["name_key"], strict=True)
+            if (key := _text(raw))
         }
         self.by_domain = _index(
-            (normalize_domain(w), tid) for tid, w in zip(ids, tenants["website"], strict=True)
+            (_text(key), tid) for tid, key in zip(ids, tenants["domain_key"], strict=True)
         )
         self.by_name = _index((key, tid) for tid, key in self.name_keys.items())
         self.overrides = overrides
@@ -599,6 +596,9 @@ def resolve_tenants(
     activity: Mapping[int, int] | None = None,
 ) -> IdentityResult:
     """Map each company to at most one tenant: overrides -> domain -> e-mail domain -> name.
+
+    `tenants` is core.tenants.tenant_frame's frame (TENANT_INPUT_COLUMNS): its names and
+    websites are normalized there once, not again here.
 
     Ties inside a layer go to the tenant most active this week (`activity`), then the lowest
     tenant id, and are always reported. A tenant claimed by several companies stays with the

@@ -25,6 +25,7 @@ from engagement_ranker.core.identity import (
     resolve_tenants,
     weekly_activity,
 )
+from engagement_ranker.core.tenants import tenant_frame
 
 
 @pytest.mark.parametrize(
@@ -197,7 +198,10 @@ def companies_frame(*rows: tuple[str, str | None, str | None, str]) -> pd.DataFr
 
 
 def tenants_frame(*rows: tuple[int, str, str | None]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=["tenant_id", "tenant_name", "website"])
+    """Tenants as the job hands them to the mapping: through tenant_frame."""
+    return tenant_frame(
+        [{"tenant_id": t, "tenant_name": name, "website": site} for t, name, site in rows], []
+    )
 
 
 TENANTS = tenants_frame(

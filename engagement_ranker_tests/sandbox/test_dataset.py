@@ -21,6 +21,7 @@ from engagement_ranker.constants import (
     TIER_LABELS,
 )
 from engagement_ranker.core.identity import email_domain, parse_overrides, resolve_tenants
+from engagement_ranker.core.tenants import tenant_frame
 from engagement_ranker.sandbox.dataset import (
     MAX_COMPANIES,
     NON_CUSTOMER_STAGES,
@@ -132,9 +133,7 @@ def test_truth_is_what_the_resolver_concludes(seed: int, n: int) -> None:
         and props[PROP_INTERNAL_TEST] != "true"
         and props[PROP_CUSTOMER_STATUS] != "churned"
     ]
-    tenants = pd.DataFrame(
-        [{k: t[k] for k in ("tenant_id", "tenant_name", "website")} for t in dataset.tenants]
-    )
+    tenants = tenant_frame(dataset.tenants, dataset.locations)
     activity = {
         t["tenant_id"]: sum(_weekly(dataset, t["tenant_id"], WEEK)) for t in dataset.tenants
     }
