@@ -225,7 +225,7 @@ def _send(
     """
     sent = _Sent()
 
-    def update(number: int) -> None:
+    def update(number: int) -> int:
         sent.started.add(number)
         try:
             client.update_companies([(w.company_id, dict(w.after)) for w in planned[number - 1]])
@@ -233,19 +233,18 @@ def _send(
             sent.failed[number] = error
             raise
         sent.applied.add(number)
+        return number
 
     queue = list(range(1, len(planned) + 1))
-    in_flight: set[Future[None]] = set()
-    logged: set[int] = set()
+    in_flight: set[Future[int]] = set()
     with ThreadPoolExecutor(UPDATES_IN_FLIGHT) as pool:
         while (queue and not sent.stopped) or in_flight:
             try:
                 room = 1 if not sent.applied else UPDATES_IN_FLIGHT
                 while queue and len(in_flight) < room and not sent.stopped:
                     in_flight.add(pool.submit(update, queue.pop(0)))
-                in_flight = wait(in_flight, return_when=FIRST_COMPLETED).not_done
-                for number in sorted(sent.applied - logged):
-                    logged.add(number)
+                finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+                for number in sorted(f.result() for f in finished if f.exception() is None):
                     log.info(
                         f"batch {number}/{len(planned)}: "
                         f"{len(planned[number - 1])} companies written"
