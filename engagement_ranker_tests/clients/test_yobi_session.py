@@ -71,3 +71,19 @@ def test_a_session_whose_process_dies_fails_its_reads_saying_so(make_sandbox) ->
     assert session.tenants is not None
     with pytest.raises(SessionEnded, match=r"exit code -9\) before answering; rerun the week"):
         session.tenants.result(timeout=DEADLINE_SECONDS)
+
+
+def test_each_read_is_handed_out_once_and_the_counters_only_for_their_own_week(
+    sandbox: Sandbox,
+) -> None:
+    session = YobiSession(_login(sandbox), tenants=True, dates=WEEK.dates)
+    tenants = session.take_tenants()
+    assert tenants is not None and session.take_tenants() is None  # a retry reads anew
+    assert session.take_counters(WEEK.previous().dates) is None
+    assert session.take_counters(WEEK.dates) is None, "handed out after a refusal"
+    tenants.result(timeout=DEADLINE_SECONDS)
+
+    again = YobiSession(_login(sandbox), tenants=False, dates=WEEK.dates)
+    counters = again.take_counters(WEEK.dates)
+    assert counters is not None
+    assert counters.result(timeout=DEADLINE_SECONDS).counters.period
