@@ -77,11 +77,14 @@ def test_each_read_is_handed_out_once_and_the_counters_only_for_their_own_week(
     sandbox: Sandbox,
 ) -> None:
     session = YobiSession(_login(sandbox), tenants=True, dates=WEEK.dates)
+    counters_read = session.counters  # awaited below: the child ends before the sandbox resets
     tenants = session.take_tenants()
     assert tenants is not None and session.take_tenants() is None  # a retry reads anew
     assert session.take_counters(WEEK.previous().dates) is None
     assert session.take_counters(WEEK.dates) is None, "handed out after a refusal"
     tenants.result(timeout=DEADLINE_SECONDS)
+    assert counters_read is not None
+    counters_read.result(timeout=DEADLINE_SECONDS)
 
     again = YobiSession(_login(sandbox), tenants=False, dates=WEEK.dates)
     counters = again.take_counters(WEEK.dates)
