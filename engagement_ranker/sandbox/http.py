@@ -252,6 +252,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if service.serves_control and parts.path.startswith(CONTROL_PREFIX):
             self._send(self._control(request))
             return
+        state.arrived()
         handler = service.resolve(request)
         with state.lock:
             faults = state.faults

@@ -64,6 +64,10 @@ class SandboxState:
         self._counts: Counter[str] = Counter()
         self._statuses: Counter[str] = Counter()
         self._by_service: dict[str, tuple[Counter[str], Counter[str]]] = {}
+        # Wall-clock (epoch) times of the first request's arrival and the last answer, so a
+        # benchmark can tell a run's fixed cost before and after its HTTP traffic.
+        self._first_request_at: float | None = None
+        self._last_response_at: float | None = None
         self._restore()
 
     def clock(self) -> datetime:
@@ -101,10 +105,19 @@ class SandboxState:
         self._counts = Counter()
         self._statuses = Counter()
         self._by_service = {}
+        self._first_request_at = None
+        self._last_response_at = None
+
+    def arrived(self) -> None:
+        """Note a request's arrival (the first one's time is kept)."""
+        with self.lock:
+            if self._first_request_at is None:
+                self._first_request_at = time.time()
 
     def record(self, service: str, route: str, status: int) -> None:
         """Log one request: `route` is "METHOD /path/template"; status 0 = no response sent."""
         with self.lock:
+            self._last_response_at = time.time()
             counts, statuses = self._by_service.setdefault(service, (Counter(), Counter()))
             for by_route, by_status in ((self._counts, self._statuses), (counts, statuses)):
                 by_route[route] += 1
@@ -116,6 +129,8 @@ class SandboxState:
             return {
                 "counts": dict(sorted(self._counts.items())),
                 "statuses": _statuses(self._statuses),
+                "first_request_at": self._first_request_at,
+                "last_response_at": self._last_response_at,
                 "by_service": {
                     service: {"counts": dict(sorted(c.items())), "statuses": _statuses(s)}
                     for service, (c, s) in sorted(self._by_service.items())

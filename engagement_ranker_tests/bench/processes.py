@@ -129,11 +129,15 @@ def product_env(*layers: Mapping[str, str]) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Measured:
-    """One finished process: exit code, wall time and the kernel's peak resident set size."""
+    """One finished process: exit code, wall time, the kernel's peak resident set size and
+    CPU time, and when it started and ended (epoch seconds, to set beside a server's log)."""
 
     returncode: int
     wall_seconds: float
     peak_rss_bytes: int
+    cpu_seconds: float
+    started_at: float
+    ended_at: float
 
 
 def _signal_session(process: subprocess.Popen[str], sig: signal.Signals) -> None:
@@ -162,6 +166,7 @@ def run_measured(
 ) -> Measured:
     """Run `command` (output to `log`) and measure it; wait4 gives that child's own peak RSS."""
     with log.open("w", encoding="utf-8") as out:
+        started_at = time.time()
         started = time.perf_counter()
         process = _start_logged(command, env, out)
         try:
@@ -169,6 +174,7 @@ def run_measured(
                 pid, status, usage = os.wait4(process.pid, os.WNOHANG)
                 if pid:
                     wall = time.perf_counter() - started
+                    ended_at = time.time()
                     break
                 if time.perf_counter() - started > deadline_seconds:
                     raise SystemExit(
@@ -185,7 +191,8 @@ def run_measured(
             _signal_session(process, signal.SIGKILL)
     process.returncode = os.waitstatus_to_exitcode(status)
     # Linux reports ru_maxrss in KiB.
-    return Measured(process.returncode, wall, usage.ru_maxrss * 1024)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Measured(process.returncode, wall, usage.ru_maxrss * 1024, cpu, started_at, ended_at)
 
 
 @contextmanager

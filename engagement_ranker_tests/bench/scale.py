@@ -57,6 +57,10 @@ class ScaleResult:
     rate_limited: int  # HubSpot 429s
     floor: Floor
     log: Path
+    # The run's fixed cost: from its start to its first HTTP request, and from the last
+    # answer it got (Slack's, usually) to its exit. None when the sandbox saw no request.
+    to_first_request: float | None
+    after_last_response: float | None
 
     @property
     def ratio(self) -> float:
@@ -137,6 +141,7 @@ def measure(companies: int, *, latency_ms: int, tier: str, seed: int, root: Path
     services = requests["by_service"]
     calls = {name: dict(entry["counts"]) for name, entry in services.items()}
     hubspot = calls.get("hubspot", {})
+    first, last = requests.get("first_request_at"), requests.get("last_response_at")
     return ScaleResult(
         companies=companies,
         customer_contacts=contacts,
@@ -149,20 +154,29 @@ def measure(companies: int, *, latency_ms: int, tier: str, seed: int, root: Path
         rate_limited=services.get("hubspot", {}).get("statuses", {}).get(RATE_LIMITED, 0),
         floor=hubspot_floor(hubspot, ranked, written, latency_ms, tier),
         log=log,
+        to_first_request=None if first is None else first - run.started_at,
+        after_last_response=None if last is None else run.ended_at - last,
     )
+
+
+def _seconds(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
 
 
 def tables(results: list[ScaleResult], tier: str) -> list[str]:
     """The results as Markdown: the summary, calls per endpoint, and the floor's terms."""
     lines = [
-        "| N companies | customer contacts | ranked | written | wall s | peak RSS MB "
+        "| N companies | customer contacts | ranked | written | wall s | CPU s | peak RSS MB "
+        "| start → 1st request s | last response → exit s "
         "| HubSpot calls | 429s | floor s | wall / floor | targets |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in results:
         lines.append(
             f"| {r.companies:,} | {r.customer_contacts:,} | {r.ranked:,} | {r.written:,} "
-            f"| {r.run.wall_seconds:.1f} | {r.run.peak_rss_bytes / MB:.0f} "
+            f"| {r.run.wall_seconds:.1f} | {r.run.cpu_seconds:.1f} "
+            f"| {r.run.peak_rss_bytes / MB:.0f} "
+            f"| {_seconds(r.to_first_request)} | {_seconds(r.after_last_response)} "
             f"| {sum(r.calls.get('hubspot', {}).values()):,} | {r.rate_limited} "
             f"| {r.floor.seconds:.1f} | {r.ratio:.2f} | {'; '.join(r.verdicts())} |"
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 
@@ -56,6 +58,19 @@ def test_requests_count_both_apis_by_route_and_status(sandbox: Sandbox) -> None:
     assert summary["by_service"]["yobi"]["statuses"] == {"200": 0, "401": 1, "429": 0}
     # Control calls themselves are never counted.
     assert sandbox.control.requests()["counts"] == summary["counts"]
+
+
+def test_requests_tell_when_the_first_came_and_the_last_was_answered(sandbox: Sandbox) -> None:
+    assert sandbox.control.requests()["first_request_at"] is None
+    before = time.time()
+    with _hubspot(sandbox) as hubspot:
+        hubspot.get("/crm/v3/properties/companies/customer_engagement_score")
+        hubspot.get("/crm/v3/properties/companies/customer_engagement_rank")
+    after = time.time()
+    summary = sandbox.control.requests()
+    assert before <= summary["first_request_at"] <= summary["last_response_at"] <= after
+    sandbox.control.reset()
+    assert sandbox.control.requests()["last_response_at"] is None
 
 
 def test_truth_lists_every_company_with_the_overrides(sandbox: Sandbox) -> None:
