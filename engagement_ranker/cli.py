@@ -26,6 +26,8 @@ def main() -> None:
     """Weekly customer engagement ranks from Yobi usage, written onto HubSpot companies."""
     # Per-week asset checks are a Dagster preview feature; the warning is expected (DESIGN.md).
     warnings.filterwarnings("ignore", message="Specifying a partitions_def on an AssetCheckSpec")
+    # The previous week as an input: the first week has none (a beta parameter of Dagster's).
+    warnings.filterwarnings("ignore", message="Parameter `allow_nonexistent_upstream_partitions`")
 
 
 @main.command()
@@ -109,6 +111,35 @@ def _week_key(value: str, option: str) -> str:
         raise click.BadParameter(str(error), param_hint=option) from None
 
 
+def _alert_summary(alert: Any, delivered: list[str], errors: list[str]) -> dict[str, Any]:
+    return {
+        "step": alert.step,
+        "error": alert.error,
+        "written": alert.written,
+        "delivered": delivered,
+        "delivery_errors": errors,
+    }
+
+
+def check_settings(week_key: str) -> dict[str, Any] | None:
+    """Every setting parsed before anything else; on a bad one, the alert is sent (through
+    whichever channel is usable) and a failure report returned."""
+    from engagement_ranker.core.summary import Alert
+    from engagement_ranker.defs.alerts import NOTHING_WRITTEN, send_alert
+    from engagement_ranker.defs.report import week_report
+    from engagement_ranker.settings import Settings, SettingsError
+
+    try:
+        Settings.from_env(os.environ)
+    except SettingsError as error:
+        alert = Alert(week_key, "settings", str(error), NOTHING_WRITTEN)
+        delivered, errors = send_alert(alert, os.environ)
+        return week_report({}, week_key, succeeded=False) | {
+            "alert": _alert_summary(alert, delivered, errors)
+        }
+    return None
+
+
 def run_week(
     instance: Any,
     week: str,
@@ -117,19 +148,21 @@ def run_week(
     log_level: str = "INFO",
 ) -> tuple[bool, dict[str, Any]]:
     """Materialize one week through Dagster in-process; on failure, alert like the sensor does."""
-    import dagster as dg
-
     from engagement_ranker.core.week import InvalidWeekKey, choose_week
     from engagement_ranker.definitions import build_definitions
-    from engagement_ranker.defs.alerts import alert_for_run
+    from engagement_ranker.defs.alerts import alert_for_run, send_alert
     from engagement_ranker.defs.jobs import WEEKLY_JOB_NAME
     from engagement_ranker.defs.partitions import latest_week_key
-    from engagement_ranker.defs.report import week_report
+    from engagement_ranker.defs.report import run_outputs, week_report
+    from engagement_ranker.settings import run_url, secret_values
 
     try:
         key = choose_week(week, latest_week_key()).key
     except InvalidWeekKey as error:
         raise click.BadParameter(str(error), param_hint="--week") from None
+    refused = check_settings(key)
+    if refused is not None:
+        return False, refused
     definitions = build_definitions()
     job = definitions.resolve_job_def(WEEKLY_JOB_NAME)
     result = job.execute_in_process(
@@ -138,23 +171,18 @@ def run_week(
         run_config=_run_config(mode, allow, log_level),
         raise_on_error=False,
     )
-    resources = definitions.resources
-    with dg.build_resources(
-        {name: resources[name] for name in ("settings", "notifier", "warehouse")}
-    ) as built:
-        report = week_report(instance, built.warehouse, key, result.dagster_run)
-        if not result.success:
-            alert = alert_for_run(
-                instance, result.dagster_run, built.settings.run_url(result.run_id)
-            )
-            delivered, errors = built.notifier.deliver(alert)
-            report["alert"] = {
-                "step": alert.step,
-                "error": alert.error,
-                "written": alert.written,
-                "delivered": delivered,
-                "delivery_errors": errors,
-            }
+    outputs = run_outputs(definitions, instance, result.dagster_run, key)
+    report = week_report(outputs, key, result.success)
+    if not result.success:
+        environ = dict(os.environ)
+        alert = alert_for_run(
+            instance,
+            result.dagster_run,
+            key,
+            run_url(environ, result.run_id),
+            secret_values(environ),
+        )
+        report["alert"] = _alert_summary(alert, *send_alert(alert, environ))
     return result.success, report
 
 
@@ -179,7 +207,7 @@ def run(
     week: str, mode: str | None, allow: str | None, report_path: str | None, log_level: str
 ) -> None:
     """Run one week (fetch, map, rank, check, write, summarize); exit non-zero on any failure."""
-    from engagement_ranker.core.settings import SettingError, parse_company_ids
+    from engagement_ranker.settings import SettingError, parse_company_ids
 
     try:
         allowlist = parse_company_ids(allow, "--allow") if allow else None
@@ -203,9 +231,14 @@ def run(
 
 
 def _summary_markdown(instance: Any, week_key: str) -> str:
-    from engagement_ranker.defs.anomaly_metadata import latest_metadata
+    import dagster as dg
 
-    summary = latest_metadata(instance, "slack_summary", week_key).get("summary")
+    from engagement_ranker.defs.keys import SLACK_SUMMARY
+
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=SLACK_SUMMARY, asset_partitions=[week_key]), limit=1
+    ).records
+    summary = records[0].asset_materialization.metadata.get("summary") if records else None
     return summary.value if summary is not None else "(no summary was produced)"
 
 

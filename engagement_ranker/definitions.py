@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 import dagster as dg
 
 from engagement_ranker.defs import assets
@@ -9,6 +11,8 @@ from engagement_ranker.defs.alerts import failure_alert
 from engagement_ranker.defs.checks import ALL_CHECKS
 from engagement_ranker.defs.jobs import weekly_engagement_job, weekly_schedule
 from engagement_ranker.defs.resources import build_resources
+
+ASSETS = dg.load_assets_from_modules([assets])
 
 
 def build_definitions() -> dg.Definitions:
@@ -18,7 +22,7 @@ def build_definitions() -> dg.Definitions:
     and a process per step would cost more start-up than the work itself.
     """
     return dg.Definitions(
-        assets=dg.load_assets_from_modules([assets]),
+        assets=ASSETS,
         asset_checks=ALL_CHECKS,
         jobs=[weekly_engagement_job],
         schedules=[weekly_schedule],
@@ -26,6 +30,13 @@ def build_definitions() -> dg.Definitions:
         resources=build_resources(),
         executor=dg.in_process_executor,
     )
+
+
+@cache
+def code_location() -> dg.Definitions:
+    """The code location as Dagster loads it, built once per process: its whole graph is what
+    the write gate reads, whatever a run selected."""
+    return build_definitions()
 
 
 @dg.definitions

@@ -40,7 +40,6 @@ from engagement_ranker.clients.yobi import (
 )
 from engagement_ranker.constants import (
     DEFAULT_HUBSPOT_BASE_URL,
-    DEFAULT_MAPPING_COVERAGE_MIN,
     DEFAULT_YOBI_BASE_URL,
     ENGAGEMENT_PROPERTIES,
     METRICS,
@@ -58,11 +57,9 @@ from engagement_ranker.core.identity import (
     normalize_domain,
     parse_generic_domains,
     parse_internal_domains,
-    parse_overrides,
     resolve_tenants,
     weekly_activity,
 )
-from engagement_ranker.core.settings import overrides_text, parse_fraction
 from engagement_ranker.core.tenants import tenant_frame
 from engagement_ranker.core.universe import (
     build_universe,
@@ -72,6 +69,7 @@ from engagement_ranker.core.universe import (
 )
 from engagement_ranker.core.week import Week, choose_week, latest_completed_week
 from engagement_ranker.core.writeplan import property_problems
+from engagement_ranker.settings import RankingSettings, SettingError
 
 YOBI_CHECK = "Yobi access and weekly fields"
 HUBSPOT_CHECK = "HubSpot access and properties"
@@ -532,22 +530,15 @@ def check_mapping(
         )
         return section
     try:
-        minimum = parse_fraction(
-            _setting(env, Env.MAPPING_COVERAGE_MIN),
-            DEFAULT_MAPPING_COVERAGE_MIN,
-            Env.MAPPING_COVERAGE_MIN,
-        )
-        generic = parse_generic_domains(_setting(env, Env.GENERIC_EMAIL_DOMAINS))
-        overrides = parse_overrides(
-            overrides_text(
-                _setting(env, Env.TENANT_MAPPING_OVERRIDES_JSON),
-                _setting(env, Env.TENANT_MAPPING_OVERRIDES_FILE),
-            ),
-            set(yobi.tenants["tenant_id"]),
-        )
+        ranking = RankingSettings.from_env(env)
+        unknown = ranking.unknown_tenants(set(yobi.tenants["tenant_id"].astype(int)))
+        if unknown:
+            raise SettingError("; ".join(unknown))
     except ValueError as error:
         section.fail_with(error, FIX_SETTINGS)
         return section
+    minimum, generic = ranking.mapping_coverage_min, ranking.generic_email_domains
+    overrides = ranking.overrides
     result = resolve_tenants(
         companies[list(COMPANY_COLUMNS)],
         yobi.tenants[list(TENANT_INPUT_COLUMNS)],

@@ -85,19 +85,21 @@ def _definitions() -> dg.Definitions:
 
 
 def alert_failed_run(instance: dg.DagsterInstance, run_id: str) -> None:
-    """Evaluate the code location's own `failure_alert` sensor on a failed run, with the
-    location's resources, as the daemon does on its next tick."""
+    """Evaluate the code location's own `failure_alert` sensor on a failed run, as the daemon
+    does on its next tick (it reads its channels from the environment)."""
     definitions = _definitions()
     sensor = definitions.resolve_sensor_def(failure_alert.name)
     [failure] = instance.get_records_for_run(
         run_id, of_type=dg.DagsterEventType.RUN_FAILURE
     ).records
+    run = instance.get_run_by_id(run_id)
+    assert run is not None
     context = dg.build_run_status_sensor_context(
         sensor_name=sensor.name,
         dagster_event=failure.event_log_entry.dagster_event,
         dagster_instance=instance,
-        dagster_run=instance.get_run_by_id(run_id),
-        resources=definitions.resources,
+        dagster_run=run,
+        partition_key=run.tags.get("dagster/partition"),
     ).for_run_failure()
     sensor(context)
 
@@ -140,7 +142,7 @@ def _visible_company(box: Sandbox, previous: dg.ExecuteInProcessResult) -> str:
     """The company matched by its domain (so a new name keeps its tenant) that ranked best in
     the previous week, so it shows in this week's top 10."""
     by_domain = {cid for cid, t in box.control.truth().items() if t["method"] == MatchMethod.DOMAIN}
-    ranked = previous.output_for_node("ranked_scores")
+    ranked = previous.output_for_node("ranked_scores").table
     return str(
         ranked.loc[ranked["company_id"].isin(by_domain)].sort_values("rank").iloc[0].company_id
     )

@@ -15,8 +15,9 @@ import pytest
 from dagster_duckdb import DuckDBResource
 
 from engagement_ranker.constants import Env
-from engagement_ranker.defs.history import stored_week
+from engagement_ranker.defs.keys import RANKED_SCORES
 from engagement_ranker.defs.partitions import latest_week_key, weekly_partitions
+from engagement_ranker.defs.warehouse import stored_week
 from engagement_ranker.sandbox.runner import Sandbox, SandboxConfig
 
 COMMAND = str(Path(sys.executable).with_name("engagement-ranker"))
@@ -111,7 +112,7 @@ def test_backfill_stores_past_weeks_without_writing(tmp_path: Path, box: Sandbox
     assert box.control.writes() == []
     warehouse = DuckDBResource(database=env[Env.ENGAGEMENT_DUCKDB_PATH])
     for week in (first, last):
-        ranked = stored_week(warehouse, "ranked_scores", week)
+        ranked = stored_week(warehouse, RANKED_SCORES, week)
         assert ranked is not None and not ranked.empty, week
 
 

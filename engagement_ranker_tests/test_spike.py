@@ -261,7 +261,7 @@ def test_overrides_are_read_from_the_file_the_job_reads(spike, sandbox, monkeypa
     verdict = json.loads(out)["mapping"]["verdict"]
     assert code == 1
     assert verdict.startswith(f"FAIL {MAPPING_CHECK}: {Env.TENANT_MAPPING_OVERRIDES_FILE}=")
-    assert "does not exist" in verdict
+    assert "is not a readable file" in verdict
 
 
 def test_the_text_report_is_the_same_byte_for_byte(spike):

@@ -20,7 +20,6 @@ from engagement_ranker.constants import (
 )
 from engagement_ranker.core.anomalies import Anomaly
 from engagement_ranker.core.movers import biggest_movers
-from engagement_ranker.core.settings import UI_URL_FIX, is_web_url
 from engagement_ranker.core.week import Week
 
 # The columns every company row in a summary table carries.
@@ -45,9 +44,10 @@ SCORE_BY_TIER_COLUMNS: tuple[str, ...] = (
 
 def check_run_url(run_url: str | None) -> str | None:
     """A run link goes into e-mail HTML and Slack: only plain web links are allowed."""
-    if run_url is not None and not is_web_url(run_url):
+    if run_url is not None and not run_url.startswith(("http://", "https://")):
         raise ValueError(
-            f"run link {run_url!r} is not an http(s) URL; set {Env.DAGSTER_UI_URL} to {UI_URL_FIX}"
+            f"run link {run_url!r} is not an http(s) URL; set {Env.DAGSTER_UI_URL} to the "
+            "Dagster UI's address, e.g. http://localhost:3000"
         )
     return run_url
 

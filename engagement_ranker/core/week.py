@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from engagement_ranker.constants import TIMEZONE
@@ -20,6 +21,13 @@ _SUNDAY = 6  # date.weekday(): Monday is 0
 _KEY_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
 # What a person types for "the week the schedule would score".
 LATEST_WEEK = "latest"
+
+
+class WeekRole(StrEnum):
+    """The latest completed week is the one HubSpot holds; every older one is history."""
+
+    LATEST = "latest"
+    HISTORICAL = "historical"
 
 
 class InvalidWeekKey(ValueError):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from enum import StrEnum
 
 import pandas as pd
 
@@ -32,6 +33,25 @@ _PLAIN_SHAPES: dict[str, tuple[str, frozenset[str], str]] = {
     PROP_TIER: ("string", frozenset({"text"}), "Single-line text (or a dropdown)"),
 }
 _ENUMERATION = "enumeration"
+
+
+class CompanyOutcome(StrEnum):
+    """What a run did with one ranked company (the audit's `outcome`)."""
+
+    WRITTEN = "written"
+    UNCHANGED = "unchanged"
+    DRY_RUN = "not written: dry-run"
+    NOT_ON_ALLOWLIST = "not written: not on the allowlist"
+    HISTORICAL_WEEK = "not written: historical week"
+    NOT_SENT = "not written: the write failed"
+
+
+class WriteOutcome(StrEnum):
+    """What a failed write left in HubSpot, for the alert."""
+
+    NOTHING_WRITTEN = "nothing_written"
+    RESTORED = "restored"
+    RESTORE_INCOMPLETE = "restore_incomplete"
 
 
 @dataclass(frozen=True)

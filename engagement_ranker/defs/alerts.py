@@ -1,23 +1,31 @@
 """Failure alerts: which week, which step or check, the error, and what HubSpot now holds.
 
 The same builder serves the run-failure sensor (scheduled and UI runs) and the in-process
-`engagement-ranker run` command, so every failed week sounds the same alarm.
+`engagement-ranker run` command, so every failed week sounds the same alarm. It reads the
+run's own events: check evaluations, step failures (with the writer's outcome) and, when the
+run failed before any step (a bad setting), the run's failure.
 """
 
+from __future__ import annotations
+
+import os
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import dagster as dg
-from dagster._core.execution.plan.objects import StepFailureData
-from dagster._core.storage.tags import PARTITION_NAME_TAG
-from dagster._utils.error import SerializableErrorInfo
 
+from engagement_ranker.clients.http import redact
 from engagement_ranker.core.render import ALERT_LINE_MAX_CHARS
 from engagement_ranker.core.summary import Alert
-from engagement_ranker.defs.resources import NotifierResource, RankerSettings
+from engagement_ranker.core.writeplan import WriteOutcome
+from engagement_ranker.defs.keys import HUBSPOT_WRITEBACK
+from engagement_ranker.defs.resources import deliver
+from engagement_ranker.defs.writeback import OUTCOME_KEY
+from engagement_ranker.settings import notification_channels, run_url, secret_values
 
 ERROR_LINES = 6
-WRITEBACK_STEP = "hubspot_writeback"
+WRITEBACK_STEP = HUBSPOT_WRITEBACK.to_user_string()
 
 
 def _first_lines(text: str) -> str:
@@ -31,16 +39,20 @@ def _first_lines(text: str) -> str:
     return "\n".join(lines[:ERROR_LINES])
 
 
-def error_text(error: SerializableErrorInfo | None) -> str:
-    """The user-facing message: the innermost cause, past Dagster's "Error occurred..." wrappers."""
+def error_text(error: Any) -> str:
+    """The user-facing message of a serialized error: the innermost cause, past Dagster's
+    "Error occurred..." wrappers."""
     if error is None:
         return "step failed"
     while error.cause is not None:
         error = error.cause
-    return error.message.strip()
+    message = str(error.message).strip()
+    # Dagster prefixes the exception's qualified class name; ours say what they are.
+    prefix, separator, rest = message.partition(": ")
+    return rest if separator and prefix.endswith(str(error.cls_name)) else message
 
 
-def _failure_text(failure: StepFailureData, failed_checks: Sequence[str] = ()) -> str:
+def _failure_text(failure: Any, failed_checks: Sequence[str] = ()) -> str:
     """What went wrong in one step, in the words of whoever knew best.
 
     A blocking check in its evaluation (Dagster's own error names only the check); a
@@ -55,89 +67,116 @@ def _failure_text(failure: StepFailureData, failed_checks: Sequence[str] = ()) -
     return error_text(failure.error)
 
 
+def _events(instance: dg.DagsterInstance, run_id: str, kind: dg.DagsterEventType) -> list[Any]:
+    records = instance.get_records_for_run(run_id, of_type=kind).records
+    return [r.event_log_entry.dagster_event for r in records if r.event_log_entry.dagster_event]
+
+
 def _failed_checks(instance: dg.DagsterInstance, run_id: str) -> dict[str, list[str]]:
-    """Step key -> "blocking check asset:check failed: why" for each blocking check that did
-    not pass in the run (a failed non-blocking check fails no step)."""
+    """Step -> "check asset:check failed: why" for each check that failed in the run.
+
+    A blocking check fails its own step; a check that gates the write without blocking
+    (defs/checks.py) fails no step, so it is keyed by its own name and leads the alert: it is
+    why the later steps refused.
+    """
     failed: dict[str, list[str]] = {}
-    for record in instance.get_records_for_run(
-        run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
-    ).records:
-        event = record.event_log_entry.dagster_event
-        evaluation = event.asset_check_evaluation_data if event is not None else None
-        if evaluation is None or evaluation.passed or not evaluation.blocking or not event.step_key:
+    for event in _events(instance, run_id, dg.DagsterEventType.ASSET_CHECK_EVALUATION):
+        evaluation = event.asset_check_evaluation_data
+        if evaluation.passed or evaluation.severity is not dg.AssetCheckSeverity.ERROR:
             continue
         key = evaluation.asset_check_key
         name = f"{key.asset_key.to_user_string()}:{key.name}"
         why = evaluation.description or "no description"
-        failed.setdefault(event.step_key, []).append(f"blocking check {name} failed: {why}")
+        kind = "blocking check" if evaluation.blocking else "check"
+        step = event.step_key if evaluation.blocking and event.step_key else name
+        failed.setdefault(step, []).append(f"{kind} {name} failed: {why}")
     return failed
 
 
-def _written_state(
-    instance: dg.DagsterInstance, run_id: str, writeback: StepFailureData | None
-) -> str:
-    for record in instance.get_records_for_run(
+NOTHING_WRITTEN = "nothing was written to HubSpot"
+
+
+def _written_state(instance: dg.DagsterInstance, run_id: str, writeback: Any | None) -> str:
+    """What HubSpot holds after the run, from the writeback's materialization or failure."""
+    records = instance.get_records_for_run(
         run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
-    ).records:
+    ).records
+    for record in records:
         materialization = record.asset_materialization
-        if materialization and materialization.asset_key == dg.AssetKey(WRITEBACK_STEP):
+        if materialization is not None and materialization.asset_key == HUBSPOT_WRITEBACK:
             written = materialization.metadata.get("written")
             count = written.value if written is not None else 0
             return f"{count} companies were written to HubSpot before the failure; the write itself succeeded"
-    # The writer's failure metadata says what it put back (defs/writer.py `_apply`).
-    user = writeback.user_failure_data if writeback is not None else None
+    if writeback is None:
+        return NOTHING_WRITTEN
+    user = writeback.user_failure_data
     metadata = (user.metadata or {}) if user is not None else {}
-    restored = metadata.get("restored")
-    restore_failures = metadata.get("restore_failures")
-    if restore_failures is not None and restore_failures.value:
-        return "the write failed and the restore is INCOMPLETE: see the error for the companies"
-    if restored is not None and restored.value:
-        return (
-            f"the write failed; the {restored.value} companies written were restored to their "
-            "values before the run"
-        )
-    if writeback is not None and "written" not in metadata and restored is None:
+    outcome = metadata.get(OUTCOME_KEY)
+    if outcome is None:
         # Neither a refusal nor a restore: the step broke somewhere unforeseen, possibly after
         # writing. Say so rather than claim nothing was written.
         return (
             "hubspot_writeback failed unexpectedly: some companies may already hold this week's "
             "values; rerun the week (it writes only what differs) or compare with HubSpot"
         )
-    return "nothing was written to HubSpot"
+    match WriteOutcome(outcome.value):
+        case WriteOutcome.RESTORED:
+            return (
+                f"the write failed; the {metadata['restored'].value} companies written were "
+                "restored to their values before the run"
+            )
+        case WriteOutcome.RESTORE_INCOMPLETE:
+            return "the write failed and the restore is INCOMPLETE: see the error for the companies"
+        case WriteOutcome.NOTHING_WRITTEN:
+            return NOTHING_WRITTEN
 
 
-def alert_for_run(instance: dg.DagsterInstance, run: dg.DagsterRun, run_url: str | None) -> Alert:
-    """The alert for a failed run, read from its event log."""
+def alert_for_run(
+    instance: dg.DagsterInstance,
+    run: dg.DagsterRun,
+    week_key: str | None,
+    link: str | None,
+    secrets: Sequence[str] = (),
+) -> Alert:
+    """The alert for a failed run, read from its event log; `secrets` are hidden from it."""
     checks = _failed_checks(instance, run.run_id)
-    steps: dict[str, StepFailureData] = {}
-    for record in instance.get_records_for_run(
-        run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE
-    ).records:
-        event = record.event_log_entry.dagster_event
-        if event is not None and event.step_key:
-            steps[event.step_key] = event.step_failure_data
-    failures = {step: _failure_text(data, checks.get(step, ())) for step, data in steps.items()}
+    steps = {
+        event.step_key: event.step_failure_data
+        for event in _events(instance, run.run_id, dg.DagsterEventType.STEP_FAILURE)
+        if event.step_key
+    }
+    failures = {
+        **{name: "\n".join(texts) for name, texts in checks.items() if name not in steps},
+        **{step: _failure_text(data, checks.get(step, ())) for step, data in steps.items()},
+    }
     if failures:
         step = ", ".join(failures)
-        error = _first_lines(
+        error = (
             next(iter(failures.values()))
             if len(failures) == 1
             else "\n".join(f"{name}: {text}" for name, text in failures.items())
         )
     else:
-        failure = instance.get_records_for_run(
-            run.run_id, of_type=dg.DagsterEventType.PIPELINE_FAILURE
-        ).records
-        event = failure[0].event_log_entry.dagster_event if failure else None
-        step = "run"
-        error = _first_lines(event.message or "run failed") if event else "run failed"
+        # The run failed before any step ran: a resource (a bad setting) or the run itself.
+        failed = _events(instance, run.run_id, dg.DagsterEventType.RUN_FAILURE)
+        data = failed[0].event_specific_data if failed else None
+        step = "run start"
+        error = error_text(data.error) if data is not None and data.error else "run failed"
     return Alert(
-        week_key=run.tags.get(PARTITION_NAME_TAG, "unknown week"),
+        week_key=week_key or "unknown week",
         step=step,
-        error=error,
+        error=_first_lines(redact(error, secrets)),
         written=_written_state(instance, run.run_id, steps.get(WRITEBACK_STEP)),
-        run_url=run_url,
+        run_url=link,
     )
+
+
+def send_alert(alert: Alert, environ: Mapping[str, str]) -> tuple[list[str], list[str]]:
+    """Deliver through every channel whose settings are usable; a bad Slack setting costs only
+    Slack (and says so), never the e-mail, and the other way round."""
+    slack, email, problems = notification_channels(environ)
+    delivered, errors = deliver(alert, slack, email)
+    return delivered, [*(f"not sent: {p}" for p in problems), *errors]
 
 
 @dg.run_failure_sensor(
@@ -146,13 +185,16 @@ def alert_for_run(instance: dg.DagsterInstance, run: dg.DagsterRun, run_url: str
     minimum_interval_seconds=5,
     description="Alerts Slack and e-mail when a week's run fails, blocking checks included.",
 )
-def failure_alert(
-    context: dg.RunFailureSensorContext, notifier: NotifierResource, settings: RankerSettings
-) -> None:
+def failure_alert(context: dg.RunFailureSensorContext) -> None:
+    environ = dict(os.environ)
     alert = alert_for_run(
-        context.instance, context.dagster_run, settings.run_url(context.dagster_run.run_id)
+        context.instance,
+        context.dagster_run,
+        context.partition_key,
+        run_url(environ, context.dagster_run.run_id),
+        secret_values(environ),
     )
-    delivered, errors = notifier.deliver(alert)
+    delivered, errors = send_alert(alert, environ)
     for error in errors:
         context.log.error(f"alert delivery failed: {error}")
     context.log.info(

@@ -1,20 +1,21 @@
 """The weekly asset graph: universe, tenants, metrics, mapping, ranks, writeback, summary.
 
-Each asset fetches through a client, calls the core, and returns a DataFrame (stored per week
-in the embedded warehouse) with metadata; anomalies ride along as metadata so every output
-renders the same list.
+Each asset fetches through a client, calls the core, and returns its week's table with what a
+person should look at in it (`Reported`); both are stored in the warehouse, so the summary and
+the report take the anomalies from the assets' outputs like any other input.
 """
+
+from collections.abc import Iterable, Sequence
 
 import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
-from engagement_ranker.constants import (
-    METRICS,
-    SUMMARY_TOP_N,
-    WriteMode,
-)
+from engagement_ranker.clients.errors import ApiError
+from engagement_ranker.clients.hubspot_writes import WriteFailed, write_batches
+from engagement_ranker.constants import ENGAGEMENT_PROPERTIES, METRICS, SUMMARY_TOP_N
 from engagement_ranker.core.anomalies import Anomaly, AnomalyKind, company_label
+from engagement_ranker.core.coverage import counter_problems, coverage_problems
 from engagement_ranker.core.identity import (
     AMBIGUOUS,
     COMPANY_COLUMNS,
@@ -30,21 +31,42 @@ from engagement_ranker.core.scoring import rank_companies, rank_text
 from engagement_ranker.core.summary import build_summary
 from engagement_ranker.core.tenants import tenant_frame
 from engagement_ranker.core.universe import build_universe, included, read_properties
-from engagement_ranker.defs.anomaly_metadata import (
-    anomalies_metadata,
-    collect_anomalies,
-    warnings_as_anomalies,
+from engagement_ranker.core.week import WeekRole
+from engagement_ranker.core.writeplan import (
+    CompanyOutcome,
+    WriteOutcome,
+    batches,
+    intended_values,
+    plan_writes,
+    property_problems,
 )
-from engagement_ranker.defs.history import prior_week_ranks, stored_week
-from engagement_ranker.defs.metadata import frame_metadata, markdown_table
-from engagement_ranker.defs.partitions import latest_week_key, week_of, weekly_partitions
+from engagement_ranker.defs import gate
+from engagement_ranker.defs.keys import (
+    CUSTOMER_COMPANIES,
+    HUBSPOT_WRITEBACK,
+    RANKED_SCORES,
+    SLACK_SUMMARY,
+    TENANT_MAPPING,
+    WEEKLY_METRICS,
+    YOBI_TENANTS,
+)
+from engagement_ranker.defs.metadata import anomalies_table, frame_metadata, markdown_table
+from engagement_ranker.defs.partitions import WeekCalendar, week_of, weekly_partitions
 from engagement_ranker.defs.resources import (
     HubSpotResource,
     NotifierResource,
-    RankerSettings,
+    SettingsResource,
     YobiResource,
 )
-from engagement_ranker.defs.writer import WritebackConfig, write_week
+from engagement_ranker.defs.warehouse import Reported, stored_week
+from engagement_ranker.defs.writeback import (
+    OUTCOME_KEY,
+    WritebackConfig,
+    WriteRefused,
+    audit_frame,
+    resolve_intent,
+)
+from engagement_ranker.settings import SettingError
 
 OWNERS = ["team:revenue-data"]
 # The warehouse keeps every week: rows carry their week's Sunday, which is the partition key.
@@ -55,44 +77,54 @@ COMMON = {
     "io_manager_key": "warehouse_io",
     "metadata": WEEKLY_TABLE,
 }
+# The previous week of the same asset: backfills run in order, and the lineage shows it. The
+# first week has none (an empty table).
+PREVIOUS_WEEK = dg.TimeWindowPartitionMapping(
+    start_offset=-1, end_offset=-1, allow_nonexistent_upstream_partitions=True
+)
 
 
 def _stamped(frame: pd.DataFrame, week_key: str) -> pd.DataFrame:
     """The frame with its week as the first column, as the warehouse partitions on it.
 
     Column names become plain strings (enum-named columns cannot be serialized as metadata).
+    Text columns are typed as text even when every value is null, so the warehouse table
+    keeps one schema from week to week.
     """
     frame = frame.rename(columns=lambda column: str(column))
-    # Text columns are typed as text even when every value is null, so the warehouse table
-    # keeps one schema from week to week.
     text = {c: "string" for c in frame.columns if frame[c].dtype == object}
     return frame.astype(text).assign(week=week_key)[["week", *frame.columns]]
 
 
-def _output(
+def _reported(
     context: dg.AssetExecutionContext,
     frame: pd.DataFrame,
-    anomalies: list[Anomaly] | None = None,
+    anomalies: Iterable[Anomaly] = (),
     **extra: object,
-) -> dg.Output[pd.DataFrame]:
+) -> dg.Output[Reported]:
+    """The week's table and its anomalies, with the metadata the asset page shows."""
     stored = _stamped(frame, context.partition_key)
+    found = tuple(anomalies)
     metadata = frame_metadata(stored, extra)
-    if anomalies is not None:
-        metadata["anomalies"] = anomalies_metadata(anomalies)
-    return dg.Output(stored, metadata=metadata)
+    if found:
+        metadata["anomalies"] = dg.MetadataValue.md(anomalies_table(found))
+    metadata["anomaly_count"] = dg.MetadataValue.int(len(found))
+    return dg.Output(Reported(stored, found), metadata=metadata)
 
 
-@dg.asset(group_name="hubspot", kinds={"hubspot", "pandas", "duckdb"}, **COMMON)
+def _api_warnings(service: str, warnings: Sequence[str]) -> list[Anomaly]:
+    """Client retries and oddities, reported rather than hidden (they are already secret-free)."""
+    return [Anomaly(AnomalyKind.API_WARNING, f"{service}: {w}") for w in warnings]
+
+
+@dg.asset(
+    key=CUSTOMER_COMPANIES, group_name="hubspot", kinds={"hubspot", "pandas", "duckdb"}, **COMMON
+)
 def customer_companies(
-    context: dg.AssetExecutionContext, hubspot: HubSpotResource, settings: RankerSettings
-) -> dg.Output[pd.DataFrame]:
+    context: dg.AssetExecutionContext, hubspot: HubSpotResource, settings: SettingsResource
+) -> dg.Output[Reported]:
     """Companies of contacts whose lifecycle stage is customer, deduplicated, exclusions marked."""
-    # The first step of the universe: bad configuration stops the run before anything is written.
-    if problems := settings.problems():
-        raise dg.Failure(
-            description="Bad configuration, nothing was written: " + "; ".join(problems)
-        )
-    rules = settings.exclusion_rules()
+    rules = settings.value.ranking.exclusion_rules
     with hubspot.client() as client:
         found = client.customer_universe(read_properties(rules))
         warnings = list(client.warnings)
@@ -107,7 +139,6 @@ def customer_companies(
         )
         for row in excluded.itertuples(index=False)
     ]
-    anomalies += warnings_as_anomalies("HubSpot", warnings)
     anomalies += [
         Anomaly(
             AnomalyKind.API_WARNING,
@@ -117,37 +148,35 @@ def customer_companies(
         )
         for company_id in found.missing
     ]
-    return _output(
+    return _reported(
         context,
         universe,
-        anomalies,
+        [*anomalies, *_api_warnings("HubSpot", warnings)],
         customer_contacts=len(found.contacts),
         companies=len(universe),
         excluded=len(excluded),
     )
 
 
-@dg.asset(group_name="yobi", kinds={"python", "pandas", "duckdb"}, **COMMON)
-def yobi_tenants(context: dg.AssetExecutionContext, yobi: YobiResource) -> dg.Output[pd.DataFrame]:
+@dg.asset(key=YOBI_TENANTS, group_name="yobi", kinds={"python", "pandas", "duckdb"}, **COMMON)
+def yobi_tenants(context: dg.AssetExecutionContext, yobi: YobiResource) -> dg.Output[Reported]:
     """Yobi's tenants with their locations, websites and names normalized for matching."""
-    fetched = yobi.tenants()
-    tenants = tenant_frame(fetched.tenants, fetched.locations)
-    return _output(
+    tenants, warnings = yobi.read(lambda client: tenant_frame(client.tenants(), client.locations()))
+    return _reported(
         context,
         tenants,
-        warnings_as_anomalies("Yobi", fetched.warnings),
+        _api_warnings("Yobi", warnings),
         with_website=int(tenants["domain_key"].notna().sum()),
     )
 
 
-@dg.asset(group_name="yobi", kinds={"python", "pandas", "duckdb"}, **COMMON)
+@dg.asset(key=WEEKLY_METRICS, group_name="yobi", kinds={"python", "pandas", "duckdb"}, **COMMON)
 def weekly_metrics(
     context: dg.AssetExecutionContext, yobi: YobiResource, yobi_tenants: pd.DataFrame
-) -> dg.Output[pd.DataFrame]:
+) -> dg.Output[Reported]:
     """The four counters of every tenant for exactly this Sun–Sat week, from daily trend buckets."""
     week = week_of(context)
-    fetched = yobi.weekly_counters(week)
-    counters = fetched.counters
+    counters, warnings = yobi.read(lambda client: client.weekly_counters(week.dates))
     metrics = (
         yobi_tenants[["tenant_id"]]
         .merge(counters.frame, on="tenant_id", how="left")
@@ -163,10 +192,10 @@ def weekly_metrics(
         )
         for row in metrics[metrics["missing_days"] != ""].itertuples(index=False)
     ]
-    return _output(
+    return _reported(
         context,
         metrics,
-        gaps + warnings_as_anomalies("Yobi", fetched.warnings),
+        [*gaps, *_api_warnings("Yobi", warnings)],
         week_start=week.start.isoformat(),
         week_end=week.end.isoformat(),
         period=counters.period,
@@ -174,27 +203,28 @@ def weekly_metrics(
     )
 
 
-@dg.asset(group_name="identity", kinds={"python", "pandas", "duckdb"}, **COMMON)
+@dg.asset(key=TENANT_MAPPING, group_name="identity", kinds={"python", "pandas", "duckdb"}, **COMMON)
 def tenant_mapping(
     context: dg.AssetExecutionContext,
-    settings: RankerSettings,
+    settings: SettingsResource,
     customer_companies: pd.DataFrame,
     yobi_tenants: pd.DataFrame,
     weekly_metrics: pd.DataFrame,
-) -> dg.Output[pd.DataFrame]:
+) -> dg.Output[Reported]:
     """Each included company's Yobi tenant: overrides, domain, e-mail domain, then name."""
+    ranking = settings.value.ranking
     result = resolve_tenants(
         included(customer_companies)[list(COMPANY_COLUMNS)],
         yobi_tenants[list(TENANT_INPUT_COLUMNS)],
         # Entries naming an unknown tenant are left out here and fail `overrides_valid`.
-        overrides=settings.overrides().for_tenants(set(yobi_tenants["tenant_id"].astype(int))),
-        generic_domains=settings.generic_domains(),
+        overrides=ranking.overrides.for_tenants(set(yobi_tenants["tenant_id"].astype(int))),
+        generic_domains=ranking.generic_email_domains,
         activity=weekly_activity(weekly_metrics),
     )
     mapping = result.mapping
     counts = mapping["status"].value_counts()
     by_method = mapping["method"].value_counts()
-    return _output(
+    return _reported(
         context,
         mapping,
         result.anomalies,
@@ -206,16 +236,65 @@ def tenant_mapping(
     )
 
 
-@dg.asset(group_name="ranking", kinds={"python", "pandas", "duckdb"}, **COMMON)
+def _previous_ranks(previous: pd.DataFrame) -> pd.DataFrame | None:
+    """`company_id, rank, n` of the previous week's stored ranking; None if it has none."""
+    if previous.empty:
+        return None
+    return (
+        previous[["company_id", "rank"]]
+        .assign(n=len(previous))
+        .sort_values("rank")
+        .reset_index(drop=True)
+    )
+
+
+def _hubspot_priors(
+    customer_companies: pd.DataFrame, earlier: pd.DataFrame | None
+) -> dict[str, str | None]:
+    """HubSpot's rank text per company, as this week's first ranking read it.
+
+    HubSpot holds the last written week. A re-run of the week may find this week's own ranks
+    there by now (written by the earlier run), so the priors the earlier ranking read are kept.
+    """
+    priors = dict(
+        zip(customer_companies["company_id"], customer_companies["prior_rank_text"], strict=True)
+    )
+    if earlier is not None:
+        priors.update(
+            (row.company_id, rank_text(int(row.prior_rank), int(row.prior_n)))
+            if row.prior_source == "hubspot"
+            else (row.company_id, None)
+            for row in earlier.itertuples(index=False)
+        )
+    return priors
+
+
+@dg.asset(
+    key=RANKED_SCORES,
+    group_name="ranking",
+    kinds={"python", "pandas", "duckdb"},
+    ins={"previous": dg.AssetIn(key=RANKED_SCORES, partition_mapping=PREVIOUS_WEEK)},
+    **COMMON,
+)
 def ranked_scores(
     context: dg.AssetExecutionContext,
+    calendar: WeekCalendar,
     warehouse: DuckDBResource,
     customer_companies: pd.DataFrame,
     tenant_mapping: pd.DataFrame,
     weekly_metrics: pd.DataFrame,
-) -> dg.Output[pd.DataFrame]:
-    """Score = 4·new patients + 3·appointments + 2·tasks + 1·calls; ranked, tiered, with movers."""
+    previous: pd.DataFrame,
+) -> dg.Output[Reported]:
+    """Score = 4·new patients + 3·appointments + 2·tasks + 1·calls; ranked, tiered, with movers
+    against the previous week (else, for the latest week, HubSpot's rank text)."""
     week = week_of(context)
+    unrankable = [
+        *counter_problems(weekly_metrics, tenant_mapping),
+        *coverage_problems(weekly_metrics, tenant_mapping),
+    ]
+    if unrankable:
+        # The checks on weekly_metrics say the same in the dashboards; nothing is stored.
+        raise dg.Failure(description=f"Not ranked: {'; '.join(unrankable)}")
     mapped = tenant_mapping[tenant_mapping["tenant_id"].notna()]
     counters = weekly_metrics[["tenant_id", *METRICS]]
     ranked = rank_companies(
@@ -223,48 +302,122 @@ def ranked_scores(
             counters, on="tenant_id", how="left"
         )
     )
-    # HubSpot holds the last written week; it is the prior week only for the latest week.
-    hubspot_prior = (
-        dict(
-            zip(
-                customer_companies["company_id"], customer_companies["prior_rank_text"], strict=True
-            )
-        )
-        if week.key == latest_week_key()
+    history = _previous_ranks(previous)
+    hubspot_priors = (
+        _hubspot_priors(customer_companies, stored_week(warehouse, RANKED_SCORES, week.key))
+        if history is None and calendar.role(week) is WeekRole.LATEST
         else {}
     )
-    earlier = stored_week(warehouse, "ranked_scores", week.key) if hubspot_prior else None
-    if earlier is not None:
-        # A re-run of the week: HubSpot may hold this week's own ranks by now, written by the
-        # earlier run, so keep the HubSpot priors the week's earlier ranking read.
-        hubspot_prior.update(
-            (row.company_id, rank_text(int(row.prior_rank), int(row.prior_n)))
-            if row.prior_source == "hubspot"
-            else (row.company_id, None)
-            for row in earlier.itertuples(index=False)
-        )
-    ranked = attach_prior(ranked, prior_week_ranks(warehouse, week.previous()), hubspot_prior)
+    ranked = attach_prior(ranked, history, hubspot_priors)
     top = ranked.head(SUMMARY_TOP_N)[["rank", "name", "score", "tier"]]
-    return _output(
+    return _reported(
         context,
         ranked,
         activity_anomalies(ranked),
         ranked=len(ranked),
-        top_10=markdown_table(top),
+        top_10=dg.MetadataValue.md(markdown_table(top)),
     )
 
 
-@dg.asset(group_name="delivery", kinds={"hubspot", "pandas", "duckdb"}, **COMMON)
+@dg.asset(
+    key=HUBSPOT_WRITEBACK, group_name="delivery", kinds={"hubspot", "pandas", "duckdb"}, **COMMON
+)
 def hubspot_writeback(
     context: dg.AssetExecutionContext,
     config: WritebackConfig,
     hubspot: HubSpotResource,
-    settings: RankerSettings,
+    settings: SettingsResource,
+    calendar: WeekCalendar,
     ranked_scores: pd.DataFrame,
-) -> dg.Output[pd.DataFrame]:
-    """Score, rank and tier onto each ranked company — only if every blocking check passed."""
-    result = write_week(context, config, hubspot, settings, ranked_scores)
-    return _output(context, result.audit, result.anomalies, **result.metadata)
+) -> dg.Output[Reported]:
+    """Score, rank and tier onto each ranked company, only once every check has passed: gate,
+    plan, before image, batches (restored on failure), read-back, audit."""
+    week = week_of(context)
+    refused = gate.refusals(context.instance, HUBSPOT_WRITEBACK, week.key)
+    if refused:
+        raise WriteRefused(
+            description=f"Refusing to write to HubSpot: for week {week.key}, "
+            f"{'; '.join(refused)}. Re-materialize the upstream assets for this week "
+            "(their checks run with them).",
+            metadata={"unmet_checks": dg.MetadataValue.json(refused)},
+        )
+    try:
+        intent = resolve_intent(config, settings.value.write, calendar.role(week))
+    except SettingError as error:
+        raise WriteRefused(description=f"Nothing written: {error}") from error
+    intended = intended_values(ranked_scores)
+    names = dict(zip(ranked_scores["company_id"], ranked_scores["name"].fillna(""), strict=True))
+
+    with hubspot.client() as client:
+        try:
+            before, missing = client.read_companies(list(intended), ENGAGEMENT_PROPERTIES)
+            problems = property_problems(hubspot.engagement_definitions(client))
+        except ApiError as error:
+            raise WriteRefused(description=f"Nothing written: {error}") from error
+        if missing:
+            raise WriteRefused(
+                description=f"Nothing written: companies {', '.join(missing)} are ranked but "
+                "HubSpot no longer has them (deleted or merged since the universe was read); "
+                "re-materialize customer_companies and rerun."
+            )
+        if problems:
+            raise WriteRefused(
+                description="Nothing written: HubSpot property definitions do not accept our "
+                f"values: {'; '.join(problems)}",
+                metadata={"problems": dg.MetadataValue.json(problems)},
+            )
+        plan = plan_writes(intended, before, intent.effective, intent.allowlist)
+        try:
+            batch_of = (
+                write_batches(client, batches(plan.changes), context.log)
+                if intent.writes and plan.changes
+                else {}
+            )
+        except WriteFailed as failure:
+            outcome = (
+                WriteOutcome.RESTORE_INCOMPLETE
+                if failure.unrestored
+                else WriteOutcome.RESTORED
+                if failure.restored
+                else WriteOutcome.NOTHING_WRITTEN
+            )
+            raise dg.Failure(
+                description=str(failure),
+                metadata={
+                    OUTCOME_KEY: outcome.value,
+                    "failed_batch": failure.failed_batch,
+                    "batches": failure.batches,
+                    "restored": failure.restored,
+                    "restore_failures": dg.MetadataValue.json(list(failure.unrestored)),
+                },
+            ) from failure.cause
+        readback: dict[str, dict[str, str | None]] = {}
+        if batch_of:
+            try:
+                readback, _ = client.read_companies(list(batch_of), ENGAGEMENT_PROPERTIES)
+            except ApiError as error:
+                # The write went out; an unreadable result fails `readback_matches`, not this.
+                context.log.error(f"read-back after writing failed: {error}")
+        warnings = list(client.warnings)
+
+    audit = audit_frame(intent, plan, intended, before, names, batch_of, readback)
+    outcomes = audit["outcome"]
+    written = int((outcomes == CompanyOutcome.WRITTEN).sum())
+    return _reported(
+        context,
+        audit,
+        _api_warnings("HubSpot", warnings),
+        mode=intent.effective.value
+        if intent.effective is intent.mode
+        else f"{intent.mode.value} (historical week: not written)",
+        written=written,
+        unchanged=len(plan.unchanged),
+        would_write=len(plan.changes) - written,
+        batches=len(set(batch_of.values())),
+        changes=dg.MetadataValue.md(
+            markdown_table(audit[outcomes != CompanyOutcome.UNCHANGED].head(20))
+        ),
+    )
 
 
 class SummaryConfig(dg.Config):
@@ -273,36 +426,55 @@ class SummaryConfig(dg.Config):
     send_for_historical_week: bool = False
 
 
-@dg.asset(group_name="delivery", kinds={"slack", "email", "duckdb"}, **COMMON)
+@dg.asset(key=SLACK_SUMMARY, group_name="delivery", kinds={"slack", "email", "duckdb"}, **COMMON)
 def slack_summary(
     context: dg.AssetExecutionContext,
     config: SummaryConfig,
     notifier: NotifierResource,
-    settings: RankerSettings,
-    customer_companies: pd.DataFrame,
-    tenant_mapping: pd.DataFrame,
-    ranked_scores: pd.DataFrame,
-    hubspot_writeback: pd.DataFrame,
-) -> dg.Output[pd.DataFrame]:
+    settings: SettingsResource,
+    calendar: WeekCalendar,
+    customer_companies: Reported,
+    yobi_tenants: Reported,
+    weekly_metrics: Reported,
+    tenant_mapping: Reported,
+    ranked_scores: Reported,
+    hubspot_writeback: Reported,
+) -> dg.Output[Reported]:
     """Top 10, bottom 10, biggest movers and anomalies, to Slack, e-mail and this page."""
     week = week_of(context)
-    outcomes = hubspot_writeback["outcome"]
+    universe, mapping, audit = (
+        customer_companies.table,
+        tenant_mapping.table,
+        hubspot_writeback.table,
+    )
+    outcomes = audit["outcome"]
     summary = build_summary(
-        ranked_scores,
+        ranked_scores.table,
         week=week,
-        mode=WriteMode(hubspot_writeback["mode"].iloc[0]),
-        universe=len(customer_companies),
-        excluded=int(customer_companies["excluded_reason"].notna().sum()),
-        mapped=int(tenant_mapping["tenant_id"].notna().sum()),
-        written=int((outcomes == "written").sum()),
-        unchanged=int((outcomes == "unchanged").sum()),
-        held_back=int(outcomes.str.contains("allowlist").sum()),
-        anomalies=collect_anomalies(context),
-        run_url=settings.run_url(context.run_id),
+        mode=audit["mode"].iloc[0] if len(audit) else "dry-run",
+        universe=len(universe),
+        excluded=int(universe["excluded_reason"].notna().sum()),
+        mapped=int(mapping["tenant_id"].notna().sum()),
+        written=int((outcomes == CompanyOutcome.WRITTEN).sum()),
+        unchanged=int((outcomes == CompanyOutcome.UNCHANGED).sum()),
+        held_back=int((outcomes == CompanyOutcome.NOT_ON_ALLOWLIST).sum()),
+        anomalies=[
+            anomaly
+            for step in (
+                customer_companies,
+                yobi_tenants,
+                weekly_metrics,
+                tenant_mapping,
+                ranked_scores,
+                hubspot_writeback,
+            )
+            for anomaly in step.anomalies
+        ],
+        run_url=settings.value.links.run_url(context.run_id),
     )
     report = markdown(summary)
     delivered: list[str] = []
-    if week.key == latest_week_key() or config.send_for_historical_week:
+    if calendar.role(week) is WeekRole.LATEST or config.send_for_historical_week:
         delivered, errors = notifier.deliver(summary)
         if errors:
             # HubSpot is already written; failing here lets the summary be retried alone.
@@ -316,6 +488,6 @@ def slack_summary(
     sent = pd.DataFrame(
         [{"mode": summary.mode.value, "ranked": summary.ranked, "delivered": ",".join(delivered)}]
     )
-    return _output(
+    return _reported(
         context, sent, summary=dg.MetadataValue.md(report), delivered=",".join(delivered) or "none"
     )

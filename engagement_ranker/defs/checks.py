@@ -1,20 +1,36 @@
-"""Per-week asset checks. The blocking ones are the spec's fail-fast rules: when one fails, the
-writeback does not run in that run, and the write gate refuses it in any later run."""
+"""Per-week asset checks: the spec's fail-fast rules, each attached to the asset it checks.
+
+Blocking checks stop the rest of their run when they fail. Two checks of `weekly_metrics`
+read `tenant_mapping`, which Dagster orders after `weekly_metrics` (it breaks ties by the
+week's activity), so they cannot be blocking; they gate the write like the blocking ones do.
+In any later run the write gate (defs/gate.py) refuses unless every one of them passed.
+"""
 
 from collections.abc import Sequence
 
 import dagster as dg
 import pandas as pd
 
-from engagement_ranker.constants import METRICS
-from engagement_ranker.core.identity import OverridesError
+from engagement_ranker.core.coverage import counter_problems, coverage_problems, short_tenants
 from engagement_ranker.core.integrity import listed, ranking_problems
 from engagement_ranker.core.universe import included
-from engagement_ranker.core.writeplan import property_problems
-from engagement_ranker.defs.partitions import latest_week_key, weekly_partitions
-from engagement_ranker.defs.resources import HubSpotResource, RankerSettings
+from engagement_ranker.core.week import WeekRole
+from engagement_ranker.core.writeplan import CompanyOutcome, property_problems
+from engagement_ranker.defs.gate import GATES_WRITE
+from engagement_ranker.defs.keys import (
+    CUSTOMER_COMPANIES,
+    HUBSPOT_WRITEBACK,
+    RANKED_SCORES,
+    TENANT_MAPPING,
+    WEEKLY_METRICS,
+    YOBI_TENANTS,
+)
+from engagement_ranker.defs.partitions import WeekCalendar, week_of, weekly_partitions
+from engagement_ranker.defs.resources import HubSpotResource, SettingsResource
 
 MAX_LISTED = 10
+# Dagster's op priority tag: higher runs first among the steps ready at once.
+PRIORITY_TAG = "dagster/priority"
 
 
 def _listed(values: Sequence[object]) -> str:
@@ -30,13 +46,23 @@ def _result(problems: Sequence[str], **metadata: object) -> dg.AssetCheckResult:
     )
 
 
-def _check(asset: str, **kwargs: object):  # noqa: ANN202 - the decorator's own type
-    """Every check here is per week and blocking unless it says otherwise."""
-    kwargs.setdefault("blocking", True)
-    return dg.asset_check(asset=asset, partitions_def=weekly_partitions, **kwargs)
+def _check(asset: dg.AssetKey, *, blocking: bool = True, **kwargs: object):  # noqa: ANN202
+    """A per-week check that gates the write; blocking unless Dagster cannot order it so.
+
+    A check that cannot be blocking runs as soon as its inputs exist (op priority), so that in
+    the same run the writeback's gate finds its verdict on this week's data.
+    """
+    return dg.asset_check(
+        asset=asset,
+        partitions_def=weekly_partitions,
+        blocking=blocking,
+        metadata={GATES_WRITE: True},
+        op_tags={} if blocking else {PRIORITY_TAG: "1"},
+        **kwargs,
+    )
 
 
-@_check("customer_companies")
+@_check(CUSTOMER_COMPANIES)
 def universe_not_empty(customer_companies: pd.DataFrame) -> dg.AssetCheckResult:
     """At least one customer company remains after exclusions: an empty ranking is an outage."""
     count = len(included(customer_companies))
@@ -51,7 +77,7 @@ def universe_not_empty(customer_companies: pd.DataFrame) -> dg.AssetCheckResult:
     return _result(problems, included=count)
 
 
-@_check("customer_companies")
+@_check(CUSTOMER_COMPANIES)
 def company_ids_unique(customer_companies: pd.DataFrame) -> dg.AssetCheckResult:
     """One row per company: a duplicate would be ranked twice."""
     duplicated = customer_companies.loc[customer_companies["company_id"].duplicated(), "company_id"]
@@ -59,25 +85,26 @@ def company_ids_unique(customer_companies: pd.DataFrame) -> dg.AssetCheckResult:
     return _result(problems)
 
 
-@_check("tenant_mapping", additional_ins={"yobi_tenants": dg.AssetIn("yobi_tenants")})
-def overrides_valid(settings: RankerSettings, yobi_tenants: pd.DataFrame) -> dg.AssetCheckResult:
+@_check(TENANT_MAPPING, additional_ins={"yobi_tenants": dg.AssetIn(key=YOBI_TENANTS)})
+def overrides_valid(settings: SettingsResource, yobi_tenants: pd.DataFrame) -> dg.AssetCheckResult:
     """Every override names a tenant that exists: a stale override would map to nothing."""
-    try:
-        overrides = settings.overrides(set(yobi_tenants["tenant_id"].astype(int)))
-    except OverridesError as error:
-        return _result([str(error)])
-    return _result([], by_company=len(overrides.by_company), by_domain=len(overrides.by_domain))
+    ranking = settings.value.ranking
+    overrides = ranking.overrides
+    problems = ranking.unknown_tenants(set(yobi_tenants["tenant_id"].astype(int)))
+    return _result(
+        problems, by_company=len(overrides.by_company), by_domain=len(overrides.by_domain)
+    )
 
 
-@_check("tenant_mapping", additional_ins={"customer_companies": dg.AssetIn("customer_companies")})
+@_check(TENANT_MAPPING, additional_ins={"customer_companies": dg.AssetIn(key=CUSTOMER_COMPANIES)})
 def mapping_coverage(
-    settings: RankerSettings, tenant_mapping: pd.DataFrame, customer_companies: pd.DataFrame
+    settings: SettingsResource, tenant_mapping: pd.DataFrame, customer_companies: pd.DataFrame
 ) -> dg.AssetCheckResult:
     """Enough companies found their tenant (MAPPING_COVERAGE_MIN) for the ranking to mean much."""
     total = len(included(customer_companies))
     mapped = int(tenant_mapping["tenant_id"].notna().sum())
     coverage = mapped / total if total else 0.0
-    minimum = settings.coverage_min()
+    minimum = settings.value.ranking.mapping_coverage_min
     problems = (
         []
         if coverage >= minimum
@@ -90,7 +117,7 @@ def mapping_coverage(
     return _result(problems, coverage=dg.MetadataValue.float(round(coverage, 4)), minimum=minimum)
 
 
-@_check("tenant_mapping")
+@_check(TENANT_MAPPING)
 def one_company_per_tenant(tenant_mapping: pd.DataFrame) -> dg.AssetCheckResult:
     """A tenant's usage is credited to one company only, never double-counted."""
     mapped = tenant_mapping[tenant_mapping["tenant_id"].notna()]
@@ -103,67 +130,52 @@ def one_company_per_tenant(tenant_mapping: pd.DataFrame) -> dg.AssetCheckResult:
     return _result(problems)
 
 
-@_check("tenant_mapping", additional_ins={"weekly_metrics": dg.AssetIn("weekly_metrics")})
+@_check(
+    WEEKLY_METRICS,
+    blocking=False,
+    additional_ins={"tenant_mapping": dg.AssetIn(key=TENANT_MAPPING)},
+)
 def mapped_tenants_have_counters(
-    tenant_mapping: pd.DataFrame, weekly_metrics: pd.DataFrame
+    weekly_metrics: pd.DataFrame, tenant_mapping: pd.DataFrame
 ) -> dg.AssetCheckResult:
     """All four counters are present and non-negative for every tenant we will rank."""
-    mapped = tenant_mapping.loc[tenant_mapping["tenant_id"].notna(), ["company_id", "tenant_id"]]
-    joined = mapped.astype({"tenant_id": "int64"}).merge(weekly_metrics, on="tenant_id", how="left")
-    counters = joined[[m.value for m in METRICS]]
-    missing = joined[counters.isna().any(axis=1)]
-    negative = joined[(counters.fillna(0) < 0).any(axis=1)]
-    problems = []
-    if len(missing):
-        problems.append(
-            f"Yobi reported no counters for mapped tenants {_listed(list(missing['tenant_id']))}"
-        )
-    if len(negative):
-        problems.append(f"negative counters for tenants {_listed(list(negative['tenant_id']))}")
-    return _result(problems)
+    return _result(counter_problems(weekly_metrics, tenant_mapping))
 
 
-@_check("tenant_mapping", additional_ins={"weekly_metrics": dg.AssetIn("weekly_metrics")})
+@_check(
+    WEEKLY_METRICS,
+    blocking=False,
+    additional_ins={"tenant_mapping": dg.AssetIn(key=TENANT_MAPPING)},
+)
 def week_covered_by_trends(
-    tenant_mapping: pd.DataFrame, weekly_metrics: pd.DataFrame
+    weekly_metrics: pd.DataFrame, tenant_mapping: pd.DataFrame
 ) -> dg.AssetCheckResult:
     """Daily buckets cover all seven days for every tenant we rank: a partial week is never
     scaled up or guessed. Gaps in tenants nobody maps to are shown, but block nothing."""
-    mapped = set(tenant_mapping["tenant_id"].dropna().astype(int))
-    short = weekly_metrics[weekly_metrics["missing_days"].fillna("") != ""]
-    ranked_short = short[short["tenant_id"].astype(int).isin(mapped)]
-    problems = (
-        [
-            f"trend buckets do not cover the week for {len(ranked_short)} mapped tenants "
-            f"(e.g. tenant {ranked_short.iloc[0]['tenant_id']}: "
-            f"{ranked_short.iloc[0]['missing_days']}); rerun once Yobi has the whole week"
-        ]
-        if len(ranked_short)
-        else []
-    )
+    short, unmapped_short = short_tenants(weekly_metrics, tenant_mapping)
     return _result(
-        problems,
-        mapped_tenants_short=len(ranked_short),
-        unmapped_tenants_short=len(short) - len(ranked_short),
+        coverage_problems(weekly_metrics, tenant_mapping),
+        mapped_tenants_short=len(short),
+        unmapped_tenants_short=unmapped_short,
     )
 
 
-@_check("ranked_scores")
+@_check(RANKED_SCORES)
 def ranking_integrity(ranked_scores: pd.DataFrame) -> dg.AssetCheckResult:
     """Scores, ranks 1..N, tie-break order, ceil-based tiers and rank text all follow the spec."""
     return _result(ranking_problems(ranked_scores), ranked=len(ranked_scores))
 
 
-@_check("ranked_scores")
+@_check(RANKED_SCORES)
 def hubspot_properties_writable(
-    context: dg.AssetCheckExecutionContext, hubspot: HubSpotResource
+    context: dg.AssetCheckExecutionContext, hubspot: HubSpotResource, calendar: WeekCalendar
 ) -> dg.AssetCheckResult:
     """HubSpot's three property definitions accept our values (number, text, tier labels).
 
     Historical weeks are not written, so HubSpot's state cannot block their backfill; the
     writer validates the definitions again before any write.
     """
-    if context.partition_key != latest_week_key():
+    if calendar.role(week_of(context)) is WeekRole.HISTORICAL:
         return dg.AssetCheckResult(
             passed=True, description="historical week: HubSpot is not written, not checked"
         )
@@ -171,10 +183,10 @@ def hubspot_properties_writable(
         return _result(property_problems(hubspot.engagement_definitions(client)))
 
 
-@_check("hubspot_writeback")
+@dg.asset_check(asset=HUBSPOT_WRITEBACK, partitions_def=weekly_partitions, blocking=True)
 def readback_matches(hubspot_writeback: pd.DataFrame) -> dg.AssetCheckResult:
     """What HubSpot holds after the write equals what was written."""
-    written = hubspot_writeback[hubspot_writeback["outcome"] == "written"]
+    written = hubspot_writeback[hubspot_writeback["outcome"] == CompanyOutcome.WRITTEN]
     mismatched = written[~written["readback_ok"].astype(bool)]
     problems = (
         [
@@ -199,18 +211,3 @@ ALL_CHECKS = [
     hubspot_properties_writable,
     readback_matches,
 ]
-
-# The writeback's own gate: blocking checks of every asset upstream of it.
-UPSTREAM_OF_WRITEBACK = (
-    "customer_companies",
-    "yobi_tenants",
-    "weekly_metrics",
-    "tenant_mapping",
-    "ranked_scores",
-)
-GATING_CHECK_KEYS: tuple[dg.AssetCheckKey, ...] = tuple(
-    spec.key
-    for checks in ALL_CHECKS
-    for spec in checks.check_specs
-    if spec.blocking and spec.asset_key.path[-1] in UPSTREAM_OF_WRITEBACK
-)

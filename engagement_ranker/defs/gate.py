@@ -1,18 +1,42 @@
-"""The write gate: blocking checks stop downstream steps only inside one run, so the writeback
-asks the instance itself whether each one passed for this week on the latest materialization,
-and whether what it writes was computed from the latest of everything upstream."""
+"""The write gate: Dagster's blocking checks stop downstream steps only inside one run, so the
+writeback asks the instance itself whether every check that guards it passed for this week
+on the latest materialization, and whether what it writes was computed from the latest of
+everything upstream.
+
+The checks and assets come from the code location's whole graph, never from the run's: a run
+that materializes the writeback with a narrowed selection (its upstream as source assets)
+must still meet every check and every fresher upstream table.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import dagster as dg
-from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
+
+# The per-partition check status is not in Dagster's public API; this module is its one user.
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+
+# Check metadata marking a check that gates the write although Dagster cannot make it
+# blocking (it reads an asset downstream of the one it checks, which would be a cycle).
+GATES_WRITE = "gates_write"
 
 
 def _name(key: dg.AssetCheckKey) -> str:
     return f"{key.asset_key.to_user_string()}:{key.name}"
+
+
+def guarding_checks(definitions: dg.Definitions, target: dg.AssetKey) -> list[dg.AssetCheckKey]:
+    """Every check of an asset upstream of `target` that must pass before it runs: blocking
+    ones and those marked GATES_WRITE, in a stable order."""
+    graph = definitions.get_repository_def().asset_graph
+    upstream = dg.AssetSelection.assets(target).upstream().resolve(graph) - {target}
+    keys = []
+    for key in graph.asset_check_keys:
+        spec = graph.get_check_spec(key)
+        if spec.asset_key in upstream and (spec.blocking or spec.metadata.get(GATES_WRITE)):
+            keys.append(key)
+    return sorted(keys, key=_name)
 
 
 def unmet_checks(
@@ -51,23 +75,39 @@ def _latest_storage_id(
 
 def stale_assets(
     instance: dg.DagsterInstance,
-    asset_graph: BaseAssetGraph,
+    definitions: dg.Definitions,
     target: dg.AssetKey,
     partition_key: str,
 ) -> list[str]:
     """Upstream assets of `target` materialized before one of their own parents, this week.
 
     A re-materialized `customer_companies` (a company just churned) must not be written through
-    a `ranked_scores` computed from the older universe.
+    a `ranked_scores` computed from the older universe. A self-dependency (the previous week)
+    is another partition and never makes a week stale.
     """
-    ancestors = asset_graph.get_ancestor_asset_keys(target)
+    graph = definitions.get_repository_def().asset_graph
+    ancestors = dg.AssetSelection.assets(target).upstream().resolve(graph) - {target}
     latest = {key: _latest_storage_id(instance, key, partition_key) for key in ancestors}
     stale = []
     for key in sorted(ancestors, key=lambda k: k.to_user_string()):
-        for parent in sorted(asset_graph.get(key).parent_keys, key=lambda k: k.to_user_string()):
+        parents = graph.get(key).parent_keys - {key}
+        for parent in sorted(parents, key=lambda k: k.to_user_string()):
             mine, theirs = latest[key], latest.get(parent)
             if mine is not None and theirs is not None and theirs > mine:
                 stale.append(
                     f"{key.to_user_string()} is older than the latest {parent.to_user_string()}"
                 )
     return stale
+
+
+def refusals(instance: dg.DagsterInstance, target: dg.AssetKey, partition_key: str) -> list[str]:
+    """Every reason `target` must not run for this week, read against the code location's
+    whole graph ([] when it may)."""
+    # The code location imports the assets that call this: import it when first needed.
+    from engagement_ranker.definitions import code_location
+
+    definitions = code_location()
+    return [
+        *unmet_checks(instance, guarding_checks(definitions, target), partition_key),
+        *stale_assets(instance, definitions, target, partition_key),
+    ]

@@ -1,25 +1,51 @@
-"""Materialization metadata every asset shares: row count, a Markdown preview, the schema."""
+"""Materialization metadata every asset shares: row count, a Markdown preview, the schema.
+
+Every value shown comes from HubSpot or Yobi and is untrusted: each cell is escaped so a
+company name cannot render a link, an image, a heading or break the table.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import dagster as dg
 import pandas as pd
 
+from engagement_ranker.core.anomalies import Anomaly
+from engagement_ranker.core.render import markdown_escape
+
 PREVIEW_ROWS = 10
+ANOMALIES_SHOWN = 20
 
 
-def _markdown_table(frame: pd.DataFrame) -> str:
+def _cell(value: object) -> str:
+    return "" if pd.isna(value) else markdown_escape(" ".join(str(value).split()))
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    """A (small) frame as a Markdown table, every cell escaped and on one line."""
     if frame.empty:
         return "_no rows_"
-    header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
+    header = "| " + " | ".join(_cell(c) for c in frame.columns) + " |"
     rule = "|" + "---|" * len(frame.columns)
     body = [
-        "| " + " | ".join("" if pd.isna(v) else str(v).replace("|", "\\|") for v in row) + " |"
-        for row in frame.itertuples(index=False)
+        "| " + " | ".join(_cell(v) for v in row) + " |" for row in frame.itertuples(index=False)
     ]
     return "\n".join([header, rule, *body])
+
+
+def anomalies_table(anomalies: Iterable[Anomaly]) -> str:
+    """The first anomalies as a table a person scans: kind, company, message."""
+    listed = list(anomalies)
+    shown = pd.DataFrame(
+        [
+            {"kind": a.kind.value, "company": a.company_id or "", "message": a.message}
+            for a in listed[:ANOMALIES_SHOWN]
+        ],
+        columns=["kind", "company", "message"],
+    )
+    more = len(listed) - ANOMALIES_SHOWN
+    return markdown_table(shown) + (f"\n\n…and {more} more" if more > 0 else "")
 
 
 def frame_metadata(
@@ -32,11 +58,6 @@ def frame_metadata(
     return {
         "dagster/row_count": dg.MetadataValue.int(len(frame)),
         "dagster/column_schema": schema,
-        "preview": dg.MetadataValue.md(_markdown_table(frame.head(PREVIEW_ROWS))),
+        "preview": dg.MetadataValue.md(markdown_table(frame.head(PREVIEW_ROWS))),
         **(extra or {}),
     }
-
-
-def markdown_table(frame: pd.DataFrame) -> dg.MetadataValue:
-    """A whole (small) frame as Markdown metadata."""
-    return dg.MetadataValue.md(_markdown_table(frame))

@@ -1,4 +1,8 @@
-"""The JSON report of one week, for cron/CI runners: what was ranked, left out and written."""
+"""The JSON report of one week, for cron/CI runners: what was ranked, left out and written.
+
+It reads the assets' stored outputs through the code location's IO manager, and only those
+this run materialized: a failed run reports the steps it finished, never an earlier run's.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +11,19 @@ from typing import Any
 
 import dagster as dg
 import pandas as pd
-from dagster_duckdb import DuckDBResource
 
 from engagement_ranker.constants import METRICS
 from engagement_ranker.core.anomalies import anomalies_to_frame
 from engagement_ranker.core.week import parse_week_key
-from engagement_ranker.defs.anomaly_metadata import (
-    REPORTING_ASSETS,
-    latest_metadata,
-    stored_anomalies,
+from engagement_ranker.defs.keys import (
+    CUSTOMER_COMPANIES,
+    HUBSPOT_WRITEBACK,
+    RANKED_SCORES,
+    TENANT_MAPPING,
+    WEEKLY_METRICS,
+    YOBI_TENANTS,
 )
-from engagement_ranker.defs.history import stored_week
+from engagement_ranker.defs.warehouse import Reported
 
 RANKED_FIELDS: tuple[str, ...] = (
     "company_id",
@@ -31,6 +37,15 @@ RANKED_FIELDS: tuple[str, ...] = (
     "prior_rank",
     "delta",
 )
+# The assets whose anomalies the report lists, in the order the graph produces them.
+REPORTING_ASSETS: tuple[dg.AssetKey, ...] = (
+    CUSTOMER_COMPANIES,
+    YOBI_TENANTS,
+    WEEKLY_METRICS,
+    TENANT_MAPPING,
+    RANKED_SCORES,
+    HUBSPOT_WRITEBACK,
+)
 
 
 def _records(frame: pd.DataFrame | None, columns: list[str] | None = None) -> list[dict[str, Any]]:
@@ -41,53 +56,50 @@ def _records(frame: pd.DataFrame | None, columns: list[str] | None = None) -> li
     return json.loads(selected.to_json(orient="records"))
 
 
-def _materialized_in(instance: dg.DagsterInstance, run_id: str) -> set[str]:
+def _materialized_in(instance: dg.DagsterInstance, run_id: str) -> set[dg.AssetKey]:
     records = instance.get_records_for_run(
         run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
     ).records
-    return {
-        r.asset_materialization.asset_key.to_user_string()
-        for r in records
-        if r.asset_materialization is not None
-    }
+    return {r.asset_materialization.asset_key for r in records if r.asset_materialization}
+
+
+def run_outputs(
+    definitions: dg.Definitions, instance: dg.DagsterInstance, run: dg.DagsterRun, week_key: str
+) -> dict[dg.AssetKey, Reported]:
+    """The week's stored outputs of the assets `run` materialized."""
+    produced = _materialized_in(instance, run.run_id)
+    with definitions.get_asset_value_loader(instance) as loader:
+        return {
+            key: loader.load_asset_value(key, python_type=Reported, partition_key=week_key)
+            for key in REPORTING_ASSETS
+            if key in produced
+        }
 
 
 def week_report(
-    instance: dg.DagsterInstance, warehouse: DuckDBResource, week_key: str, run: dg.DagsterRun
+    outputs: dict[dg.AssetKey, Reported], week_key: str, succeeded: bool
 ) -> dict[str, Any]:
-    """What this run produced for the week (a failed run reports only the steps it finished,
-    never an earlier run's tables)."""
+    """The report of one run's week from the outputs it produced."""
     week = parse_week_key(week_key)
-    produced = _materialized_in(instance, run.run_id)
 
-    def stored(asset: str) -> pd.DataFrame | None:
-        return stored_week(warehouse, asset, week_key) if asset in produced else None
+    def table(key: dg.AssetKey) -> pd.DataFrame | None:
+        return outputs[key].table if key in outputs else None
 
-    ranked = stored("ranked_scores")
-    mapping = stored("tenant_mapping")
-    universe = stored("customer_companies")
-    audit = stored("hubspot_writeback")
-    mode = (
-        latest_metadata(instance, "hubspot_writeback", week_key).get("mode")
-        if "hubspot_writeback" in produced
-        else None
+    mapping, universe, audit = (
+        table(TENANT_MAPPING),
+        table(CUSTOMER_COMPANIES),
+        table(HUBSPOT_WRITEBACK),
     )
-    status = "success" if run.status == dg.DagsterRunStatus.SUCCESS else "failure"
     unmapped = None if mapping is None else mapping[mapping["tenant_id"].isna()]
     excluded = None if universe is None else universe[universe["excluded_reason"].notna()]
-    anomalies = [
-        a
-        for asset in REPORTING_ASSETS
-        if asset in produced
-        for a in stored_anomalies(instance, asset, week_key)
-    ]
+    anomalies = [a for key in REPORTING_ASSETS if key in outputs for a in outputs[key].anomalies]
     return {
         "week": week.key,
         "week_start": week.start.isoformat(),
         "week_end": week.end.isoformat(),
-        "status": status,
-        "mode": mode.value if mode is not None else None,
-        "ranked": _records(ranked, list(RANKED_FIELDS)),
+        "status": "success" if succeeded else "failure",
+        "mode": None if audit is None or audit.empty else str(audit["mode"].iloc[0]),
+        "ranked": _records(table(RANKED_SCORES), list(RANKED_FIELDS)),
         "unmapped": _records(unmapped, ["company_id", "name", "status", "suggestions"]),
         "excluded": _records(excluded, ["company_id", "name", "excluded_reason"]),
         "anomalies": json.loads(anomalies_to_frame(anomalies).to_json(orient="records")),

@@ -1,20 +1,73 @@
-"""The embedded warehouse's IO manager: DuckDB tables, one per asset, every week kept."""
+"""The embedded warehouse: one DuckDB table per asset, every week kept, and each week's
+anomalies stored beside the table they were found in.
+
+An asset returns `Reported(table, anomalies)`. Downstream steps that want only the data ask
+for a `pd.DataFrame`; the summary and the report ask for `Reported` and get the findings too,
+so anomalies travel through the graph like any other output.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import dagster as dg
 import duckdb
 import pandas as pd
 from dagster._core.storage.db_io_manager import DbTypeHandler, TableSlice
+from dagster_duckdb import DuckDBResource
 from dagster_duckdb_pandas import DuckDBPandasIOManager, DuckDBPandasTypeHandler
 
+from engagement_ranker.core.anomalies import (
+    ANOMALY_COLUMNS,
+    Anomaly,
+    anomalies_from_frame,
+    anomalies_to_frame,
+)
 
-class _EmptyWeekTypeHandler(DuckDBPandasTypeHandler):
-    """Stores an empty week as an empty table: the library skips empty frames without creating
-    the table, so a first week with nothing in it failed its checks with "table does not
-    exist" instead of saying what is empty."""
+SCHEMA = "engagement"
+ANOMALIES_TABLE = "anomalies"
+_ANOMALY_TYPES = {
+    "kind": "VARCHAR",
+    "message": "VARCHAR",
+    "company_id": "VARCHAR",
+    "company_name": "VARCHAR",
+    "tenant_id": "BIGINT",
+    "suggestions": "VARCHAR",
+}
+
+
+@dataclass(frozen=True, eq=False)
+class Reported:
+    """One week of an asset: its table and what a person should look at in it."""
+
+    table: pd.DataFrame
+    anomalies: tuple[Anomaly, ...] = ()
+
+
+def _exists(connection: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    found = connection.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, table],
+    ).fetchone()
+    return bool(found and found[0])
+
+
+class _WeekTables(DuckDBPandasTypeHandler):
+    """DuckDB's pandas handler, storing an empty week as an empty table (the library skips
+    empty frames without creating the table, so a first week with nothing in it would fail
+    its checks with "table does not exist" instead of saying what is empty), and reading a
+    week of a table never stored (the previous week of a first run) as no rows."""
+
+    def load_input(
+        self,
+        context: dg.InputContext,
+        table_slice: TableSlice,
+        connection: duckdb.DuckDBPyConnection,
+    ) -> pd.DataFrame:
+        if not _exists(connection, table_slice.schema, table_slice.table):
+            return pd.DataFrame()
+        return super().load_input(context, table_slice, connection)
 
     def handle_output(
         self,
@@ -31,9 +84,78 @@ class _EmptyWeekTypeHandler(DuckDBPandasTypeHandler):
         super().handle_output(context, table_slice, obj, connection)
 
 
+def _anomalies_table(connection: duckdb.DuckDBPyConnection, schema: str) -> str:
+    columns = ", ".join(f"{name} {kind}" for name, kind in _ANOMALY_TYPES.items())
+    connection.execute(f"create schema if not exists {schema}")
+    connection.execute(
+        f"create table if not exists {schema}.{ANOMALIES_TABLE} "
+        f"(week VARCHAR, asset VARCHAR, {columns})"
+    )
+    return f"{schema}.{ANOMALIES_TABLE}"
+
+
+class _ReportedWeeks(DbTypeHandler[Reported]):
+    """A `Reported` week: the table as DuckDB's handler stores it, the anomalies in one
+    shared table keyed by week and asset."""
+
+    def __init__(self) -> None:
+        self._tables = _WeekTables()
+
+    def handle_output(
+        self,
+        context: dg.OutputContext,
+        table_slice: TableSlice,
+        obj: Reported,
+        connection: duckdb.DuckDBPyConnection,
+    ) -> None:
+        self._tables.handle_output(context, table_slice, obj.table, connection)
+        table = _anomalies_table(connection, table_slice.schema)
+        key = (context.partition_key, context.asset_key.to_user_string())
+        found = anomalies_to_frame(obj.anomalies)  # noqa: F841 - DuckDB reads it by name
+        connection.execute(f"delete from {table} where week = ? and asset = ?", list(key))
+        connection.execute(
+            f"insert into {table} select ?, ?, {', '.join(ANOMALY_COLUMNS)} from found", list(key)
+        )
+
+    def load_input(
+        self,
+        context: dg.InputContext,
+        table_slice: TableSlice,
+        connection: duckdb.DuckDBPyConnection,
+    ) -> Reported:
+        table = self._tables.load_input(context, table_slice, connection)
+        weeks = list(context.asset_partition_keys)
+        if not weeks:
+            return Reported(table)
+        stored = connection.execute(
+            f"select {', '.join(ANOMALY_COLUMNS)} from {_anomalies_table(connection, table_slice.schema)} "
+            f"where asset = ? and week in ({', '.join('?' * len(weeks))}) order by week",
+            [context.asset_key.to_user_string(), *weeks],
+        ).fetchdf()
+        return Reported(table, tuple(anomalies_from_frame(stored)))
+
+    @property
+    def supported_types(self) -> Sequence[type]:
+        return [Reported]
+
+
 class WarehouseIOManager(DuckDBPandasIOManager):
-    """DuckDB's pandas IO manager, empty weeks included."""
+    """DuckDB's pandas IO manager, for `Reported` weeks and plain frames alike."""
 
     @staticmethod
     def type_handlers() -> Sequence[DbTypeHandler]:
-        return [_EmptyWeekTypeHandler()]
+        return [_ReportedWeeks(), _WeekTables()]
+
+
+def stored_week(
+    warehouse: DuckDBResource, asset: dg.AssetKey, week_key: str
+) -> pd.DataFrame | None:
+    """An asset's stored table for one week, or None when that week was never stored."""
+    table = asset.to_user_string()
+    with warehouse.get_connection() as connection:
+        if not _exists(connection, SCHEMA, table):
+            return None
+        frame = connection.execute(
+            f"select * from {SCHEMA}.{table} where week = ?", [week_key]
+        ).df()
+    return None if frame.empty else frame

@@ -202,7 +202,7 @@ def _week_runs(home: str, backfill_id: str, launched: float) -> list[WeekRun]:
             started = record.start_time or created
             alert = None
             if run.status != dg.DagsterRunStatus.SUCCESS:
-                alert = alert_for_run(instance, run, None)
+                alert = alert_for_run(instance, run, run.tags.get("dagster/partition"), None)
             runs.append(
                 WeekRun(
                     week=run.tags["dagster/partition"],

@@ -66,11 +66,12 @@ class Harness:
     def ranked(self, week: str | None = None) -> Any:
         from dagster_duckdb import DuckDBResource
 
-        from engagement_ranker.defs.history import stored_week
+        from engagement_ranker.defs.keys import RANKED_SCORES
         from engagement_ranker.defs.resources import warehouse_path
+        from engagement_ranker.defs.warehouse import stored_week
 
         return stored_week(
-            DuckDBResource(database=warehouse_path()), "ranked_scores", week or latest_week_key()
+            DuckDBResource(database=warehouse_path()), RANKED_SCORES, week or latest_week_key()
         )
 
 

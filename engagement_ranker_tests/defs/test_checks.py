@@ -17,7 +17,7 @@ from engagement_ranker.defs.checks import (
     universe_not_empty,
     week_covered_by_trends,
 )
-from engagement_ranker.defs.resources import RankerSettings
+from engagement_ranker.defs.resources import SettingsResource
 
 
 def universe(*rows: tuple[str, str | None]) -> pd.DataFrame:
@@ -62,35 +62,51 @@ def test_one_company_per_tenant() -> None:
     assert not failed.passed and "claimed by several companies: 10" in failed.description
 
 
+def settings(**values: str) -> SettingsResource:
+    """A settings resource with the required credentials and `values`."""
+    return SettingsResource(
+        hubspot_access_token="pat-test-token",
+        yobi_email="a@b.c",
+        yobi_password="secret12",
+        **values,
+    )
+
+
 def test_mapping_coverage_against_the_threshold() -> None:
-    settings = RankerSettings(mapping_coverage_min="0.5")
+    resource = settings(mapping_coverage_min="0.5")
     companies = universe(("1", None), ("2", None), ("3", "churned"))
-    assert mapping_coverage(settings, mapping(("1", 10), ("2", None)), companies).passed
-    failed = mapping_coverage(settings, mapping(("1", None), ("2", None)), companies)
+    assert mapping_coverage(resource, mapping(("1", 10), ("2", None)), companies).passed
+    failed = mapping_coverage(resource, mapping(("1", None), ("2", None)), companies)
     assert not failed.passed and "only 0 of 2 companies" in failed.description
 
 
 def test_overrides_valid_names_an_unknown_tenant() -> None:
     tenants = pd.DataFrame({"tenant_id": [10, 11]})
-    assert overrides_valid(RankerSettings(overrides_json='{"5": 10}'), tenants).passed
-    failed = overrides_valid(RankerSettings(overrides_json='{"5": 99}'), tenants)
+    assert overrides_valid(settings(tenant_mapping_overrides_json='{"5": 10}'), tenants).passed
+    failed = overrides_valid(settings(tenant_mapping_overrides_json='{"5": 99}'), tenants)
     assert not failed.passed and "'5'" in failed.description and "99" in failed.description
 
 
 def test_mapped_tenants_have_counters() -> None:
-    ok = mapped_tenants_have_counters(mapping(("1", 10)), metrics((10, 3, ""), (11, None, "")))
+    ok = mapped_tenants_have_counters(
+        tenant_mapping=mapping(("1", 10)), weekly_metrics=metrics((10, 3, ""), (11, None, ""))
+    )
     assert ok.passed  # tenant 11 is nobody's
-    missing = mapped_tenants_have_counters(mapping(("1", 10), ("2", 12)), metrics((10, 3, "")))
+    missing = mapped_tenants_have_counters(
+        tenant_mapping=mapping(("1", 10), ("2", 12)), weekly_metrics=metrics((10, 3, ""))
+    )
     assert not missing.passed and "no counters for mapped tenants 12" in missing.description
-    negative = mapped_tenants_have_counters(mapping(("1", 10)), metrics((10, -1, "")))
+    negative = mapped_tenants_have_counters(
+        tenant_mapping=mapping(("1", 10)), weekly_metrics=metrics((10, -1, ""))
+    )
     assert not negative.passed and "negative counters for tenants 10" in negative.description
 
 
 def test_week_covered_by_trends_blocks_only_for_mapped_tenants() -> None:
     gaps = metrics((10, 3, ""), (11, 3, "calls:2026-11-21"))
-    ok = week_covered_by_trends(mapping(("1", 10)), gaps)
+    ok = week_covered_by_trends(weekly_metrics=gaps, tenant_mapping=mapping(("1", 10)))
     assert ok.passed and ok.metadata["unmapped_tenants_short"].value == 1
-    failed = week_covered_by_trends(mapping(("1", 11)), gaps)
+    failed = week_covered_by_trends(weekly_metrics=gaps, tenant_mapping=mapping(("1", 11)))
     assert not failed.passed and "calls:2026-11-21" in failed.description
 
 

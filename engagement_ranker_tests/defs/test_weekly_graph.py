@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
-from concurrent.futures import ThreadPoolExecutor
 
 import dagster as dg
 import pytest
@@ -17,10 +15,13 @@ from engagement_ranker.constants import (
     PROP_TIER,
     Env,
 )
+from engagement_ranker.definitions import code_location
 from engagement_ranker.defs.alerts import error_text
-from engagement_ranker.defs.checks import ALL_CHECKS, GATING_CHECK_KEYS
+from engagement_ranker.defs.checks import ALL_CHECKS
+from engagement_ranker.defs.gate import guarding_checks
+from engagement_ranker.defs.keys import HUBSPOT_WRITEBACK
 from engagement_ranker.defs.partitions import weekly_partitions
-from engagement_ranker.defs.resources import RankerSettings, runs_step
+from engagement_ranker.settings import run_url
 from engagement_ranker_tests.defs.conftest import Harness, check_results
 
 PREVIOUS_WEEK = weekly_partitions.get_partition_keys()[-2]
@@ -92,7 +93,7 @@ def test_rerun_of_the_same_week_writes_nothing(harness: Harness) -> None:
 
     assert rerun.success
     assert len(harness.control.writes()) == first
-    audit = rerun.asset_value("hubspot_writeback")
+    audit = rerun.asset_value("hubspot_writeback").table
     assert set(audit["outcome"]) == {"unchanged"}
 
 
@@ -101,7 +102,7 @@ def test_dry_run_writes_nothing_but_shows_what_would_change(harness: Harness) ->
 
     assert result.success
     assert harness.control.writes() == []
-    audit = result.asset_value("hubspot_writeback")
+    audit = result.asset_value("hubspot_writeback").table
     assert (audit["outcome"] == "not written: dry-run").sum() == len(harness.ranked())
 
 
@@ -141,7 +142,7 @@ def test_historical_week_is_stored_but_not_written(harness: Harness) -> None:
     assert result.success
     assert harness.control.writes() == []
     assert harness.ranked(PREVIOUS_WEEK) is not None
-    audit = result.asset_value("hubspot_writeback")
+    audit = result.asset_value("hubspot_writeback").table
     assert len(audit) == len(harness.ranked(PREVIOUS_WEEK))
     assert set(audit["outcome"]) <= {"not written: historical week", "unchanged"}
 
@@ -169,15 +170,15 @@ def test_movers_come_from_the_stored_prior_week(harness: Harness) -> None:
     assert (ranked.loc[both, "delta"] == previous.loc[both] - ranked.loc[both, "rank"]).all()
 
 
-def test_gate_covers_every_blocking_check_upstream_of_the_writeback() -> None:
-    upstream_blocking = {
+def test_gate_covers_every_check_upstream_of_the_writeback_from_the_whole_graph() -> None:
+    upstream = {
         spec.key
         for checks in ALL_CHECKS
         for spec in checks.check_specs
-        if spec.blocking and spec.asset_key.path[-1] != "hubspot_writeback"
+        if spec.asset_key != HUBSPOT_WRITEBACK
     }
-    assert set(GATING_CHECK_KEYS) == upstream_blocking
-    assert len(upstream_blocking) == 9
+    assert set(guarding_checks(code_location(), HUBSPOT_WRITEBACK)) == upstream
+    assert len(upstream) == 9
 
 
 def _some_company_id(harness: Harness) -> str:
@@ -266,7 +267,7 @@ def test_historical_week_has_no_hubspot_prior_and_sends_no_summary(harness: Harn
     assert result.success
     ranked = harness.ranked(PREVIOUS_WEEK)
     assert set(ranked["prior_source"]) == {"new"}  # HubSpot holds this week's successor
-    audit = result.asset_value("hubspot_writeback")
+    audit = result.asset_value("hubspot_writeback").table
     assert len(audit) == len(ranked)
     assert harness.control.slack() == [] and harness.control.emails() == []
 
@@ -288,8 +289,9 @@ def test_bad_settings_are_all_named_at_the_start_and_nothing_is_written(harness:
     result = harness.run(mode=None)
 
     assert not result.success
-    assert harness.control.writes() == []
-    message = result.failure_data_for_node("customer_companies").user_failure_data.description
+    assert harness.control.requests()["counts"] == {}  # before the first HTTP call
+    [failure] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.RUN_FAILURE]
+    message = error_text(failure.event_specific_data.error)
     for variable in (
         "MAPPING_COVERAGE_MIN='most'",
         "ENGAGEMENT_WRITE_MODE='yolo'",
@@ -298,11 +300,10 @@ def test_bad_settings_are_all_named_at_the_start_and_nothing_is_written(harness:
         "DAGSTER_UI_URL='localhost:3000'",
     ):
         assert variable in message
+    assert len(message.splitlines()) == 5  # one line each
     # The failure alert still goes out, without a link.
-    assert RankerSettings(dagster_ui_url="localhost:3000").run_url(result.run_id) is None
-    assert (
-        RankerSettings(dagster_ui_url="http://ui:3000/").run_url("r1") == "http://ui:3000/runs/r1"
-    )
+    assert run_url({Env.DAGSTER_UI_URL: "localhost:3000"}, result.run_id) is None
+    assert run_url({Env.DAGSTER_UI_URL: "http://ui:3000/"}, "r1") == "http://ui:3000/runs/r1"
 
 
 PROPERTY_DEFINITION = "GET /crm/v3/properties/companies/{propertyName}"
@@ -315,35 +316,8 @@ YOBI_STATS = (
 )
 
 
-def test_the_weeks_yobi_counters_download_while_hubspot_is_still_searching(
-    harness: Harness,
-) -> None:
-    """Steps run one at a time in process; weekly_metrics' download must not wait for them."""
-    search = "POST /crm/v3/objects/contacts/search"
-    # HubSpot's first search page hangs for 5 s, then is dropped and retried.
-    harness.control.set_faults(
-        {"timeout_seconds": 5, "routes": {search: {"bursts": [{"nth": 1, "error": "timeout"}]}}}
-    )
-    seen: dict[str, int] = {}
-
-    def watch() -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            counts = harness.control.requests()["counts"]
-            if all(counts.get(route) for route in YOBI_STATS):
-                seen.update(counts)
-                return
-            time.sleep(0.05)
-
-    with ThreadPoolExecutor(1) as pool:
-        watcher = pool.submit(watch)
-        result = harness.run()
-        watcher.result()
-    assert result.success
-    assert seen, "Yobi's week was never downloaded"
-    # The search ends only with the hung page's retry, its second call.
-    assert seen.get(search, 0) <= 1, f"Yobi's week waited for HubSpot's search: {seen}"
-    # And the assets took what was read then: one session, each endpoint read once.
+def test_a_week_logs_in_to_yobi_once_and_reads_each_endpoint_once(harness: Harness) -> None:
+    assert harness.run().success
     counts = harness.control.requests()["counts"]
     assert [counts.get(route) for route in (YOBI_LOGIN, YOBI_TENANTS, *YOBI_STATS)] == [1] * 5
 
@@ -368,22 +342,3 @@ def test_a_run_without_weekly_metrics_downloads_no_week_of_counters(harness: Har
     counts = harness.control.requests()["counts"]
     assert counts.get(YOBI_TENANTS) == 1, "yobi_tenants did not run"
     assert not any(counts.get(route) for route in YOBI_STATS), counts
-
-
-@pytest.mark.parametrize(
-    ("steps", "assets", "runs"),
-    [
-        (None, frozenset(), True),
-        (None, frozenset({dg.AssetKey("weekly_metrics")}), True),
-        (None, frozenset({dg.AssetKey("yobi_tenants")}), False),
-        (["weekly_metrics"], None, True),
-        (["yobi_tenants"], frozenset(), False),
-    ],
-)
-def test_runs_step_reads_the_step_keys_else_the_asset_selection(
-    steps: list[str] | None, assets: frozenset[dg.AssetKey] | None, runs: bool
-) -> None:
-    run = dg.DagsterRun(
-        job_name="weekly_engagement", step_keys_to_execute=steps, asset_selection=assets
-    )
-    assert runs_step(run, "weekly_metrics") is runs

@@ -522,7 +522,7 @@ ROWS: tuple[Row, ...] = (
     Row(
         "Overrides JSON malformed",
         setup=overrides(_cut_off),
-        step="customer_companies",
+        step="settings",
         error=("TENANT_MAPPING_OVERRIDES_JSON", "JSON"),
         **FETCH_FAILS,
     ),
@@ -536,7 +536,7 @@ ROWS: tuple[Row, ...] = (
     Row(
         "Overrides pinning two companies to one tenant",
         setup=overrides(_one_tenant_twice),
-        step="customer_companies",
+        step="settings",
         error=("TENANT_MAPPING_OVERRIDES_JSON",),
         **FETCH_FAILS,
     ),

@@ -25,7 +25,7 @@ from engagement_ranker.cli import run_week
 from engagement_ranker.constants import ENGAGEMENT_PROPERTIES, Env, WriteMode
 from engagement_ranker.core.week import Week, parse_week_key
 from engagement_ranker.defs.partitions import latest_week_key
-from engagement_ranker.defs.resources import WAREHOUSE_SCHEMA
+from engagement_ranker.defs.warehouse import SCHEMA as WAREHOUSE_SCHEMA
 from engagement_ranker.sandbox.control import SandboxControl
 from engagement_ranker.sandbox.runner import Sandbox, SandboxConfig
 from engagement_ranker_tests.faults.canaries import CREDENTIALS, leaks

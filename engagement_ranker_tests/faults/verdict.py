@@ -204,7 +204,9 @@ def judge(row: Row, obs: Observation) -> Verdict:
     if state is not row.hubspot:
         problems.append(f"HubSpot should be {row.hubspot}, it is {state}: {detail}")
     last = obs.last
-    if not obs.notes.get("killed") and last.status != ("SUCCESS" if last.success else "FAILURE"):
+    # A run refused at its start (a bad setting) never reaches Dagster: "NO RUN" then.
+    expected_status = ("SUCCESS",) if last.success else ("FAILURE", "NO RUN")
+    if not obs.notes.get("killed") and last.status not in expected_status:
         problems.append(
             f"the Dagster run is {last.status} but run_week said success={last.success}"
         )

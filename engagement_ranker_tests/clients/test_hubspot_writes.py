@@ -4,15 +4,15 @@ the interruption stays an interruption."""
 from __future__ import annotations
 
 import _thread
+import logging
 import threading
 import time
 
-import dagster as dg
 import pytest
 
+from engagement_ranker.clients.hubspot_writes import write_batches
 from engagement_ranker.constants import ENGAGEMENT_PROPERTIES, PROP_RANK, PROP_SCORE, PROP_TIER
-from engagement_ranker.core.writeplan import CompanyWrite
-from engagement_ranker.defs.writer import _apply
+from engagement_ranker.core.writeplan import CompanyWrite, batches
 from engagement_ranker.sandbox import SandboxConfig
 from engagement_ranker_tests.clients.conftest import hubspot_client
 
@@ -35,15 +35,17 @@ def test_an_interruption_mid_write_restores_every_batch_that_may_have_applied(
         for cid in company_ids
     ]
 
-    def interrupt_once_the_first_batch_is_written() -> None:
+    def interrupt_once_a_later_batch_is_written() -> None:
+        """After the first batch (sent alone), the next ones go together: once one of them
+        has been applied, the others are in flight or done."""
         deadline = time.monotonic() + DEADLINE_SECONDS
-        while time.monotonic() < deadline and len(sandbox.control.writes()) < 100:
+        while time.monotonic() < deadline and len(sandbox.control.writes()) <= 100:
             time.sleep(0.02)
         _thread.interrupt_main()
 
-    threading.Thread(target=interrupt_once_the_first_batch_is_written, daemon=True).start()
+    threading.Thread(target=interrupt_once_a_later_batch_is_written, daemon=True).start()
     with hubspot_client(sandbox) as client, pytest.raises(KeyboardInterrupt):
-        _apply(client, changes, dg.get_dagster_logger())
+        write_batches(client, batches(changes), logging.getLogger(__name__))
 
     writes = sandbox.control.writes()
     assert len({w["company_id"] for w in writes}) > 100, "no batch after the first was sent"
