@@ -426,20 +426,18 @@ class _Matcher:
                 raise OverridesError(f"{OVERRIDES_VARIABLE}: {_unknown_tenant(key, tid)}")
 
     def _layers(self, company: _Company) -> Iterable[tuple[MatchMethod, set[int]]]:
-        own_domains = [d for d in (company.domain, *company.email_domains) if d]
+        # The spec: contact e-mail domains stand in only when the company has no domain. A
+        # company must not borrow another tenant through a contact's address (a DSO's billing
+        # staff, say), neither by a domain override nor by a website; it falls through instead.
+        domains = (company.domain,) if company.domain else company.email_domains
         pinned = self.overrides.by_company.get(company.company_id)
         yield (
             MatchMethod.OVERRIDE,
             {pinned}
             if pinned is not None
-            else {
-                self.overrides.by_domain[d] for d in own_domains if d in self.overrides.by_domain
-            },
+            else {self.overrides.by_domain[d] for d in domains if d in self.overrides.by_domain},
         )
         yield MatchMethod.DOMAIN, set(self.by_domain.get(company.domain or "", ()))
-        # The spec: contact e-mail domains stand in only when the company has no domain. A
-        # company whose own domain matched nothing must not borrow another tenant through a
-        # contact's address (a DSO's billing staff, say); it falls through to its name.
         yield (
             MatchMethod.EMAIL_DOMAIN,
             set()

@@ -426,6 +426,31 @@ def test_contact_email_domains_stand_in_only_when_the_company_has_no_domain():
     assert (int(rows.loc["102", "tenant_id"]), rows.loc["102", "method"]) == (7, "email_domain")
 
 
+def test_a_domain_override_belongs_to_the_company_of_that_domain_not_its_contacts():
+    tenants = tenants_frame((33, "Heartland DSO", None), (34, "Smile Dental", "smile.com"))
+    result = resolve_tenants(
+        companies_frame(
+            ("1", "Smile Dental", "smile.com", "dso.com"),  # a DSO staffer is a contact
+            ("2", "Heartland DSO", "dso.com", ""),
+            ("3", "Unlisted Practice", None, "dso.com"),  # no domain: its contacts speak for it
+            ("4", "Other Practice", "other.com", "dso.com"),
+        ),
+        tenants,
+        parse_overrides('{"dso.com": 33}'),
+    )
+    rows = result.mapping.set_index("company_id")
+    assert (int(rows.loc["1", "tenant_id"]), rows.loc["1", "method"]) == (34, "domain")
+    assert (int(rows.loc["2", "tenant_id"]), rows.loc["2", "method"], rows.loc["2", "status"]) == (
+        33,
+        "override",
+        "mapped",
+    )
+    # Company 3 reaches the same pin through its contacts, and loses it to the domain's owner.
+    assert rows.loc["3", "status"] == "duplicate_claim"
+    assert rows.loc["4", "status"] == "unmapped"
+    assert not [a for a in result.anomalies if a.company_id in ("1", "2")]
+
+
 def test_override_to_a_tenant_missing_from_yobi_names_the_entry():
     with pytest.raises(OverridesError, match=r"entry '101': tenant id 99 is not in Yobi"):
         resolve_tenants(COMPANIES, TENANTS, parse_overrides('{"101": 99}'))
