@@ -19,6 +19,7 @@ from engagement_ranker.core.identity import (
     is_record_id,
     normalize_domain,
     normalize_name,
+    normalize_name_loosely,
     parse_generic_domains,
     parse_internal_domains,
     parse_overrides,
@@ -83,17 +84,21 @@ def test_email_domain(raw, expected):
         ("Smile Dental", "smile dental"),
         ("SMILE   DENTAL  llc.", "smile dental"),
         ("Acme Inc.", "acme"),
-        ("Jones, D.M.D., P.C.", "jones"),
-        ("Smith Dental DDS, PLLC", "smith dental"),
         ("Northside Dental P.A.", "northside dental"),
         ("Gentle Dental, A Professional Corporation", "gentle dental"),
         ("Lake Dental (PLLC)", "lake dental"),
-        ("Foo & Bar Ltd", "foo and bar"),
         ("Foo and Bar, Limited", "foo and bar"),
-        ("Café Dentaire", "cafe dentaire"),
-        ("  Øresund   Smiles ", "oresund smiles"),
         ("O'Brien Orthodontics", "obrien orthodontics"),
-        ("Smile-Design Co.", "smile design"),
+        ("‘Smile’ $ Dental", "smile dental"),
+        # The spec removes punctuation and strips legal suffixes, nothing more: '&' goes with
+        # the punctuation, accents and professional titles stay.
+        ("Long & Thompson Dental Associates", "long thompson dental associates"),
+        ("Long and Thompson Dental Associates", "long and thompson dental associates"),
+        ("Jones, D.M.D., P.C.", "jones dmd"),
+        ("Smith Dental DDS, PLLC", "smith dental dds"),
+        ("Café Dentaire", "café dentaire"),
+        ("  Øresund   Smiles ", "øresund smiles"),
+        ("Smile-Design Co.", "smiledesign"),
         # Real words that cleanco's international list would strip stay.
         ("Smile Spa", "smile spa"),
         ("Bright Smile Dental Group", "bright smile dental group"),
@@ -106,8 +111,37 @@ def test_email_domain(raw, expected):
         (pd.NA, None),
     ],
 )
-def test_normalize_name(raw, expected):
+def test_normalize_name_is_the_specs_normalization(raw, expected):
     assert normalize_name(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Smile Dental, PLLC", "smile dental"),
+        ("SMILE   DENTAL  llc.", "smile dental"),
+        ("Jones, D.M.D., P.C.", "jones"),
+        ("Smith Dental DDS, PLLC", "smith dental"),
+        ("Gentle Dental, A Professional Corporation", "gentle dental"),
+        ("Lake Dental (PLLC)", "lake dental"),
+        ("Foo & Bar Ltd", "foo and bar"),
+        ("Foo and Bar, Limited", "foo and bar"),
+        ("Long & Thompson Dental Associates", "long and thompson dental associates"),
+        ("Café Dentaire", "cafe dentaire"),
+        ("  Øresund   Smiles ", "oresund smiles"),
+        ("O'Brien Orthodontics", "obrien orthodontics"),
+        ("Smile-Design Co.", "smile design"),
+        ("Smile Spa", "smile spa"),
+        ("Inc", "inc"),
+        ("P.C.", "pc"),
+        ("", None),
+        ("!!!", None),
+        (None, None),
+        (pd.NA, None),
+    ],
+)
+def test_normalize_name_loosely_forgives_spelling(raw, expected):
+    assert normalize_name_loosely(raw) == expected
 
 
 @pytest.mark.parametrize("text", ["5790939450", "0"])
@@ -296,6 +330,7 @@ def test_each_company_maps_by_the_intended_method(result, company_id):
         MatchMethod.DOMAIN: "high",
         MatchMethod.EMAIL_DOMAIN: "medium",
         MatchMethod.NAME: "low",
+        MatchMethod.LOOSE_NAME: "very low",
     }[method]
     assert row["confidence"] == expected_confidence
 
@@ -394,6 +429,70 @@ def test_suggestions_rank_best_first_and_stop_at_three():
     assert report.suggestions[0].startswith("1 North Dental (")
     scores = [int(s.rsplit("(", 1)[1].rstrip(")")) for s in report.suggestions]
     assert scores == sorted(scores, reverse=True) and min(scores) >= 70
+
+
+def test_a_name_as_the_spec_normalizes_it_wins_over_a_busier_loose_look_alike():
+    tenants = tenants_frame(
+        (21, "Long & Thompson Dental Associates", None),
+        (22, "LONG AND THOMPSON DENTAL ASSOCIATES, PLLC", None),
+    )
+    result = resolve_tenants(
+        companies_frame(("1", "Long and Thompson Dental Associates", None, "")),
+        tenants,
+        Overrides.none(),
+        activity={21: 500, 22: 3},
+    )
+    row = result.mapping.iloc[0]
+    assert (int(row["tenant_id"]), row["method"], row["confidence"]) == (22, "name", "low")
+    assert (row["candidates"], row["status"]) == ("22", "mapped")
+    assert [a.kind for a in result.anomalies] == [AnomalyKind.LOW_CONFIDENCE]
+
+
+def test_the_looser_name_key_maps_only_where_the_specs_finds_nothing_at_very_low_confidence():
+    tenants = tenants_frame(
+        (31, "Dr. Ana Ruiz", None),
+        (32, "Smith & Jones Dentistry", None),
+        (33, "Smith and Jones Dentistry, LLC", None),
+    )
+    result = resolve_tenants(
+        companies_frame(
+            ("1", "Dr. Ana Ruiz DDS", None, ""),
+            ("2", "Smith + Jones Dentistry", None, ""),  # "smith jones" is 32's spec key
+            ("3", "Smith and Jones Dentistry Inc.", None, ""),
+        ),
+        tenants,
+        Overrides.none(),
+    )
+    rows = result.mapping.set_index("company_id")
+    assert rows.loc["1", ["tenant_id", "method", "confidence", "status"]].tolist() == [
+        31,
+        "loose_name",
+        "very low",
+        "mapped",
+    ]
+    assert rows.loc["2", ["tenant_id", "method"]].tolist() == [32, "name"]
+    assert rows.loc["3", ["tenant_id", "method"]].tolist() == [33, "name"]
+    report = anomaly(result, "1", AnomalyKind.LOW_CONFIDENCE)
+    assert report.tenant_id == 31
+    assert "by a loose name match only" in report.message and "'dr ana ruiz'" in report.message
+
+
+def test_loose_name_ties_are_ambiguous_and_lose_a_claim_to_a_spec_name_match():
+    tenants = tenants_frame((41, "Dr. Ana Ruiz DMD", None), (42, "Dr. Ana Ruiz, D.D.S.", None))
+    result = resolve_tenants(
+        companies_frame(
+            ("1", "Dr. Ana Ruiz", None, ""),  # only loosely like either: ambiguous
+            ("2", "DR ANA RUIZ DMD", None, ""),  # 41 by the spec's key: keeps it
+        ),
+        tenants,
+        Overrides.none(),
+        activity={41: 9, 42: 1},
+    )
+    rows = result.mapping.set_index("company_id")
+    assert rows.loc["2", ["tenant_id", "method", "status"]].tolist() == [41, "name", "mapped"]
+    assert rows.loc["1", ["candidates", "status"]].tolist() == ["41,42", "duplicate_claim"]
+    (lost,) = [a for a in result.anomalies if a.company_id == "1"]
+    assert "by loose_name, but company 2 holds it by name" in lost.message
 
 
 def test_override_by_company_beats_a_domain_match():
