@@ -10,6 +10,7 @@ look-alikes are offered only as suggestions for the overrides file, never used.
 from __future__ import annotations
 
 import json
+import math
 import re
 import string
 import unicodedata
@@ -18,7 +19,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import parseaddr
 from types import MappingProxyType
-from typing import Any, TypeGuard
+from typing import Any, NamedTuple, TypeGuard
 
 import pandas as pd
 from cleanco import basename
@@ -69,6 +70,31 @@ METHOD_STRENGTH: dict[MatchMethod, int] = {method: i for i, method in enumerate(
 SUGGESTIONS_MAX = 3
 SUGGESTION_SCORE_CUTOFF = 70
 SUGGESTION_CHUNK = 256
+# The overrides draft pre-fills a suggestion only at this score or above, and only when no
+# other tenant reaches it. 97 takes a one-letter typo in a name of 17 characters or more;
+# shorter names one letter apart are usually different practices: in sandboxes of up to 20,000
+# companies the best wrong suggestion, a namesake ("Dr. Rachel Rossi" / "Dr. Rachel Ross"),
+# scores 96. Weaker ones are listed for a person to judge, never pre-filled.
+STRONG_SUGGESTION_SCORE = 97
+
+
+class Suggestion(NamedTuple):
+    """A look-alike tenant for an unmapped company. `score` (0..100, as shown) is rapidfuzz's
+    WRatio between the loose name keys, rounded down so a shown 97 is a real 97."""
+
+    tenant_id: int
+    tenant_name: str
+    score: int
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id} {self.tenant_name} ({self.score})"
+
+
+def strong_suggestion(suggestions: Sequence[Suggestion]) -> Suggestion | None:
+    """The suggestion safe to pre-fill in an overrides draft: the only one scoring at least
+    STRONG_SUGGESTION_SCORE. None when none does, or when two do (a guess between them)."""
+    strong = [s for s in suggestions if s.score >= STRONG_SUGGESTION_SCORE]
+    return strong[0] if len(strong) == 1 else None
 
 
 def is_record_id(text: object) -> TypeGuard[str]:
@@ -370,10 +396,12 @@ def parse_overrides(text: str | None, known_tenant_ids: Collection[int] | None =
 # --- resolution -----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class IdentityResult:
-    """The company -> tenant table (one row per company) and what a human must look at."""
+    """The company -> tenant table (one row per company), what a human must look at, and each
+    unmapped company's look-alike tenants, best first (the mapping's `suggestions` as data)."""
 
     mapping: pd.DataFrame
     anomalies: list[Anomaly]
+    suggestions: Mapping[str, tuple[Suggestion, ...]]
 
 
 @dataclass(frozen=True)
@@ -494,7 +522,7 @@ class _Matcher:
     def describe(self, tenant_id: int) -> str:
         return f"{tenant_id} {self.names[tenant_id]}"
 
-    def suggestions(self, companies: Sequence[_Company]) -> dict[str, tuple[str, ...]]:
+    def suggestions(self, companies: Sequence[_Company]) -> dict[str, tuple[Suggestion, ...]]:
         """Up to three look-alike tenants per company by fuzzy name, best first (ties: lowest id).
 
         Scored as one matrix per chunk of companies (rapidfuzz's cdist): thousands of unmapped
@@ -502,7 +530,7 @@ class _Matcher:
         """
         named = [c for c in companies if c.loose_name_key is not None]
         tenant_ids = list(self.loose_name_keys)
-        found: dict[str, tuple[str, ...]] = {c.company_id: () for c in companies}
+        found: dict[str, tuple[Suggestion, ...]] = {c.company_id: () for c in companies}
         for start in range(0, len(named) if tenant_ids else 0, SUGGESTION_CHUNK):
             chunk = named[start : start + SUGGESTION_CHUNK]
             scores = process.cdist(
@@ -515,7 +543,8 @@ class _Matcher:
             for company, row in zip(chunk, scores, strict=True):
                 best = sorted((-float(row[i]), tenant_ids[i]) for i in row.nonzero()[0])
                 found[company.company_id] = tuple(
-                    f"{self.describe(tid)} ({round(-neg)})" for neg, tid in best[:SUGGESTIONS_MAX]
+                    Suggestion(tid, self.names[tid], math.floor(-neg))
+                    for neg, tid in best[:SUGGESTIONS_MAX]
                 )
         return found
 
@@ -560,8 +589,9 @@ def _tried(company: _Company) -> str:
 
 
 def _unmapped(
-    company: _Company, suggestions: tuple[str, ...], row: dict[str, object]
+    company: _Company, found: tuple[Suggestion, ...], row: dict[str, object]
 ) -> list[Anomaly]:
+    suggestions = tuple(map(str, found))
     row["suggestions"] = SUGGESTION_SEPARATOR.join(suggestions)
     closest = f"; closest tenants: {', '.join(suggestions)}" if suggestions else ""
     message = (
@@ -692,4 +722,4 @@ def resolve_tenants(
         rows.append(row)
     mapping = pd.DataFrame(rows, columns=list(MAPPING_COLUMNS))
     mapping["tenant_id"] = mapping["tenant_id"].astype("Int64")
-    return IdentityResult(mapping=mapping, anomalies=anomalies)
+    return IdentityResult(mapping=mapping, anomalies=anomalies, suggestions=suggestions)

@@ -72,6 +72,8 @@ RARE_ROLE_MINIMUM: dict[str, int] = {
     "not_customer": 1,
 }
 RARE_ROLES_FROM = 40
+# A misspelled name this long or longer still scores 97+ against the right tenant's name.
+MISSPELLED_KEY_MIN = 20
 YOBI_ONLY_SHARE = 0.06  # tenants with no HubSpot company (churned, trial)
 TWIN_PAIRS_PER_150 = 2  # tenant pairs with identical daily counters (exact ties)
 ZERO_ACTIVITY_PER_150 = 2
@@ -605,19 +607,48 @@ class _Builder:
         plan.truth["override_key"] = "company"
         return plan
 
-    def role_unmapped(self) -> _CompanyPlan:
-        p = self.practice()
+    def role_unmapped(self, variant: int) -> _CompanyPlan:
+        """Matched by nothing. 0: HubSpot misspells a practice Yobi knows, so the closest
+        tenant is its own (an override the draft may pre-fill); 1: Yobi has no such tenant."""
+        p = self.practice("place" if variant == 0 else None)
+        while variant == 0 and len(p.key) < MISSPELLED_KEY_MIN:
+            p = self.practice("place")
         own = self.rng.random() < 0.5
-        return self.company(
+        if variant == 0:
+            tenant = self.tenant(self.name_variant(p), None, p.domain)
+            name = self.misspelled(self.name_variant(p))
+            reason = "its name is misspelled in HubSpot and no tenant has its domain or e-mail"
+        else:
+            name = self.name_variant(p)
+            reason = "no tenant has its domain, its contacts' e-mail domains or its name"
+        plan = self.company(
             "unmapped",
-            self.name_variant(p),
+            name,
             self.domain_variant(p.domain) if own else None,
             "unmapped",
             None,
             None,
-            "no tenant has its domain, its contacts' e-mail domains or its name",
+            reason,
             self.emails(p.domain if own else None, self.contact_count(), at_least_one_own=False),
         )
+        if variant == 0:
+            plan.truth["suggested"] = tenant
+        return plan
+
+    def misspelled(self, name: str) -> str:
+        """`name` with one inner letter of its longest word dropped or doubled, a typo a person
+        confirms at a glance; never another practice's name key."""
+        while True:
+            words = name.split(" ")
+            longest = max(range(len(words)), key=lambda k: (len(words[k]), -k))
+            word = words[longest]
+            at = self.rng.randrange(1, len(word) - 1)
+            kept = word[at + 1 :] if self.rng.random() < 0.5 else word[at:]  # drop or double
+            words[longest] = word[:at] + kept
+            typo = " ".join(words)
+            if _name_key(typo) not in self.keys:
+                self.keys.add(_name_key(typo))
+                return typo
 
     def role_ambiguous(self, variant: int) -> _CompanyPlan:
         p = self.practice()
@@ -753,7 +784,7 @@ class _Builder:
         order += [[self.role_email_domain()] for _ in range(counts["email_domain"])]
         order += [[self.role_name(i % 3)] for i in range(counts["name"])]
         order += [[self.role_override(i % 3)] for i in range(counts["override"])]
-        order += [[self.role_unmapped()] for _ in range(counts["unmapped"])]
+        order += [[self.role_unmapped(i % 2)] for i in range(counts["unmapped"])]
         order += [[self.role_ambiguous(i % 2)] for i in range(counts["ambiguous"])]
         order += [list(self.role_duplicate(i % 2)) for i in range(counts["duplicate"])]
         order += [[self.role_internal_test(i + 1)] for i in range(counts["internal_test"])]
@@ -940,6 +971,8 @@ class _Builder:
             }
             if "candidates" in truth:
                 entry["candidates"] = sorted(t.tenant_id for t in truth["candidates"])
+            if "suggested" in truth:
+                entry["suggested_tenant_id"] = truth["suggested"].tenant_id
             if "decoy" in truth:
                 entry["decoy_tenant_id"] = truth["decoy"].tenant_id
             if "claimed" in truth:

@@ -13,8 +13,10 @@ from engagement_ranker.constants import DEFAULT_GENERIC_EMAIL_DOMAINS, MatchMeth
 from engagement_ranker.core.anomalies import AnomalyKind
 from engagement_ranker.core.identity import (
     MAPPING_COLUMNS,
+    STRONG_SUGGESTION_SCORE,
     Overrides,
     OverridesError,
+    Suggestion,
     email_domain,
     is_record_id,
     normalize_domain,
@@ -24,6 +26,7 @@ from engagement_ranker.core.identity import (
     parse_internal_domains,
     parse_overrides,
     resolve_tenants,
+    strong_suggestion,
     weekly_activity,
 )
 from engagement_ranker.core.tenants import tenant_frame
@@ -493,6 +496,40 @@ def test_loose_name_ties_are_ambiguous_and_lose_a_claim_to_a_spec_name_match():
     assert rows.loc["1", ["candidates", "status"]].tolist() == ["41,42", "duplicate_claim"]
     (lost,) = [a for a in result.anomalies if a.company_id == "1"]
     assert "by loose_name, but company 2 holds it by name" in lost.message
+
+
+def test_suggestions_come_as_data_and_only_a_lone_near_identical_one_is_strong():
+    tenants = tenants_frame(
+        (51, "Windsor Complete Dental", None),
+        (52, "Lakeside Family Dental Care", None),
+        (53, "Dr. Rachel Ross", None),
+        (54, "Maple Grove Dental Studios", None),
+        (55, "Maple Grove Dental Studio1", None),
+    )
+    result = resolve_tenants(
+        companies_frame(
+            ("1", "Wildflower Complete Dental", None, ""),  # a look-alike, another practice
+            ("2", "Lakeside Famly Dental Care, PLLC", None, ""),  # a typo of 52
+            ("3", "Dr. Rachel Rossi", None, ""),  # a namesake one letter off: 96
+            ("4", "Maple Grove Dental Studio", None, ""),  # 54 and 55 both score 97+
+        ),
+        tenants,
+        Overrides.none(),
+    )
+    found = result.suggestions
+    assert set(found) == {"1", "2", "3", "4"}
+    rows = result.mapping.set_index("company_id")
+    for company_id, suggestions in found.items():
+        assert rows.loc[company_id, "suggestions"] == " ; ".join(map(str, suggestions))
+    assert found["2"][0] == Suggestion(52, "Lakeside Family Dental Care", 98)
+    assert str(found["2"][0]) == "52 Lakeside Family Dental Care (98)"
+    assert strong_suggestion(found["2"]) == found["2"][0]
+    assert found["1"][0].tenant_id == 51 and found["1"][0].score < STRONG_SUGGESTION_SCORE
+    assert found["3"][0] == Suggestion(53, "Dr. Rachel Ross", 96)
+    assert [s.tenant_id for s in found["4"][:2]] == [54, 55]
+    assert min(s.score for s in found["4"][:2]) >= STRONG_SUGGESTION_SCORE
+    assert [strong_suggestion(found[c]) for c in ("1", "3", "4")] == [None, None, None]
+    assert strong_suggestion(()) is None
 
 
 def test_override_by_company_beats_a_domain_match():
