@@ -96,7 +96,9 @@ class MatchMethod(StrEnum):
     OVERRIDE = "override"
     DOMAIN = "domain"
     EMAIL_DOMAIN = "email_domain"
-    NAME = "name"
+    NAME = "name"  # the spec's normalization: lower case, no punctuation, no legal suffix
+    # Only where the spec's finds nothing: accents folded, '&' as 'and', titles (DDS) dropped.
+    LOOSE_NAME = "loose_name"
 
 
 MATCH_CONFIDENCE: dict[MatchMethod, str] = {
@@ -104,6 +106,7 @@ MATCH_CONFIDENCE: dict[MatchMethod, str] = {
     MatchMethod.DOMAIN: "high",
     MatchMethod.EMAIL_DOMAIN: "medium",
     MatchMethod.NAME: "low",
+    MatchMethod.LOOSE_NAME: "very low",
 }
 
 DEFAULT_GENERIC_EMAIL_DOMAINS: frozenset[str] = frozenset(

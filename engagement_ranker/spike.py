@@ -51,13 +51,16 @@ from engagement_ranker.core.identity import (
     AMBIGUOUS,
     COMPANY_COLUMNS,
     DUPLICATE_CLAIM,
+    STRONG_SUGGESTION_SCORE,
     SUGGESTION_SEPARATOR,
     TENANT_INPUT_COLUMNS,
     UNMAPPED,
+    Suggestion,
     normalize_domain,
     parse_generic_domains,
     parse_internal_domains,
     resolve_tenants,
+    strong_suggestion,
     weekly_activity,
 )
 from engagement_ranker.core.tenants import tenant_frame
@@ -514,9 +517,21 @@ def check_hubspot(env: Mapping[str, str]) -> tuple[Section, pd.DataFrame | None]
 
 
 # --- mapping --------------------------------------------------------------------------------
-def _best_tenant(suggestions: list[str]) -> int | None:
-    """The tenant id of the best suggestion ("<tenant id> <name> (<score>)"), if any."""
-    return int(suggestions[0].split(" ", 1)[0]) if suggestions else None
+def _draft(
+    unmapped: Iterable[str], suggestions: Mapping[str, tuple[Suggestion, ...]]
+) -> tuple[dict[str, int | None], dict[str, list[str]]]:
+    """(overrides draft, weak suggestions): the draft pre-fills a company only with its strong
+    suggestion (`strong_suggestion`), else null; the weaker ones, with their scores, go in the
+    second list for a person to judge, never in the JSON to paste."""
+    draft: dict[str, int | None] = {}
+    weak: dict[str, list[str]] = {}
+    for company_id in unmapped:
+        found = suggestions.get(company_id, ())
+        strong = strong_suggestion(found)
+        draft[company_id] = None if strong is None else strong.tenant_id
+        if strong is None and found:
+            weak[company_id] = [str(s) for s in found]
+    return draft, weak
 
 
 def check_mapping(
@@ -562,6 +577,7 @@ def check_mapping(
         }
         for row in lost.itertuples(index=False)
     ]
+    draft, weak = _draft((u["company_id"] for u in unmapped), result.suggestions)
     section.findings.update(
         companies=count,
         mapped=mapped,
@@ -576,7 +592,9 @@ def check_mapping(
         if yobi.activity
         else "lowest tenant id (the week's activity could not be read)",
         unmapped=unmapped,
-        overrides_draft={u["company_id"]: _best_tenant(u["suggestions"]) for u in unmapped},
+        strong_suggestion_score=STRONG_SUGGESTION_SCORE,
+        overrides_draft=draft,
+        weak_suggestions=weak,
     )
     if mapped < minimum * count:
         section.fail(
@@ -707,13 +725,25 @@ def _mapping_lines(mapping: Mapping[str, Any]) -> list[str]:
             f"({company['domain'] or 'no domain'}) "
             f"{company['status']}; suggestions: {'; '.join(company['suggestions']) or 'none'}"
         )
+    strong = mapping["strong_suggestion_score"]
     if mapping["unmapped"]:
         lines += [
-            f"  overrides draft (replace each null with a tenant id, then merge into "
+            f"  overrides draft (pre-filled only with a suggestion scoring {strong}+ that no "
+            f"other tenant reaches; replace each null with a tenant id, then merge into "
             f"{Env.TENANT_MAPPING_OVERRIDES_JSON}):",
             *(
                 f"  {line}"
                 for line in json.dumps(mapping["overrides_draft"], indent=2).splitlines()
+            ),
+        ]
+    if mapping["weak_suggestions"]:
+        names = {u["company_id"]: u["name"] or "(no name)" for u in mapping["unmapped"]}
+        lines += [
+            f"  weak suggestions (below {strong}, or tied: not in the draft; check each before "
+            f"pinning it):",
+            *(
+                f"    {company_id}  {names[company_id]}: {'; '.join(suggestions)}"
+                for company_id, suggestions in mapping["weak_suggestions"].items()
             ),
         ]
     return lines

@@ -23,6 +23,7 @@ from engagement_ranker.constants import (
     Env,
     MatchMethod,
 )
+from engagement_ranker.core.identity import STRONG_SUGGESTION_SCORE
 from engagement_ranker.core.week import latest_completed_week
 from engagement_ranker.sandbox.runner import Sandbox, SandboxConfig
 from engagement_ranker.spike import HUBSPOT_CHECK, MAPPING_CHECK, YOBI_CHECK, run_spike
@@ -151,9 +152,48 @@ def test_mapping_figures_equal_the_datasets_truth(spike, sandbox):
     assert mapping["duplicate_claims"] == Counter(not_ranked.values())["duplicate_claim"] > 0
     assert {u["company_id"]: u["status"] for u in mapping["unmapped"]} == not_ranked
     assert set(mapping["overrides_draft"]) == set(not_ranked)
-    for company in mapping["unmapped"]:
-        best = company["suggestions"][0].split(" ")[0] if company["suggestions"] else None
-        assert mapping["overrides_draft"][company["company_id"]] == (best and int(best))
+    suggested = {t["company_id"]: t.get("suggested_tenant_id") for t in universe}
+    assert mapping["overrides_draft"] == {c: suggested[c] for c in not_ranked}
+
+
+def _score(suggestion: str) -> int:
+    """The score of one "<tenant id> <name> (<score>)" suggestion."""
+    return int(suggestion.rsplit("(", 1)[1].rstrip(")"))
+
+
+def test_the_overrides_draft_prefills_only_strong_suggestions(spike, sandbox, monkeypatch):
+    # Without the overrides, the renamed and rebranded practices fall to fuzzy suggestions,
+    # all wrong; only the misspelled practice's suggestion is its own tenant.
+    monkeypatch.delenv(Env.TENANT_MAPPING_OVERRIDES_JSON)
+    truth = sandbox.control.truth()
+    misspelled = {
+        c: t["suggested_tenant_id"] for c, t in truth.items() if "suggested_tenant_id" in t
+    }
+    code, out, _ = spike()
+    mapping = json.loads(out)["mapping"]
+    draft, weak = mapping["overrides_draft"], mapping.get("weak_suggestions")
+    listed = {u["company_id"]: u["suggestions"] for u in mapping["unmapped"]}
+
+    assert code == 0
+    assert set(draft) == set(listed)
+    assert misspelled and {c: t for c, t in draft.items() if t is not None} == misspelled
+    assert all(_score(listed[c][0]) >= STRONG_SUGGESTION_SCORE for c in misspelled)
+    assert mapping["strong_suggestion_score"] == STRONG_SUGGESTION_SCORE
+    # The weak ones are listed apart with their scores, and left null in the draft.
+    renamed = {c for c, t in truth.items() if t["method"] == "override"}
+    assert weak and set(weak).isdisjoint(misspelled) and renamed & set(weak)
+    for company_id, suggestions in weak.items():
+        assert draft[company_id] is None and suggestions == listed[company_id]
+        scores = [_score(s) for s in suggestions]
+        assert scores[0] < STRONG_SUGGESTION_SCORE or scores[1] >= STRONG_SUGGESTION_SCORE
+
+    code, text, _ = spike(as_json=False)
+    block = text.split("  overrides draft")[1].split("\n  }")[0]
+    for company_id, tenant_id in draft.items():
+        assert f'"{company_id}": {json.dumps(tenant_id)}' in block
+    weak_block = text.split("  weak suggestions")[1].split("\n\n")[0]
+    for company_id, suggestions in weak.items():
+        assert f"    {company_id}  " in weak_block and suggestions[0] in weak_block
 
 
 def test_missing_new_patients_fails_naming_the_key(spike):
@@ -240,7 +280,7 @@ def test_coverage_below_the_minimum_fails_with_the_overrides_draft(spike, monkey
     assert verdict.startswith(f"FAIL {MAPPING_CHECK}: only ")
     assert f"below {Env.MAPPING_COVERAGE_MIN} (99.0%)" in verdict
     assert f"Fix: pin the unmapped companies in {Env.TENANT_MAPPING_OVERRIDES_JSON}" in verdict
-    assert "  overrides draft (replace each null" in out
+    assert "  overrides draft (" in out
 
 
 def test_overrides_are_read_from_the_file_the_job_reads(spike, sandbox, monkeypatch, tmp_path):

@@ -10,13 +10,16 @@ look-alikes are offered only as suggestions for the overrides file, never used.
 from __future__ import annotations
 
 import json
+import math
 import re
+import string
+import unicodedata
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import parseaddr
 from types import MappingProxyType
-from typing import Any, TypeGuard
+from typing import Any, NamedTuple, TypeGuard
 
 import pandas as pd
 from cleanco import basename
@@ -43,7 +46,13 @@ from engagement_ranker.core.frames import require_columns
 OVERRIDES_VARIABLE = Env.TENANT_MAPPING_OVERRIDES_JSON.value
 COMPANY_COLUMNS: tuple[str, ...] = ("company_id", "name", "domain", "contact_email_domains")
 # The tenant frame as core.tenants.tenant_frame builds it: names and websites normalized once.
-TENANT_INPUT_COLUMNS: tuple[str, ...] = ("tenant_id", "tenant_name", "domain_key", "name_key")
+TENANT_INPUT_COLUMNS: tuple[str, ...] = (
+    "tenant_id",
+    "tenant_name",
+    "domain_key",
+    "name_key",
+    "loose_name_key",
+)
 MAPPING_COLUMNS: tuple[str, ...] = (
     "company_id",
     "name",
@@ -61,6 +70,31 @@ METHOD_STRENGTH: dict[MatchMethod, int] = {method: i for i, method in enumerate(
 SUGGESTIONS_MAX = 3
 SUGGESTION_SCORE_CUTOFF = 70
 SUGGESTION_CHUNK = 256
+# The overrides draft pre-fills a suggestion only at this score or above, and only when no
+# other tenant reaches it. 97 takes a one-letter typo in a name of 17 characters or more;
+# shorter names one letter apart are usually different practices: in sandboxes of up to 20,000
+# companies the best wrong suggestion, a namesake ("Dr. Rachel Rossi" / "Dr. Rachel Ross"),
+# scores 96. Weaker ones are listed for a person to judge, never pre-filled.
+STRONG_SUGGESTION_SCORE = 97
+
+
+class Suggestion(NamedTuple):
+    """A look-alike tenant for an unmapped company. `score` (0..100, as shown) is rapidfuzz's
+    WRatio between the loose name keys, rounded down so a shown 97 is a real 97."""
+
+    tenant_id: int
+    tenant_name: str
+    score: int
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id} {self.tenant_name} ({self.score})"
+
+
+def strong_suggestion(suggestions: Sequence[Suggestion]) -> Suggestion | None:
+    """The suggestion safe to pre-fill in an overrides draft: the only one scoring at least
+    STRONG_SUGGESTION_SCORE. None when none does, or when two do (a guess between them)."""
+    strong = [s for s in suggestions if s.score >= STRONG_SUGGESTION_SCORE]
+    return strong[0] if len(strong) == 1 else None
 
 
 def is_record_id(text: object) -> TypeGuard[str]:
@@ -69,6 +103,10 @@ def is_record_id(text: object) -> TypeGuard[str]:
 
 
 # --- names ----------------------------------------------------------------------------------
+# Two keys. The spec's first: lower case, punctuation removed, whitespace collapsed, legal
+# suffixes stripped. Where it finds no tenant, a looser one: accents folded, '&' read as 'and',
+# punctuation as a word break, and professional designations (DDS) stripped too.
+#
 # cleanco's full international list strips real English words ("Spa", "Ok", "Pt", "Se"), so
 # take the terms of the countries our customers are in, plus the professional-entity types.
 _CLEANCO_SOURCES: tuple[list[str], ...] = (
@@ -78,12 +116,9 @@ _CLEANCO_SOURCES: tuple[list[str], ...] = (
     terms_by_type["Professional Corporation"],
     terms_by_type["Professional Limited Liability Company"],
 )
-# Dental and professional designations cleanco lacks, as they appear after a practice's name.
-_PROFESSIONAL_SUFFIXES: tuple[str, ...] = (
-    "dds",
-    "dmd",
-    "md",
-    "ms",
+# Professional-entity forms cleanco lacks, as they appear after a practice's name: legal
+# suffixes in the spec's sense.
+_ENTITY_SUFFIXES: tuple[str, ...] = (
     "pa",
     "pc",
     "psc",
@@ -103,18 +138,22 @@ _PROFESSIONAL_SUFFIXES: tuple[str, ...] = (
     "a professional corporation",
     "a professional dental corporation",
 )
+# Degrees after a dentist's name: not legal suffixes, so only the looser key drops them.
+_DESIGNATIONS: tuple[str, ...] = ("dds", "dmd", "md", "ms")
 
 
-def _suffix_terms() -> list[tuple[int, list[str]]]:
+def _suffix_terms(*extra: tuple[str, ...]) -> list[tuple[int, list[str]]]:
     """Terms in cleanco's own structure: longest first, then alphabetical (deterministic)."""
-    raw = {term for source in _CLEANCO_SOURCES for term in source} | set(_PROFESSIONAL_SUFFIXES)
+    raw = {term for source in (*_CLEANCO_SOURCES, *extra) for term in source}
     parts = {tuple(term.split()) for term in normalize_terms(raw)}
     return [(len(p), list(p)) for p in sorted(parts, key=lambda p: (-len(p), p))]
 
 
-_SUFFIX_TERMS = _suffix_terms()
+_LEGAL_TERMS = _suffix_terms(_ENTITY_SUFFIXES)
+_LOOSE_TERMS = _suffix_terms(_ENTITY_SUFFIXES, _DESIGNATIONS)
 _JOINING_PUNCTUATION = re.compile(r"[.'’`]")  # "D.M.D." -> "dmd", "O'Brien" -> "obrien"
 _SEPARATORS = re.compile(r"[\W_]+")
+_ASCII_PUNCTUATION = frozenset(string.punctuation)
 
 
 def _text(value: object) -> str | None:
@@ -125,23 +164,41 @@ def _text(value: object) -> str | None:
     return text or None
 
 
-def normalize_name(raw: str | None) -> str | None:
-    """Comparable practice name: accents folded, '&' -> 'and', no punctuation or legal suffix.
+def _is_punctuation(char: str) -> bool:
+    return char in _ASCII_PUNCTUATION or unicodedata.category(char).startswith("P")
 
-    Suffixes are stripped repeatedly ("Smith Dental DDS, PLLC" -> "smith dental") but never
-    down to nothing (a practice literally named "PC" keeps "pc").
-    """
+
+def _strip_suffixes(text: str, terms: list[tuple[int, list[str]]]) -> str | None:
+    """Suffixes stripped repeatedly ("smith dental dds pllc" -> "smith dental") but never down
+    to nothing (a practice literally named "PC" keeps "pc")."""
+    while text:
+        stripped = basename(text, terms=terms)
+        if not stripped or stripped == text:
+            break
+        text = stripped
+    return text or None
+
+
+def normalize_name(raw: str | None) -> str | None:
+    """The spec's name key: lower case, punctuation removed, whitespace collapsed, legal
+    suffixes (LLC, Inc, PLLC, P.C. ...) stripped. "Smith & Jones, PLLC" -> "smith jones"."""
+    text = _text(raw)
+    if text is None:
+        return None
+    kept = "".join(c for c in text.lower() if not _is_punctuation(c))
+    return _strip_suffixes(" ".join(kept.split()), _LEGAL_TERMS)
+
+
+def normalize_name_loosely(raw: str | None) -> str | None:
+    """The looser key, for names the spec's finds no tenant for: accents folded, '&' -> 'and',
+    punctuation as a word break, and designations (DDS, DMD) stripped with the legal suffixes.
+    "Smith & Jones DDS, PLLC" -> "smith and jones"."""
     text = _text(raw)
     if text is None:
         return None
     text = remove_accents(text).replace("&", " and ")
     text = " ".join(_SEPARATORS.sub(" ", _JOINING_PUNCTUATION.sub("", text)).split())
-    while text:
-        stripped = basename(text, terms=_SUFFIX_TERMS)
-        if not stripped or stripped == text:
-            break
-        text = stripped
-    return text or None
+    return _strip_suffixes(text, _LOOSE_TERMS)
 
 
 # --- domains --------------------------------------------------------------------------------
@@ -339,10 +396,12 @@ def parse_overrides(text: str | None, known_tenant_ids: Collection[int] | None =
 # --- resolution -----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class IdentityResult:
-    """The company -> tenant table (one row per company) and what a human must look at."""
+    """The company -> tenant table (one row per company), what a human must look at, and each
+    unmapped company's look-alike tenants, best first (the mapping's `suggestions` as data)."""
 
     mapping: pd.DataFrame
     anomalies: list[Anomaly]
+    suggestions: Mapping[str, tuple[Suggestion, ...]]
 
 
 @dataclass(frozen=True)
@@ -352,6 +411,7 @@ class _Company:
     domain: str | None
     email_domains: tuple[str, ...]
     name_key: str | None
+    loose_name_key: str | None
 
 
 @dataclass(frozen=True)
@@ -379,6 +439,7 @@ def _companies(frame: pd.DataFrame, generic: frozenset[str]) -> list[_Company]:
                 domain=None if domain in generic else domain,
                 email_domains=tuple(sorted({d for d in domains if d and d not in generic})),
                 name_key=normalize_name(row.name),
+                loose_name_key=normalize_name_loosely(row.name),
             )
         )
     duplicates = sorted(
@@ -410,15 +471,18 @@ class _Matcher:
         self.names: dict[int, str] = {
             tid: _text(name) or "" for tid, name in zip(ids, tenants["tenant_name"], strict=True)
         }
-        self.name_keys: dict[int, str] = {
+        self.loose_name_keys: dict[int, str] = {
             tid: key
-            for tid, raw in zip(ids, tenants["name_key"], strict=True)
+            for tid, raw in zip(ids, tenants["loose_name_key"], strict=True)
             if (key := _text(raw))
         }
         self.by_domain = _index(
             (_text(key), tid) for tid, key in zip(ids, tenants["domain_key"], strict=True)
         )
-        self.by_name = _index((key, tid) for tid, key in self.name_keys.items())
+        self.by_name = _index(
+            (_text(key), tid) for tid, key in zip(ids, tenants["name_key"], strict=True)
+        )
+        self.by_loose_name = _index((key, tid) for tid, key in self.loose_name_keys.items())
         self.overrides = overrides
         self.activity = activity
         for key, tid in (*overrides.by_company.items(), *overrides.by_domain.items()):
@@ -426,20 +490,18 @@ class _Matcher:
                 raise OverridesError(f"{OVERRIDES_VARIABLE}: {_unknown_tenant(key, tid)}")
 
     def _layers(self, company: _Company) -> Iterable[tuple[MatchMethod, set[int]]]:
-        own_domains = [d for d in (company.domain, *company.email_domains) if d]
+        # The spec: contact e-mail domains stand in only when the company has no domain. A
+        # company must not borrow another tenant through a contact's address (a DSO's billing
+        # staff, say), neither by a domain override nor by a website; it falls through instead.
+        domains = (company.domain,) if company.domain else company.email_domains
         pinned = self.overrides.by_company.get(company.company_id)
         yield (
             MatchMethod.OVERRIDE,
             {pinned}
             if pinned is not None
-            else {
-                self.overrides.by_domain[d] for d in own_domains if d in self.overrides.by_domain
-            },
+            else {self.overrides.by_domain[d] for d in domains if d in self.overrides.by_domain},
         )
         yield MatchMethod.DOMAIN, set(self.by_domain.get(company.domain or "", ()))
-        # The spec: contact e-mail domains stand in only when the company has no domain. A
-        # company whose own domain matched nothing must not borrow another tenant through a
-        # contact's address (a DSO's billing staff, say); it falls through to its name.
         yield (
             MatchMethod.EMAIL_DOMAIN,
             set()
@@ -447,6 +509,7 @@ class _Matcher:
             else {tid for d in company.email_domains for tid in self.by_domain.get(d, ())},
         )
         yield MatchMethod.NAME, set(self.by_name.get(company.name_key or "", ()))
+        yield MatchMethod.LOOSE_NAME, set(self.by_loose_name.get(company.loose_name_key or "", ()))
 
     def match(self, company: _Company) -> _Match | None:
         """The first layer with any candidate wins; within it, most active then lowest id."""
@@ -459,20 +522,20 @@ class _Matcher:
     def describe(self, tenant_id: int) -> str:
         return f"{tenant_id} {self.names[tenant_id]}"
 
-    def suggestions(self, companies: Sequence[_Company]) -> dict[str, tuple[str, ...]]:
+    def suggestions(self, companies: Sequence[_Company]) -> dict[str, tuple[Suggestion, ...]]:
         """Up to three look-alike tenants per company by fuzzy name, best first (ties: lowest id).
 
         Scored as one matrix per chunk of companies (rapidfuzz's cdist): thousands of unmapped
         companies against thousands of tenants stay fast without holding the whole matrix.
         """
-        named = [c for c in companies if c.name_key is not None]
-        tenant_ids = list(self.name_keys)
-        found: dict[str, tuple[str, ...]] = {c.company_id: () for c in companies}
+        named = [c for c in companies if c.loose_name_key is not None]
+        tenant_ids = list(self.loose_name_keys)
+        found: dict[str, tuple[Suggestion, ...]] = {c.company_id: () for c in companies}
         for start in range(0, len(named) if tenant_ids else 0, SUGGESTION_CHUNK):
             chunk = named[start : start + SUGGESTION_CHUNK]
             scores = process.cdist(
-                [c.name_key for c in chunk],
-                list(self.name_keys.values()),
+                [c.loose_name_key for c in chunk],
+                list(self.loose_name_keys.values()),
                 scorer=fuzz.WRatio,
                 score_cutoff=SUGGESTION_SCORE_CUTOFF,
                 workers=-1,
@@ -480,7 +543,8 @@ class _Matcher:
             for company, row in zip(chunk, scores, strict=True):
                 best = sorted((-float(row[i]), tenant_ids[i]) for i in row.nonzero()[0])
                 found[company.company_id] = tuple(
-                    f"{self.describe(tid)} ({round(-neg)})" for neg, tid in best[:SUGGESTIONS_MAX]
+                    Suggestion(tid, self.names[tid], math.floor(-neg))
+                    for neg, tid in best[:SUGGESTIONS_MAX]
                 )
         return found
 
@@ -512,15 +576,22 @@ def _pin_hint(company_id: str) -> str:
 
 
 def _tried(company: _Company) -> str:
+    loosely = (
+        f" (loosely {company.loose_name_key!r})"
+        if company.loose_name_key != company.name_key
+        else ""
+    )
     return (
         f"domain {company.domain or '(none)'}, contact e-mail domains "
-        f"{', '.join(company.email_domains) or '(none)'}, name {company.name_key or '(none)'!r}"
+        f"{', '.join(company.email_domains) or '(none)'}, name "
+        f"{company.name_key or '(none)'!r}{loosely}"
     )
 
 
 def _unmapped(
-    company: _Company, suggestions: tuple[str, ...], row: dict[str, object]
+    company: _Company, found: tuple[Suggestion, ...], row: dict[str, object]
 ) -> list[Anomaly]:
+    suggestions = tuple(map(str, found))
     row["suggestions"] = SUGGESTION_SEPARATOR.join(suggestions)
     closest = f"; closest tenants: {', '.join(suggestions)}" if suggestions else ""
     message = (
@@ -539,6 +610,20 @@ def _claim_lost(
         f"in HubSpot, or if it is a separate practice {_pin_hint(company.company_id)}"
     )
     return [_anomaly(company, AnomalyKind.DUPLICATE_CLAIM, message, tenant_id=match.chosen)]
+
+
+# How a name match is worded in its low-confidence report.
+_NAME_EVIDENCE: dict[MatchMethod, str] = {
+    MatchMethod.NAME: "by name only",
+    MatchMethod.LOOSE_NAME: (
+        "by a loose name match only, no tenant having its name as the spec normalizes it "
+        "(accents, '&'/'and' and titles such as DDS ignored)"
+    ),
+}
+
+
+def _name_key_of(company: _Company, method: MatchMethod) -> str | None:
+    return company.loose_name_key if method is MatchMethod.LOOSE_NAME else company.name_key
 
 
 def _mapped(
@@ -567,10 +652,11 @@ def _mapped(
                 company, AnomalyKind.AMBIGUOUS, message, tenant_id=match.chosen, suggestions=listed
             )
         )
-    if match.method is MatchMethod.NAME:
+    if match.method in _NAME_EVIDENCE:
         message = (
-            f"mapped to tenant {matcher.describe(match.chosen)} by name only "
-            f"({company.name_key!r}); confirm it and {_pin_hint(company.company_id)}"
+            f"mapped to tenant {matcher.describe(match.chosen)} "
+            f"{_NAME_EVIDENCE[match.method]} ({_name_key_of(company, match.method)!r}); "
+            f"confirm it and {_pin_hint(company.company_id)}"
         )
         found.append(_anomaly(company, AnomalyKind.LOW_CONFIDENCE, message, tenant_id=match.chosen))
     return found
@@ -595,7 +681,8 @@ def resolve_tenants(
     generic_domains: Collection[str] = DEFAULT_GENERIC_EMAIL_DOMAINS,
     activity: Mapping[int, int] | None = None,
 ) -> IdentityResult:
-    """Map each company to at most one tenant: overrides -> domain -> e-mail domain -> name.
+    """Map each company to at most one tenant: overrides -> domain -> e-mail domain -> name
+    (the spec's normalization) -> name (the looser one, only where the spec's finds nothing).
 
     `tenants` is core.tenants.tenant_frame's frame (TENANT_INPUT_COLUMNS): its names and
     websites are normalized there once, not again here.
@@ -635,4 +722,4 @@ def resolve_tenants(
         rows.append(row)
     mapping = pd.DataFrame(rows, columns=list(MAPPING_COLUMNS))
     mapping["tenant_id"] = mapping["tenant_id"].astype("Int64")
-    return IdentityResult(mapping=mapping, anomalies=anomalies)
+    return IdentityResult(mapping=mapping, anomalies=anomalies, suggestions=suggestions)

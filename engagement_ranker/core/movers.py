@@ -1,9 +1,10 @@
 """Week-over-week movement: prior rank, rank and percentile deltas, biggest movers, odd activity.
 
 The prior week's stored ranks are the truth when that week was ranked here; otherwise the rank
-text HubSpot holds (written by the last run) is parsed strictly, and anything else is "new".
-N changes from week to week, so movement is also given in percentile points, which compare
-across different N.
+HubSpot holds (written by the last run, or by a person) is the leading integer of its text, with
+N from the text or else from the last stored week; text without one is "new". N changes from
+week to week, so movement is also given in percentile points, which compare across different N
+(and are unknown when the prior N is).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import pandas as pd
 from engagement_ranker.constants import METRICS, SUMMARY_MOVERS_N
 from engagement_ranker.core.anomalies import Anomaly, AnomalyKind, company_label
 from engagement_ranker.core.frames import require_columns
-from engagement_ranker.core.scoring import parse_rank_text
+from engagement_ranker.core.scoring import PriorRank, check_fallback_n, parse_rank_text
 
 PRIOR_HISTORY, PRIOR_HUBSPOT, PRIOR_NEW = "history", "hubspot", "new"
 # A swing worth a human's look: at least this many places and a quarter of the field.
@@ -30,7 +31,7 @@ def percentile(rank: int, n: int) -> float:
     return float(_PERCENT) if n == 1 else _PERCENT * (n - rank) / (n - 1)
 
 
-def _history_ranks(history: pd.DataFrame | None) -> dict[str, tuple[int, int]]:
+def _history_ranks(history: pd.DataFrame | None) -> dict[str, PriorRank]:
     if history is None or history.empty:
         return {}
     require_columns(history, ("company_id", "rank", "n"), "prior-week history")
@@ -40,37 +41,49 @@ def _history_ranks(history: pd.DataFrame | None) -> dict[str, tuple[int, int]]:
             f"prior-week history ranks companies more than once: "
             f"{', '.join(sorted(set(ids[ids.duplicated()]), key=int))}"
         )
-    return {c: (int(r), int(n)) for c, r, n in zip(ids, history["rank"], history["n"], strict=True)}
+    return {
+        c: PriorRank(int(r), int(n))
+        for c, r, n in zip(ids, history["rank"], history["n"], strict=True)
+    }
 
 
 def attach_prior(
     ranked: pd.DataFrame,
     history: pd.DataFrame | None,
     hubspot_rank_text: Mapping[str, str | None],
+    fallback_n: int | None = None,
 ) -> pd.DataFrame:
     """Add prior_rank, prior_n, prior_source, delta (positive = moved up), percentile_delta.
 
     When the previous week is in `history`, it alone decides: a company absent from it was not
-    ranked last week and is "new", even if HubSpot still holds an older rank for it.
+    ranked last week and is "new", even if HubSpot still holds an older rank for it. Otherwise
+    HubSpot's text gives the rank; `fallback_n` (the N of the most recent stored week, if any)
+    stands in for an N the text lacks. A prior without N still gives `delta`; its
+    `percentile_delta` and `prior_n` are NA.
     """
+    check_fallback_n(fallback_n)
     stored = _history_ranks(history)
-    priors: list[tuple[int, int, str] | None] = []
+    priors: list[tuple[PriorRank, str] | None] = []
     for company_id in ranked["company_id"]:
         if stored:
             found = stored.get(company_id)
-            priors.append(None if found is None else (*found, PRIOR_HISTORY))
+            priors.append(None if found is None else (found, PRIOR_HISTORY))
         else:
-            parsed = parse_rank_text(hubspot_rank_text.get(company_id))
-            priors.append(None if parsed is None else (*parsed, PRIOR_HUBSPOT))
+            parsed = parse_rank_text(hubspot_rank_text.get(company_id), fallback_n)
+            priors.append(None if parsed is None else (parsed, PRIOR_HUBSPOT))
     n = len(ranked)
     frame = ranked.copy()
-    frame["prior_rank"] = pd.array([None if p is None else p[0] for p in priors], dtype="Int64")
-    frame["prior_n"] = pd.array([None if p is None else p[1] for p in priors], dtype="Int64")
-    frame["prior_source"] = [PRIOR_NEW if p is None else p[2] for p in priors]
+    frame["prior_rank"] = pd.array(
+        [None if p is None else p[0].rank for p in priors], dtype="Int64"
+    )
+    frame["prior_n"] = pd.array([None if p is None else p[0].n for p in priors], dtype="Int64")
+    frame["prior_source"] = [PRIOR_NEW if p is None else p[1] for p in priors]
     frame["delta"] = (frame["prior_rank"] - frame["rank"]).astype("Int64")
     frame["percentile_delta"] = pd.array(
         [
-            pd.NA if p is None else percentile(int(rank), n) - percentile(p[0], p[1])
+            pd.NA
+            if p is None or p[0].n is None
+            else percentile(int(rank), n) - percentile(p[0].rank, p[0].n)
             for p, rank in zip(priors, frame["rank"], strict=True)
         ],
         dtype="Float64",
@@ -101,6 +114,13 @@ def _name(row: pd.Series) -> str | None:
     return row["name"] if isinstance(row["name"], str) and row["name"] else None
 
 
+def _prior_text(row: pd.Series) -> str:
+    """The prior as a message says it: "7 out of 12 (history)" or "7 (N unknown, hubspot)"."""
+    if pd.isna(row["prior_n"]):
+        return f"{row['prior_rank']} (N unknown, {row['prior_source']})"
+    return f"{row['prior_rank']} out of {row['prior_n']} ({row['prior_source']})"
+
+
 def activity_anomalies(ranked: pd.DataFrame) -> list[Anomaly]:
     """Companies with no activity at all, and swings of >= max(10, 25% of N) places."""
     n = len(ranked)
@@ -127,8 +147,8 @@ def activity_anomalies(ranked: pd.DataFrame) -> list[Anomaly]:
                 Anomaly(
                     AnomalyKind.LARGE_SWING,
                     f"{label}: moved {direction} {abs(int(delta))} places, from "
-                    f"{row['prior_rank']} out of {row['prior_n']} ({row['prior_source']}) to "
-                    f"{row['rank_text']}; worth a look before it reaches the account manager",
+                    f"{_prior_text(row)} to {row['rank_text']}; worth a look before it reaches "
+                    f"the account manager",
                     **common,
                 )
             )

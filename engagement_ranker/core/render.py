@@ -205,7 +205,8 @@ def _mode_badge(mode: WriteMode) -> str:
 
 
 def summary_document(summary: Summary) -> Document:
-    """The weekly summary laid out: figures, chart, top/bottom, movers, anomalies."""
+    """The weekly summary laid out: figures, exclusion rules, chart, top/bottom, movers,
+    anomalies."""
     figures = [
         ("Ranked", f"{summary.ranked:,}"),
         ("Mapped", f"{summary.mapped_pct:.1f}%"),
@@ -223,6 +224,7 @@ def summary_document(summary: Summary) -> Document:
         bottom = Section("Bottom", (Items(("Every ranked company is listed above.",)),))
     sections = (
         Section("Key figures", (Figures(tuple(figures)),)),
+        Section("Exclusion rules", (Items(summary.exclusion_rules),)),
         Section("Share of all points by tier", (_chart(summary.score_by_tier),)),
         Section(f"Top {len(summary.top)}", (_company_table(summary.top),)),
         bottom,

@@ -14,6 +14,7 @@ import math
 import re
 from fractions import Fraction
 from numbers import Integral, Real
+from typing import NamedTuple
 
 import pandas as pd
 
@@ -42,7 +43,11 @@ RANKED_COLUMNS: tuple[str, ...] = (
 )
 # Exact arithmetic: ceil(0.3·N) must not depend on binary floating point.
 _TIER_SHARE = Fraction(str(TIER_FRACTION))
-_RANK_TEXT = re.compile(r"([1-9]\d*) out of ([1-9]\d*)")
+# A number with its decimal or thousands separators, so "1.5" is not read as the integer 1.
+_NUMBER = r"[0-9]+(?:[.,][0-9]+)*"
+_PRIOR_RANK = re.compile(
+    rf"(?P<rank>{_NUMBER})(?:\s*(?:/|out\s+of|of)\s*(?P<n>{_NUMBER}))?", re.IGNORECASE
+)
 
 
 def tier_sizes(n: int) -> tuple[int, int, int]:
@@ -78,19 +83,45 @@ def rank_text(rank: int, n: int) -> str:
     return f"{rank} out of {n}"
 
 
-def parse_rank_text(value: object) -> tuple[int, int] | None:
-    """(rank, N) from a prior HubSpot value, or None for anything that is not exactly ours.
+class PriorRank(NamedTuple):
+    """A prior week's place: `n` is None when neither the text nor the stored week gives it."""
 
-    Surrounding whitespace is forgiven; everything else ("", "n/a", "26 of 150", "0 out of 5",
-    "6 out of 5", "1.5 out of 3", None, NaN) is junk and means "prior rank unknown".
+    rank: int
+    n: int | None
+
+
+def check_fallback_n(fallback_n: object) -> None:
+    """A stand-in N is a number of ranked companies (>= 1), or None for "no stored week"."""
+    if fallback_n is not None and (
+        isinstance(fallback_n, bool) or not isinstance(fallback_n, int) or fallback_n < 1
+    ):
+        raise ValueError(
+            f"fallback N {fallback_n!r} is not a number of ranked companies; pass the N of the "
+            f"stored prior week (a whole number >= 1), or None when no week is stored"
+        )
+
+
+def parse_rank_text(value: object, fallback_n: int | None = None) -> PriorRank | None:
+    """The prior rank from a HubSpot value: its leading positive integer (the spec's rule).
+
+    N is the text's own when it carries one ("7 out of 12", "7/12", "7 of 12", any case and
+    spacing), else `fallback_n` (the stored prior week's N) if the rank fits within it, else
+    unknown. None, meaning "new/unknown", for text not led by a positive whole number ("n/a",
+    "#12", "0 out of 5", "1.5 out of 3") and for impossible text ("6 out of 5").
     """
+    check_fallback_n(fallback_n)
     if not isinstance(value, str):
         return None
-    match = _RANK_TEXT.fullmatch(value.strip())
-    if match is None:
+    match = _PRIOR_RANK.match(value.strip())
+    if match is None or not match["rank"].isdigit() or int(match["rank"]) == 0:
         return None
-    rank, n = int(match[1]), int(match[2])
-    return (rank, n) if rank <= n else None
+    rank = int(match["rank"])
+    if match["n"] is None:
+        fits = fallback_n is not None and rank <= fallback_n
+        return PriorRank(rank, fallback_n if fits else None)
+    if not match["n"].isdigit() or rank > int(match["n"]):
+        return None
+    return PriorRank(rank, int(match["n"]))
 
 
 def _counter(value: object, company_id: str, metric: str) -> int:

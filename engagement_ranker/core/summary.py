@@ -6,7 +6,7 @@ Dagster UI by `core/render.py`, so every channel says the same thing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -20,6 +20,7 @@ from engagement_ranker.constants import (
 )
 from engagement_ranker.core.anomalies import Anomaly
 from engagement_ranker.core.movers import biggest_movers
+from engagement_ranker.core.universe import ExclusionRule, describe_exclusion_rules
 from engagement_ranker.core.week import Week
 
 # The columns every company row in a summary table carries.
@@ -75,6 +76,7 @@ class Summary:
     score_by_tier: pd.DataFrame  # SCORE_BY_TIER_COLUMNS, one row per tier label
     anomalies: tuple[Anomaly, ...]
     run_url: str | None
+    exclusion_rules: tuple[str, ...]  # the rules in effect in words (describe_exclusion_rules)
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,7 @@ def build_summary(
     mapped: int,
     written: int,
     unchanged: int,
+    exclusion_rules: Sequence[ExclusionRule],
     held_back: int = 0,
     anomalies: Iterable[Anomaly] = (),
     run_url: str | None = None,
@@ -140,7 +143,9 @@ def build_summary(
     """The summary of one week from `rank_companies` + `attach_prior` output and run figures.
 
     `mapped` counts companies that found a tenant (some may still lack metrics, so
-    `len(ranked) <= mapped`). Small N: `bottom` holds only ranks not already in `top`.
+    `len(ranked) <= mapped`). `exclusion_rules` are the rules the week's universe applied
+    (required: a reader of `excluded` must see what it counts). Small N: `bottom` holds only
+    ranks not already in `top`.
     """
     missing = [c for c in (*ROW_COLUMNS, "percentile_delta") if c not in ranked.columns]
     if missing:
@@ -185,4 +190,5 @@ def build_summary(
         score_by_tier=score_by_tier(ordered),
         anomalies=tuple(anomalies),
         run_url=check_run_url(run_url),
+        exclusion_rules=describe_exclusion_rules(exclusion_rules),
     )

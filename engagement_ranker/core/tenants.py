@@ -7,7 +7,11 @@ from typing import Any
 
 import pandas as pd
 
-from engagement_ranker.core.identity import normalize_domain, normalize_name
+from engagement_ranker.core.identity import (
+    normalize_domain,
+    normalize_name,
+    normalize_name_loosely,
+)
 
 TENANT_COLUMNS: tuple[str, ...] = (
     "tenant_id",
@@ -15,6 +19,7 @@ TENANT_COLUMNS: tuple[str, ...] = (
     "website",
     "domain_key",
     "name_key",
+    "loose_name_key",
     "is_active",
     "location_count",
 )
@@ -23,7 +28,8 @@ TENANT_COLUMNS: tuple[str, ...] = (
 def tenant_frame(
     tenants: Sequence[Mapping[str, Any]], locations: Sequence[Mapping[str, Any]]
 ) -> pd.DataFrame:
-    """One row per tenant in tenant id order, with the normalized keys identity matches on."""
+    """One row per tenant in tenant id order, with the keys identity matches on, normalized
+    once: `domain_key` (website), `name_key` (the spec's) and `loose_name_key` (the looser)."""
     location_count: dict[int, int] = {}
     for location in locations:
         tenant_id = int(location["tenant_id"])
@@ -35,6 +41,7 @@ def tenant_frame(
             "website": t.get("website"),
             "domain_key": normalize_domain(t.get("website")),
             "name_key": normalize_name(t.get("tenant_name")),
+            "loose_name_key": normalize_name_loosely(t.get("tenant_name")),
             "is_active": t.get("is_active"),
             "location_count": location_count.get(int(t["tenant_id"]), 0),
         }

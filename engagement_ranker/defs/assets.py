@@ -26,11 +26,16 @@ from engagement_ranker.core.identity import (
     weekly_activity,
 )
 from engagement_ranker.core.movers import activity_anomalies, attach_prior
-from engagement_ranker.core.render import markdown
+from engagement_ranker.core.render import markdown, markdown_escape
 from engagement_ranker.core.scoring import rank_companies, rank_text
 from engagement_ranker.core.summary import build_summary
 from engagement_ranker.core.tenants import tenant_frame
-from engagement_ranker.core.universe import build_universe, included, read_properties
+from engagement_ranker.core.universe import (
+    build_universe,
+    describe_exclusion_rules,
+    included,
+    read_properties,
+)
 from engagement_ranker.core.week import WeekRole
 from engagement_ranker.core.writeplan import (
     CompanyOutcome,
@@ -58,7 +63,7 @@ from engagement_ranker.defs.resources import (
     SettingsResource,
     YobiResource,
 )
-from engagement_ranker.defs.warehouse import Reported, stored_week
+from engagement_ranker.defs.warehouse import Reported, stored_rows_before, stored_week
 from engagement_ranker.defs.writeback import (
     OUTCOME_KEY,
     WritebackConfig,
@@ -155,6 +160,9 @@ def customer_companies(
         customer_contacts=len(found.contacts),
         companies=len(universe),
         excluded=len(excluded),
+        exclusion_rules=dg.MetadataValue.md(
+            "\n".join(f"- {markdown_escape(line)}" for line in describe_exclusion_rules(rules))
+        ),
     )
 
 
@@ -261,12 +269,17 @@ def _hubspot_priors(
     )
     if earlier is not None:
         priors.update(
-            (row.company_id, rank_text(int(row.prior_rank), int(row.prior_n)))
+            (row.company_id, _prior_text(row.prior_rank, row.prior_n))
             if row.prior_source == "hubspot"
             else (row.company_id, None)
             for row in earlier.itertuples(index=False)
         )
     return priors
+
+
+def _prior_text(rank: object, n: object) -> str:
+    """A prior kept from the earlier run, as text that parses back to the same prior."""
+    return str(int(rank)) if pd.isna(n) else rank_text(int(rank), int(n))
 
 
 @dg.asset(
@@ -303,12 +316,15 @@ def ranked_scores(
         )
     )
     history = _previous_ranks(previous)
+    from_hubspot = history is None and calendar.role(week) is WeekRole.LATEST
     hubspot_priors = (
         _hubspot_priors(customer_companies, stored_week(warehouse, RANKED_SCORES, week.key))
-        if history is None and calendar.role(week) is WeekRole.LATEST
+        if from_hubspot
         else {}
     )
-    ranked = attach_prior(ranked, history, hubspot_priors)
+    # HubSpot's text may carry no N ("7"): the N of the latest week stored before this one.
+    fallback_n = stored_rows_before(warehouse, RANKED_SCORES, week.key) if from_hubspot else None
+    ranked = attach_prior(ranked, history, hubspot_priors, fallback_n=fallback_n)
     top = ranked.head(SUMMARY_TOP_N)[["rank", "name", "score", "tier"]]
     return _reported(
         context,
@@ -458,6 +474,7 @@ def slack_summary(
         written=int((outcomes == CompanyOutcome.WRITTEN).sum()),
         unchanged=int((outcomes == CompanyOutcome.UNCHANGED).sum()),
         held_back=int((outcomes == CompanyOutcome.NOT_ON_ALLOWLIST).sum()),
+        exclusion_rules=settings.value.ranking.exclusion_rules,
         anomalies=[
             anomaly
             for step in (

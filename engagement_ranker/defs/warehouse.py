@@ -159,3 +159,17 @@ def stored_week(
             f"select * from {SCHEMA}.{table} where week = ?", [week_key]
         ).df()
     return None if frame.empty else frame
+
+
+def stored_rows_before(warehouse: DuckDBResource, asset: dg.AssetKey, week_key: str) -> int | None:
+    """How many rows the latest week stored before `week_key` holds; None if none is."""
+    table = asset.to_user_string()
+    with warehouse.get_connection() as connection:
+        if not _exists(connection, SCHEMA, table):
+            return None
+        found = connection.execute(
+            f"select count(*) from {SCHEMA}.{table} where week = "
+            f"(select max(week) from {SCHEMA}.{table} where week < ?)",
+            [week_key],
+        ).fetchone()
+    return int(found[0]) if found and found[0] else None

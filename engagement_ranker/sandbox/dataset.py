@@ -72,6 +72,8 @@ RARE_ROLE_MINIMUM: dict[str, int] = {
     "not_customer": 1,
 }
 RARE_ROLES_FROM = 40
+# A misspelled name this long or longer still scores 97+ against the right tenant's name.
+MISSPELLED_KEY_MIN = 20
 YOBI_ONLY_SHARE = 0.06  # tenants with no HubSpot company (churned, trial)
 TWIN_PAIRS_PER_150 = 2  # tenant pairs with identical daily counters (exact ties)
 ZERO_ACTIVITY_PER_150 = 2
@@ -299,20 +301,20 @@ class _Builder:
         self.multi_company_domains: list[str] = []
 
     # --- names and domains ------------------------------------------------------------
-    def practice(self) -> Practice:
-        """A practice whose name key and domain no other practice has."""
+    def practice(self, style: str | None = None) -> Practice:
+        """A practice whose name key and domain no other practice has; of `style` if given."""
         while True:
-            roll = self.rng.random()
+            roll = self.rng.random() if style is None else _STYLE_ROLLS[style]
             if roll < 0.7:
                 words = [self.rng.choice(_PLACES)]
                 if self.rng.random() < 0.6:
                     words.append(self.rng.choice(_DESCRIPTORS))
                 kind = self.rng.choice(_KINDS)
-                name, style = " ".join([*words, kind]), "place"
+                name, chosen = " ".join([*words, kind]), "place"
                 slug = "".join(words + kind.split()[:1]).lower()
             elif roll < 0.88:
                 first, last = self.rng.choice(_FIRST), self.rng.choice(_LAST)
-                name, style = f"Dr. {first} {last}", "doctor"
+                name, chosen = f"Dr. {first} {last}", "doctor"
                 slug = (
                     f"dr{last}{first}".lower()
                     if self.rng.random() < 0.5
@@ -321,14 +323,14 @@ class _Builder:
             else:
                 one, two = self.rng.sample(_LAST, 2)
                 kind = self.rng.choice(_KINDS)
-                name, style = f"{one} & {two} {kind}", "partners"
+                name, chosen = f"{one} & {two} {kind}", "partners"
                 slug = f"{one}{two}{kind.split()[0]}".lower()
             key = _name_key(name)
             if key in self.keys:
                 continue
             domain = self.domain(slug)
             self.keys.add(key)
-            return Practice(key=key, name=name, style=style, domain=domain)
+            return Practice(key=key, name=name, style=chosen, domain=domain)
 
     def domain(self, slug: str) -> str:
         """A host nobody else uses; a few practices live on shared website builders."""
@@ -345,14 +347,37 @@ class _Builder:
         return candidate
 
     def name_variant(self, practice: Practice, shout: bool = False) -> str:
-        """The practice's name as one system spells it: suffixes, case, '&'/'and' differ."""
+        """The practice's name as one system spells and writes it."""
+        return self.dressed(practice, self.spelling(practice), shout)
+
+    def spelling(self, practice: Practice) -> str:
+        """The name as one system spells it: a doctor's title or none, '&' or 'and'. Spellings
+        differ under the spec's normalization; only the looser one takes them as equal."""
         name = practice.name
         if practice.style == "doctor":
             if self.rng.random() < 0.6:
                 name = f"{name} {self.rng.choice(_TITLES)}"
-        else:
-            if practice.style == "partners" and self.rng.random() < 0.5:
-                name = name.replace(" & ", " and ")
+        elif practice.style == "partners" and self.rng.random() < 0.5:
+            name = name.replace(" & ", " and ")
+        return name
+
+    def respelled(self, practice: Practice, spelling: str) -> str:
+        """Another spelling of a doctor's or partners' practice: the title or the '&' differs."""
+        if practice.style == "partners":
+            return (
+                spelling.replace(" & ", " and ")
+                if " & " in spelling
+                else spelling.replace(" and ", " & ")
+            )
+        if spelling != practice.name:
+            return practice.name
+        return f"{practice.name} {self.rng.choice(_TITLES)}"
+
+    def dressed(self, practice: Practice, spelling: str, shout: bool = False) -> str:
+        """A spelling as a record writes it: a legal suffix (never after a doctor's name) and
+        case vary, which the spec's normalization forgives."""
+        name = spelling
+        if practice.style != "doctor":
             name += self.rng.choice(_LEGAL_SUFFIXES)
         if shout or self.rng.random() < 0.08:
             name = name.upper()
@@ -486,25 +511,52 @@ class _Builder:
             self.emails(p.domain, self.contact_count(), at_least_one_own=True),
         )
 
-    def role_name(self) -> _CompanyPlan:
-        p = self.practice()
+    def role_name(self, variant: int) -> _CompanyPlan:
+        """Found by name alone. 0: both systems spell it alike; 1: spellings only the looser
+        normalization equates; 2: Yobi also holds a respelled twin tenant (equal activity, lower
+        id), which the spec's normalization must not take."""
+        p = self.practice(None if variant == 0 else self.rng.choice(_RESPELLABLE))
+        spelling = self.spelling(p)
         website = self.website_variant(p.domain) if self.rng.random() < 0.4 else None
-        tenant = self.tenant(self.name_variant(p), website, p.domain)
+        company_spelling = self.respelled(p, spelling) if variant == 1 else spelling
+        tenant = self.tenant(self.dressed(p, spelling), website, p.domain)
         stale = (
             self.domain_variant(self.domain(p.key.replace(" ", "") + "old"))
             if (self.rng.random() < 0.4)
             else None
         )
-        return self.company(
+        if variant == 1:
+            method, reason = (
+                MatchMethod.LOOSE_NAME,
+                "no usable domain and only generic contact e-mail; the names agree only once "
+                "'&'/'and' or the doctor's title is ignored",
+            )
+        else:
+            method, reason = (
+                MatchMethod.NAME,
+                "no usable domain and only generic contact e-mail; names agree once normalized "
+                "as the spec says",
+            )
+        plan = self.company(
             "name",
-            self.name_variant(p),
+            self.dressed(p, company_spelling),
             stale,
             "mapped",
             tenant,
-            MatchMethod.NAME,
-            "no usable domain and only generic contact e-mail; names agree once normalized",
+            method,
+            reason,
             self.generic_emails(self.contact_count()),
         )
+        if variant == 2:
+            twin = self.tenant(
+                self.dressed(p, self.respelled(p, spelling)), None, p.domain, "mirror"
+            )
+            twin.mirror_of = self.tenants.index(tenant)
+            plan.truth["decoy"] = twin
+            plan.truth["reason"] += (
+                "; a tenant spelled differently has the same activity and a lower id"
+            )
+        return plan
 
     def role_override(self, variant: int) -> _CompanyPlan:
         if variant == 0:
@@ -555,19 +607,48 @@ class _Builder:
         plan.truth["override_key"] = "company"
         return plan
 
-    def role_unmapped(self) -> _CompanyPlan:
-        p = self.practice()
+    def role_unmapped(self, variant: int) -> _CompanyPlan:
+        """Matched by nothing. 0: HubSpot misspells a practice Yobi knows, so the closest
+        tenant is its own (an override the draft may pre-fill); 1: Yobi has no such tenant."""
+        p = self.practice("place" if variant == 0 else None)
+        while variant == 0 and len(p.key) < MISSPELLED_KEY_MIN:
+            p = self.practice("place")
         own = self.rng.random() < 0.5
-        return self.company(
+        if variant == 0:
+            tenant = self.tenant(self.name_variant(p), None, p.domain)
+            name = self.misspelled(self.name_variant(p))
+            reason = "its name is misspelled in HubSpot and no tenant has its domain or e-mail"
+        else:
+            name = self.name_variant(p)
+            reason = "no tenant has its domain, its contacts' e-mail domains or its name"
+        plan = self.company(
             "unmapped",
-            self.name_variant(p),
+            name,
             self.domain_variant(p.domain) if own else None,
             "unmapped",
             None,
             None,
-            "no tenant has its domain, its contacts' e-mail domains or its name",
+            reason,
             self.emails(p.domain if own else None, self.contact_count(), at_least_one_own=False),
         )
+        if variant == 0:
+            plan.truth["suggested"] = tenant
+        return plan
+
+    def misspelled(self, name: str) -> str:
+        """`name` with one inner letter of its longest word dropped or doubled, a typo a person
+        confirms at a glance; never another practice's name key."""
+        while True:
+            words = name.split(" ")
+            longest = max(range(len(words)), key=lambda k: (len(words[k]), -k))
+            word = words[longest]
+            at = self.rng.randrange(1, len(word) - 1)
+            kept = word[at + 1 :] if self.rng.random() < 0.5 else word[at:]  # drop or double
+            words[longest] = word[:at] + kept
+            typo = " ".join(words)
+            if _name_key(typo) not in self.keys:
+                self.keys.add(_name_key(typo))
+                return typo
 
     def role_ambiguous(self, variant: int) -> _CompanyPlan:
         p = self.practice()
@@ -582,23 +663,25 @@ class _Builder:
             domain: str | None = self.domain_variant(p.domain)
             emails = self.emails(p.domain, self.contact_count(), at_least_one_own=False)
             reason = "two tenants share its domain; the active one wins, the other is idle"
+            name = self.name_variant(p)
         else:
-            winner = self.tenant(self.name_variant(p), None, p.domain)
-            loser = self.tenant(self.name_variant(p, shout=True), None, None, "zero")
+            spelling = self.spelling(p)
+            winner = self.tenant(self.dressed(p, spelling), None, p.domain)
+            loser = self.tenant(self.dressed(p, spelling, shout=True), None, None, "zero")
             method = MatchMethod.NAME
             domain = None
             emails = self.generic_emails(self.contact_count())
             reason = "two tenants share its normalized name; the active one wins, the other is idle"
-        plan = self.company(
-            "ambiguous", self.name_variant(p), domain, "ambiguous", winner, method, reason, emails
-        )
+            name = self.dressed(p, spelling)
+        plan = self.company("ambiguous", name, domain, "ambiguous", winner, method, reason, emails)
         plan.truth["candidates"] = (winner, loser)
         return plan
 
     def role_duplicate(self, variant: int) -> tuple[_CompanyPlan, _CompanyPlan]:
         """(keeper, loser): by method when variant is 0, else by lower company id."""
         p = self.practice()
-        tenant = self.tenant(self.name_variant(p), self.website_variant(p.domain), p.domain)
+        spelling = self.spelling(p)
+        tenant = self.tenant(self.dressed(p, spelling), self.website_variant(p.domain), p.domain)
         keeper = self.company(
             "duplicate_keeper",
             self.name_variant(p),
@@ -613,7 +696,7 @@ class _Builder:
         if variant == 0:
             loser = self.company(
                 "duplicate_loser",
-                self.name_variant(p),
+                self.dressed(p, spelling),
                 None,
                 "duplicate_claim",
                 None,
@@ -699,9 +782,9 @@ class _Builder:
         order += [[self.role_domain(zero=True)] for _ in range(zeros)]
         order += [[self.role_domain()] for _ in range(counts["domain"] - 2 * twins - zeros)]
         order += [[self.role_email_domain()] for _ in range(counts["email_domain"])]
-        order += [[self.role_name()] for _ in range(counts["name"])]
+        order += [[self.role_name(i % 3)] for i in range(counts["name"])]
         order += [[self.role_override(i % 3)] for i in range(counts["override"])]
-        order += [[self.role_unmapped()] for _ in range(counts["unmapped"])]
+        order += [[self.role_unmapped(i % 2)] for i in range(counts["unmapped"])]
         order += [[self.role_ambiguous(i % 2)] for i in range(counts["ambiguous"])]
         order += [list(self.role_duplicate(i % 2)) for i in range(counts["duplicate"])]
         order += [[self.role_internal_test(i + 1)] for i in range(counts["internal_test"])]
@@ -757,6 +840,10 @@ class _Builder:
                 winner, loser = plan.truth["candidates"]
                 if winner.tenant_id < loser.tenant_id:  # so "lowest id" would pick wrong
                     winner.tenant_id, loser.tenant_id = loser.tenant_id, winner.tenant_id
+            decoy = plan.truth.get("decoy")
+            if decoy is not None and decoy.tenant_id > plan.truth["tenant"].tenant_id:
+                tenant = plan.truth["tenant"]  # the lowest id goes to the respelled twin
+                decoy.tenant_id, tenant.tenant_id = tenant.tenant_id, decoy.tenant_id
 
     def emit_tenants(self) -> None:
         """Tenants, locations, users and usage rates; mirrors (exact-tie twins) go last."""
@@ -884,6 +971,10 @@ class _Builder:
             }
             if "candidates" in truth:
                 entry["candidates"] = sorted(t.tenant_id for t in truth["candidates"])
+            if "suggested" in truth:
+                entry["suggested_tenant_id"] = truth["suggested"].tenant_id
+            if "decoy" in truth:
+                entry["decoy_tenant_id"] = truth["decoy"].tenant_id
             if "claimed" in truth:
                 claimed, claim = truth["claimed"]
                 entry["claimed_tenant_id"] = claimed.tenant_id
@@ -979,6 +1070,10 @@ _INTERNAL_USERS: tuple[str, ...] = (
     f"ops@{DEFAULT_INTERNAL_YOBI_EMAIL_DOMAINS[0]}",
     f"support@{DEFAULT_INTERNAL_YOBI_EMAIL_DOMAINS[1]}",
 )
+# The practice styles whose spelling varies beyond case and legal suffix, and the roll that
+# `practice` draws each style with.
+_RESPELLABLE: tuple[str, ...] = ("doctor", "partners")
+_STYLE_ROLLS: dict[str, float] = {"place": 0.0, "doctor": 0.7, "partners": 0.88}
 _SPANNABLE_ROLES = frozenset({"domain", "email_domain", "name", "unmapped"})
 _RANKED = frozenset({"mapped", "ambiguous"})
 

@@ -13,16 +13,20 @@ from engagement_ranker.constants import DEFAULT_GENERIC_EMAIL_DOMAINS, MatchMeth
 from engagement_ranker.core.anomalies import AnomalyKind
 from engagement_ranker.core.identity import (
     MAPPING_COLUMNS,
+    STRONG_SUGGESTION_SCORE,
     Overrides,
     OverridesError,
+    Suggestion,
     email_domain,
     is_record_id,
     normalize_domain,
     normalize_name,
+    normalize_name_loosely,
     parse_generic_domains,
     parse_internal_domains,
     parse_overrides,
     resolve_tenants,
+    strong_suggestion,
     weekly_activity,
 )
 from engagement_ranker.core.tenants import tenant_frame
@@ -83,17 +87,21 @@ def test_email_domain(raw, expected):
         ("Smile Dental", "smile dental"),
         ("SMILE   DENTAL  llc.", "smile dental"),
         ("Acme Inc.", "acme"),
-        ("Jones, D.M.D., P.C.", "jones"),
-        ("Smith Dental DDS, PLLC", "smith dental"),
         ("Northside Dental P.A.", "northside dental"),
         ("Gentle Dental, A Professional Corporation", "gentle dental"),
         ("Lake Dental (PLLC)", "lake dental"),
-        ("Foo & Bar Ltd", "foo and bar"),
         ("Foo and Bar, Limited", "foo and bar"),
-        ("Café Dentaire", "cafe dentaire"),
-        ("  Øresund   Smiles ", "oresund smiles"),
         ("O'Brien Orthodontics", "obrien orthodontics"),
-        ("Smile-Design Co.", "smile design"),
+        ("‘Smile’ $ Dental", "smile dental"),
+        # The spec removes punctuation and strips legal suffixes, nothing more: '&' goes with
+        # the punctuation, accents and professional titles stay.
+        ("Long & Thompson Dental Associates", "long thompson dental associates"),
+        ("Long and Thompson Dental Associates", "long and thompson dental associates"),
+        ("Jones, D.M.D., P.C.", "jones dmd"),
+        ("Smith Dental DDS, PLLC", "smith dental dds"),
+        ("Café Dentaire", "café dentaire"),
+        ("  Øresund   Smiles ", "øresund smiles"),
+        ("Smile-Design Co.", "smiledesign"),
         # Real words that cleanco's international list would strip stay.
         ("Smile Spa", "smile spa"),
         ("Bright Smile Dental Group", "bright smile dental group"),
@@ -106,8 +114,37 @@ def test_email_domain(raw, expected):
         (pd.NA, None),
     ],
 )
-def test_normalize_name(raw, expected):
+def test_normalize_name_is_the_specs_normalization(raw, expected):
     assert normalize_name(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Smile Dental, PLLC", "smile dental"),
+        ("SMILE   DENTAL  llc.", "smile dental"),
+        ("Jones, D.M.D., P.C.", "jones"),
+        ("Smith Dental DDS, PLLC", "smith dental"),
+        ("Gentle Dental, A Professional Corporation", "gentle dental"),
+        ("Lake Dental (PLLC)", "lake dental"),
+        ("Foo & Bar Ltd", "foo and bar"),
+        ("Foo and Bar, Limited", "foo and bar"),
+        ("Long & Thompson Dental Associates", "long and thompson dental associates"),
+        ("Café Dentaire", "cafe dentaire"),
+        ("  Øresund   Smiles ", "oresund smiles"),
+        ("O'Brien Orthodontics", "obrien orthodontics"),
+        ("Smile-Design Co.", "smile design"),
+        ("Smile Spa", "smile spa"),
+        ("Inc", "inc"),
+        ("P.C.", "pc"),
+        ("", None),
+        ("!!!", None),
+        (None, None),
+        (pd.NA, None),
+    ],
+)
+def test_normalize_name_loosely_forgives_spelling(raw, expected):
+    assert normalize_name_loosely(raw) == expected
 
 
 @pytest.mark.parametrize("text", ["5790939450", "0"])
@@ -296,6 +333,7 @@ def test_each_company_maps_by_the_intended_method(result, company_id):
         MatchMethod.DOMAIN: "high",
         MatchMethod.EMAIL_DOMAIN: "medium",
         MatchMethod.NAME: "low",
+        MatchMethod.LOOSE_NAME: "very low",
     }[method]
     assert row["confidence"] == expected_confidence
 
@@ -396,6 +434,104 @@ def test_suggestions_rank_best_first_and_stop_at_three():
     assert scores == sorted(scores, reverse=True) and min(scores) >= 70
 
 
+def test_a_name_as_the_spec_normalizes_it_wins_over_a_busier_loose_look_alike():
+    tenants = tenants_frame(
+        (21, "Long & Thompson Dental Associates", None),
+        (22, "LONG AND THOMPSON DENTAL ASSOCIATES, PLLC", None),
+    )
+    result = resolve_tenants(
+        companies_frame(("1", "Long and Thompson Dental Associates", None, "")),
+        tenants,
+        Overrides.none(),
+        activity={21: 500, 22: 3},
+    )
+    row = result.mapping.iloc[0]
+    assert (int(row["tenant_id"]), row["method"], row["confidence"]) == (22, "name", "low")
+    assert (row["candidates"], row["status"]) == ("22", "mapped")
+    assert [a.kind for a in result.anomalies] == [AnomalyKind.LOW_CONFIDENCE]
+
+
+def test_the_looser_name_key_maps_only_where_the_specs_finds_nothing_at_very_low_confidence():
+    tenants = tenants_frame(
+        (31, "Dr. Ana Ruiz", None),
+        (32, "Smith & Jones Dentistry", None),
+        (33, "Smith and Jones Dentistry, LLC", None),
+    )
+    result = resolve_tenants(
+        companies_frame(
+            ("1", "Dr. Ana Ruiz DDS", None, ""),
+            ("2", "Smith + Jones Dentistry", None, ""),  # "smith jones" is 32's spec key
+            ("3", "Smith and Jones Dentistry Inc.", None, ""),
+        ),
+        tenants,
+        Overrides.none(),
+    )
+    rows = result.mapping.set_index("company_id")
+    assert rows.loc["1", ["tenant_id", "method", "confidence", "status"]].tolist() == [
+        31,
+        "loose_name",
+        "very low",
+        "mapped",
+    ]
+    assert rows.loc["2", ["tenant_id", "method"]].tolist() == [32, "name"]
+    assert rows.loc["3", ["tenant_id", "method"]].tolist() == [33, "name"]
+    report = anomaly(result, "1", AnomalyKind.LOW_CONFIDENCE)
+    assert report.tenant_id == 31
+    assert "by a loose name match only" in report.message and "'dr ana ruiz'" in report.message
+
+
+def test_loose_name_ties_are_ambiguous_and_lose_a_claim_to_a_spec_name_match():
+    tenants = tenants_frame((41, "Dr. Ana Ruiz DMD", None), (42, "Dr. Ana Ruiz, D.D.S.", None))
+    result = resolve_tenants(
+        companies_frame(
+            ("1", "Dr. Ana Ruiz", None, ""),  # only loosely like either: ambiguous
+            ("2", "DR ANA RUIZ DMD", None, ""),  # 41 by the spec's key: keeps it
+        ),
+        tenants,
+        Overrides.none(),
+        activity={41: 9, 42: 1},
+    )
+    rows = result.mapping.set_index("company_id")
+    assert rows.loc["2", ["tenant_id", "method", "status"]].tolist() == [41, "name", "mapped"]
+    assert rows.loc["1", ["candidates", "status"]].tolist() == ["41,42", "duplicate_claim"]
+    (lost,) = [a for a in result.anomalies if a.company_id == "1"]
+    assert "by loose_name, but company 2 holds it by name" in lost.message
+
+
+def test_suggestions_come_as_data_and_only_a_lone_near_identical_one_is_strong():
+    tenants = tenants_frame(
+        (51, "Windsor Complete Dental", None),
+        (52, "Lakeside Family Dental Care", None),
+        (53, "Dr. Rachel Ross", None),
+        (54, "Maple Grove Dental Studios", None),
+        (55, "Maple Grove Dental Studio1", None),
+    )
+    result = resolve_tenants(
+        companies_frame(
+            ("1", "Wildflower Complete Dental", None, ""),  # a look-alike, another practice
+            ("2", "Lakeside Famly Dental Care, PLLC", None, ""),  # a typo of 52
+            ("3", "Dr. Rachel Rossi", None, ""),  # a namesake one letter off: 96
+            ("4", "Maple Grove Dental Studio", None, ""),  # 54 and 55 both score 97+
+        ),
+        tenants,
+        Overrides.none(),
+    )
+    found = result.suggestions
+    assert set(found) == {"1", "2", "3", "4"}
+    rows = result.mapping.set_index("company_id")
+    for company_id, suggestions in found.items():
+        assert rows.loc[company_id, "suggestions"] == " ; ".join(map(str, suggestions))
+    assert found["2"][0] == Suggestion(52, "Lakeside Family Dental Care", 98)
+    assert str(found["2"][0]) == "52 Lakeside Family Dental Care (98)"
+    assert strong_suggestion(found["2"]) == found["2"][0]
+    assert found["1"][0].tenant_id == 51 and found["1"][0].score < STRONG_SUGGESTION_SCORE
+    assert found["3"][0] == Suggestion(53, "Dr. Rachel Ross", 96)
+    assert [s.tenant_id for s in found["4"][:2]] == [54, 55]
+    assert min(s.score for s in found["4"][:2]) >= STRONG_SUGGESTION_SCORE
+    assert [strong_suggestion(found[c]) for c in ("1", "3", "4")] == [None, None, None]
+    assert strong_suggestion(()) is None
+
+
 def test_override_by_company_beats_a_domain_match():
     result = resolve_tenants(
         companies_frame(("101", "Smile Dental", "smiledental.com", "")),
@@ -424,6 +560,31 @@ def test_contact_email_domains_stand_in_only_when_the_company_has_no_domain():
     # Its own domain matched nothing: it falls through to its name, not to the contact's DSO.
     assert (int(rows.loc["101", "tenant_id"]), rows.loc["101", "method"]) == (8, "name")
     assert (int(rows.loc["102", "tenant_id"]), rows.loc["102", "method"]) == (7, "email_domain")
+
+
+def test_a_domain_override_belongs_to_the_company_of_that_domain_not_its_contacts():
+    tenants = tenants_frame((33, "Heartland DSO", None), (34, "Smile Dental", "smile.com"))
+    result = resolve_tenants(
+        companies_frame(
+            ("1", "Smile Dental", "smile.com", "dso.com"),  # a DSO staffer is a contact
+            ("2", "Heartland DSO", "dso.com", ""),
+            ("3", "Unlisted Practice", None, "dso.com"),  # no domain: its contacts speak for it
+            ("4", "Other Practice", "other.com", "dso.com"),
+        ),
+        tenants,
+        parse_overrides('{"dso.com": 33}'),
+    )
+    rows = result.mapping.set_index("company_id")
+    assert (int(rows.loc["1", "tenant_id"]), rows.loc["1", "method"]) == (34, "domain")
+    assert (int(rows.loc["2", "tenant_id"]), rows.loc["2", "method"], rows.loc["2", "status"]) == (
+        33,
+        "override",
+        "mapped",
+    )
+    # Company 3 reaches the same pin through its contacts, and loses it to the domain's owner.
+    assert rows.loc["3", "status"] == "duplicate_claim"
+    assert rows.loc["4", "status"] == "unmapped"
+    assert not [a for a in result.anomalies if a.company_id in ("1", "2")]
 
 
 def test_override_to_a_tenant_missing_from_yobi_names_the_entry():

@@ -64,9 +64,9 @@ def test_history_wins_and_absent_companies_are_new_even_with_a_hubspot_value():
     assert pd.isna(out.loc["4", "percentile_delta"])
 
 
-def test_without_history_hubspot_values_are_parsed_strictly():
+def test_without_history_the_leading_integer_of_hubspot_text_is_the_prior_rank():
     out = by_company(
-        attach_prior(WEEK, None, {"1": " 4 out of 4 ", "2": "n/a", "3": "26 of 150", "4": None})
+        attach_prior(WEEK, None, {"1": " 4 out of 4 ", "2": "n/a", "3": "1 of 9", "4": None})
     )
     assert out.loc["1", ["prior_rank", "prior_n", "prior_source", "delta"]].tolist() == [
         4,
@@ -74,10 +74,52 @@ def test_without_history_hubspot_values_are_parsed_strictly():
         "hubspot",
         3,
     ]
-    assert out.loc[["2", "3", "4"], "prior_source"].tolist() == ["new"] * 3
+    assert out.loc["3", ["prior_rank", "prior_n", "delta"]].tolist() == [1, 9, -2]
+    assert out.loc[["2", "4"], "prior_source"].tolist() == ["new"] * 2
     # An empty history frame is "no history", not "everyone is new".
     empty = attach_prior(WEEK, history({}), {"1": "4 out of 4"})
     assert by_company(empty).loc["1", "prior_source"] == "hubspot"
+
+
+def test_a_rank_without_n_takes_the_stored_n_and_still_moves_without_one():
+    text = {"1": "4", "2": "7/8", "3": "9"}
+    out = by_company(attach_prior(WEEK, None, text, fallback_n=8))
+    assert out.loc["1", ["prior_rank", "prior_n", "prior_source", "delta"]].tolist() == [
+        4,
+        8,
+        "hubspot",
+        3,
+    ]
+    # 4th of 8 (42.9 points) to 1st of 4 (100 points).
+    assert out.loc["1", "percentile_delta"] == pytest.approx(100 - 100 * 4 / 7)
+    assert out.loc["2", ["prior_rank", "prior_n"]].tolist() == [7, 8]
+    # 9th cannot be out of 8: the rank stands, its N is unknown.
+    assert out.loc["3", "prior_rank"] == 9 and pd.isna(out.loc["3", "prior_n"])
+    assert out.loc["3", "delta"] == 6 and pd.isna(out.loc["3", "percentile_delta"])
+    unknown_n = by_company(attach_prior(WEEK, None, text))
+    assert unknown_n.loc["1", ["prior_rank", "delta", "prior_source"]].tolist() == [4, 3, "hubspot"]
+    assert unknown_n.loc[["1"], ["prior_n", "percentile_delta"]].isna().all(axis=None)
+
+
+def test_history_ignores_the_fallback_n():
+    out = by_company(attach_prior(WEEK, history({"1": 2}, n=5), {"2": "3"}, fallback_n=5))
+    assert out.loc["1", ["prior_rank", "prior_n", "prior_source"]].tolist() == [2, 5, "history"]
+    assert out.loc["2", "prior_source"] == "new"
+
+
+@pytest.mark.parametrize("fallback_n", [0, 2.5, "4"])
+def test_a_bad_fallback_n_is_refused(fallback_n):
+    with pytest.raises(ValueError, match=f"fallback N {fallback_n!r}"):
+        attach_prior(WEEK, None, {"1": "4"}, fallback_n=fallback_n)
+
+
+def test_a_large_swing_from_a_rank_without_n_says_so():
+    week = ranked_by_calls({str(i): 1000 - i for i in range(1, 21)})  # company i is rank i
+    (anomaly,) = [
+        a for a in activity_anomalies(attach_prior(week, None, {"1": "15"}))
+        if a.kind is AnomalyKind.LARGE_SWING
+    ]  # fmt: skip
+    assert "moved up 14 places, from 15 (N unknown, hubspot) to 1 out of 20" in anomaly.message
 
 
 def test_percentile_delta_compares_across_different_n():

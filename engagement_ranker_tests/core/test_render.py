@@ -3,6 +3,7 @@ limits at N = 10,000 with thousands of anomalies, trimming with "…and N more",
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from dataclasses import replace
@@ -16,9 +17,17 @@ from hypothesis import strategies as st
 from engagement_ranker.constants import WriteMode
 from engagement_ranker.core.anomalies import Anomaly, AnomalyKind
 from engagement_ranker.core.movers import attach_prior
-from engagement_ranker.core.render import SLACK_MAX_BLOCKS, email, markdown, slack_messages
+from engagement_ranker.core.render import (
+    SLACK_MAX_BLOCKS,
+    email,
+    markdown,
+    markdown_escape,
+    slack_escape,
+    slack_messages,
+)
 from engagement_ranker.core.scoring import rank_companies
 from engagement_ranker.core.summary import Alert, Summary
+from engagement_ranker.core.universe import describe_exclusion_rules, parse_exclusion_rules
 from engagement_ranker_tests.clients.test_notify import MAX_SECTION, block_kit_problem
 from engagement_ranker_tests.core.test_summary import WEEK, ranked_frame, summarize
 
@@ -103,6 +112,26 @@ def test_key_figures_in_every_format() -> None:
         assert re.search(rf"^  {re.escape(label)} +{re.escape(value)}$", text, re.M)
         assert f"<tr><th>{label}</th><td class=n>{value}</td></tr>" in page
         assert f"- **{label}**: {value}\n" in markdown(summary)
+
+
+def test_exclusion_rules_in_every_format() -> None:
+    rules = parse_exclusion_rules(
+        '{"replace_defaults": true, "rules": [{"property": "customer_status", '
+        '"value": "paused", "reason": "paused <!here> & co"}]}'
+    )
+    summary = summarize(ranked_frame(12), exclusion_rules=rules)
+    lines = describe_exclusion_rules(rules)
+    assert len(lines) == 3  # the custom rule, then the two defaults it replaced
+    [message] = slack_messages(summary)
+    [block] = [t for t in section_texts([message]) if t.startswith("*Exclusion rules*")]
+    _, text, page = email(summary)
+    for line in lines:
+        assert f"• {slack_escape(line)}" in block.splitlines()
+        assert f"  - {slack_escape(line)}" in message["text"].splitlines()
+        assert f"  - {line}" in text.splitlines()
+        assert f"<li>{html.escape(line)}</li>" in page
+        assert f"- {markdown_escape(line)}" in markdown(summary).splitlines()
+    assert "<!here>" not in block
 
 
 def test_full_mode_has_no_held_back_figure() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 
 import pandas as pd
 import pytest
@@ -186,29 +187,113 @@ def test_rank_text_round_trips(pair):
         ("26 out of 150", (26, 150)),
         ("1 out of 1", (1, 1)),
         ("7 out of 7", (7, 7)),
+        # The spec: the leading integer is the rank; N is read where the text gives one.
+        ("7/12", (7, 12)),
+        ("7 / 12", (7, 12)),
+        ("7  out of 12", (7, 12)),
+        ("7 Out Of 12", (7, 12)),
+        ("3 OUT OF 7", (3, 7)),
+        ("07 out of 12", (7, 12)),
+        ("26 of 150", (26, 150)),
+        ("3 out of 7 (last week)", (3, 7)),
+        ("7", (7, None)),
+        ("7.", (7, None)),
+        ("12th", (12, None)),
+        ("7 out of", (7, None)),
+        # No leading positive integer: new/unknown.
         ("", None),
         ("   ", None),
         ("n/a", None),
-        ("26 of 150", None),
-        ("26/150", None),
-        ("0 out of 5", None),
-        ("6 out of 5", None),
-        ("1.5 out of 3", None),
-        ("-1 out of 3", None),
-        ("3 out of 0", None),
-        ("03 out of 7", None),
-        ("3 OUT OF 7", None),
-        ("3  out of 7", None),
+        ("TBD", None),
+        ("#12", None),
         ("rank 3 out of 7", None),
-        ("3 out of 7 (last week)", None),
+        ("0 out of 5", None),
+        ("0", None),
+        ("-1 out of 3", None),
+        ("+3 out of 7", None),
+        ("1.5 out of 3", None),
+        ("1,234 out of 2,000", None),
+        ("٣ out of ٧", None),
+        # Impossible text: a rank beyond the N it states.
+        ("6 out of 5", None),
+        ("3 out of 0", None),
+        ("3/2", None),
+        ("3 out of 7.5", None),
         (None, None),
         (float("nan"), None),
         (pd.NA, None),
         (3, None),
     ],
 )
-def test_parse_rank_text_is_strict(value, parsed):
+def test_parse_rank_text_reads_the_leading_integer(value, parsed):
     assert parse_rank_text(value) == parsed
+
+
+@pytest.mark.parametrize(
+    ("value", "fallback_n", "parsed"),
+    [
+        ("7", 12, (7, 12)),  # N from the stored prior week
+        ("7 out of", 12, (7, 12)),
+        ("12", 12, (12, 12)),
+        ("13", 12, (13, None)),  # that N cannot be the one this rank was out of
+        ("7 out of 9", 12, (7, 9)),  # the text's own N wins
+        ("6 out of 5", 12, None),
+        ("n/a", 12, None),
+    ],
+)
+def test_parse_rank_text_takes_n_from_the_prior_week_when_the_text_has_none(
+    value, fallback_n, parsed
+):
+    assert parse_rank_text(value, fallback_n) == parsed
+
+
+@pytest.mark.parametrize("fallback_n", [0, -3, 1.5, True, "12"])
+def test_a_fallback_n_that_is_not_a_count_is_refused(fallback_n):
+    with pytest.raises(ValueError, match=f"fallback N {fallback_n!r}"):
+        parse_rank_text("7", fallback_n)
+
+
+def _spelled(text: str, upper: list[bool]) -> str:
+    return "".join(c.upper() if u else c for c, u in zip(text, upper, strict=False))
+
+
+@given(
+    st.integers(1, 10**6).flatmap(lambda n: st.tuples(st.integers(1, n), st.just(n))),
+    st.sampled_from(["out of", "of", "/"]),
+    st.lists(st.booleans(), min_size=6, max_size=6),
+    st.tuples(*(st.text(" \t", max_size=3) for _ in range(4))),
+    st.integers(0, 2),
+    st.none() | st.integers(1, 10**6),
+)
+def test_every_spelling_of_x_out_of_n_parses_to_x_and_n(
+    pair, separator, upper, spaces, zeros, fallback_n
+):
+    rank, n = pair
+    word_gap = " " + spaces[1] if separator != "/" else spaces[1]
+    text = (
+        f"{spaces[0]}{'0' * zeros}{rank}{word_gap}"
+        f"{_spelled(separator, upper).replace(' ', ' ' + spaces[2])}{word_gap}{n}{spaces[3]}"
+    )
+    assert parse_rank_text(text, fallback_n) == (rank, n)
+
+
+@given(st.text(), st.none() | st.integers(1, 10**6))
+def test_a_parsed_prior_is_a_possible_rank_and_only_text_leading_with_digits_parses(
+    text, fallback_n
+):
+    parsed = parse_rank_text(text, fallback_n)
+    if not text.strip()[:1].isascii() or not text.strip()[:1].isdigit():
+        assert parsed is None
+    if parsed is not None:
+        rank, n = parsed
+        assert rank >= 1 and (n is None or rank <= n)
+        assert int(re.match(r"\d+", text.strip(), re.ASCII)[0]) == rank
+
+
+@given(st.integers(1, 10**6), st.none() | st.integers(1, 10**6))
+def test_a_bare_rank_takes_the_fallback_n_only_when_it_fits(rank, fallback_n):
+    fits = fallback_n is not None and rank <= fallback_n
+    assert parse_rank_text(str(rank), fallback_n) == (rank, fallback_n if fits else None)
 
 
 # --- bad input ------------------------------------------------------------------------------

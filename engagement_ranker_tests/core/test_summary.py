@@ -17,6 +17,11 @@ from engagement_ranker.core.anomalies import Anomaly, AnomalyKind
 from engagement_ranker.core.movers import attach_prior
 from engagement_ranker.core.scoring import rank_companies, tier_sizes
 from engagement_ranker.core.summary import ROW_COLUMNS, Alert, Summary, build_summary
+from engagement_ranker.core.universe import (
+    DEFAULT_EXCLUSION_RULES,
+    describe_exclusion_rules,
+    parse_exclusion_rules,
+)
 from engagement_ranker.core.week import parse_week_key
 
 WEEK = parse_week_key("2026-11-15")
@@ -55,6 +60,7 @@ def summarize(ranked: pd.DataFrame, **overrides: object) -> Summary:
         "unchanged": 3,
         "anomalies": (),
         "run_url": None,
+        "exclusion_rules": DEFAULT_EXCLUSION_RULES,
     }
     return build_summary(ranked, **(options | overrides))
 
@@ -175,3 +181,16 @@ def test_run_link_and_mode_are_kept() -> None:
     summary = summarize(ranked_frame(3), run_url=url, mode="allowlist")
     assert summary.run_url == url
     assert summary.mode is WriteMode.ALLOWLIST
+
+
+def test_the_exclusion_rules_in_effect_are_described() -> None:
+    assert summarize(ranked_frame(3)).exclusion_rules == (
+        'is_internal_test is "true": internal test company (default)',
+        'customer_status is "churned": churned (default)',
+    )
+    rules = parse_exclusion_rules(
+        '{"replace_defaults": true, "rules": [{"property": "customer_status", "value": "paused"}]}'
+    )
+    summary = summarize(ranked_frame(3), exclusion_rules=rules)
+    assert summary.exclusion_rules == describe_exclusion_rules(rules)
+    assert summary.exclusion_rules[0] == 'customer_status is "paused" (custom)'

@@ -13,7 +13,12 @@ def test_tenants_sorted_with_normalized_keys_and_location_counts() -> None:
                 "tenant_name": "Smile Dental, PLLC",
                 "website": "https://www.Smile.com/x",
             },
-            {"tenant_id": 3, "tenant_name": "Lakeside Ortho", "website": None, "is_active": False},
+            {
+                "tenant_id": 3,
+                "tenant_name": "Lake & Shore DDS",
+                "website": None,
+                "is_active": False,
+            },
         ],
         [
             {"location_id": 1, "tenant_id": 12, "name": "Main"},
@@ -23,6 +28,8 @@ def test_tenants_sorted_with_normalized_keys_and_location_counts() -> None:
     assert list(frame["tenant_id"]) == [3, 12]
     smile = frame.set_index("tenant_id").loc[12]
     assert smile["domain_key"] == "smile.com"
-    assert smile["name_key"] == "smile dental"
+    assert smile["name_key"] == smile["loose_name_key"] == "smile dental"
+    lake = frame.set_index("tenant_id").loc[3]
+    assert (lake["name_key"], lake["loose_name_key"]) == ("lake shore dds", "lake and shore")
     assert smile["location_count"] == 2
     assert frame.set_index("tenant_id").loc[3, "location_count"] == 0
