@@ -56,7 +56,6 @@ from engagement_ranker.constants import (
     Metric,
 )
 from engagement_ranker.core.identity import email_domain
-from engagement_ranker.gcpause import gc_paused
 
 
 class Kind(StrEnum):
@@ -79,12 +78,9 @@ class Key:
     required: bool = True
     # Each path split at its dots once: a week's payloads read the same few paths a million times.
     steps: tuple[tuple[str, ...], ...] = field(init=False, repr=False, compare=False)
-    # The first path when it is a single key (every trend and row key): `_quick` reads it.
-    first: str | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "steps", tuple(tuple(path.split(".")) for path in self.paths))
-        object.__setattr__(self, "first", self.paths[0] if len(self.steps[0]) == 1 else None)
 
     @cached_property
     def parse(self) -> Callable[[Any], Any]:
@@ -246,18 +242,6 @@ PARSERS: dict[Kind, Callable[[Any], Any]] = {
     Kind.DATE: _as_date,
     Kind.COUNT: lambda value: value,
 }
-
-
-def _quick(holder: Any, key: Key) -> Any:
-    """`key`'s value at its first path when that is one key and the value fits, else _NO_MATCH.
-
-    Nearly every value of a week's million is found so; `YobiClient._read` then reads the
-    rest (later paths, absent keys) and words the errors, so answers and messages are its.
-    """
-    if key.first is None or type(holder) is not dict:
-        return _NO_MATCH
-    value = holder.get(key.first)
-    return _NO_MATCH if value is None else key.parse(value)
 
 
 @dataclass(frozen=True)
@@ -537,9 +521,6 @@ class YobiClient(ClosingClient):
     def _read(self, holder: Any, name: str, endpoint: str, where: str) -> Any:
         """The value of KEYS[name] in `holder`; None for an absent optional key."""
         key = KEYS[name]
-        found = _quick(holder, key)
-        if found is not _NO_MATCH:
-            return found
         wrong: tuple[str, Any] | None = None
         for path, steps in zip(key.paths, key.steps, strict=True):
             value = _lookup(holder, steps)
@@ -650,8 +631,7 @@ class YobiClient(ClosingClient):
             }.get(status, (ApiError, FIX_REFUSED))
             raise error(SERVICE, endpoint, status, fix=fix, detail=self._message(response))
         try:
-            with gc_paused():  # tens of MB of JSON at scale: see engagement_ranker.gcpause
-                payload = response.json()
+            payload = response.json()
         except ValueError:
             raise self._malformed(endpoint, "the body is not JSON") from None
         if not isinstance(payload, dict):

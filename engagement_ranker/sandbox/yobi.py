@@ -24,10 +24,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from engagement_ranker.constants import TIMEZONE, YOBI_PERIODS
-from engagement_ranker.gcpause import gc_paused
 from engagement_ranker.sandbox.dataset import DayMetrics
 from engagement_ranker.sandbox.http import (
-    Handler,
     HttpError,
     JsonService,
     Request,
@@ -86,13 +84,6 @@ class YobiService(JsonService):
             ),
             route("GET", "/admin/pms/stats/appointments", self.appointments),
         )
-
-    def handle(self, request: Request, handler: Handler | None) -> Response:
-        """As every service does, with the collector paused: a statistics answer at scale is
-        millions of fresh objects (see engagement_ranker.gcpause), and the HubSpot server on
-        this interpreter would wait for the collector's passes over them."""
-        with gc_paused():
-            return super().handle(request, handler)
 
     # --- auth ---------------------------------------------------------------------------
     def before(self, request: Request) -> Response | None:
