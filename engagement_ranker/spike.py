@@ -26,17 +26,14 @@ import pandas as pd
 from engagement_ranker.clients.errors import ApiError, AuthError, ClientError, ScopeError
 from engagement_ranker.clients.http import redact
 from engagement_ranker.clients.hubspot import HubSpotClient
-from engagement_ranker.clients.yobi import (
-    FIX_CONTRACT,
-    KEYS,
-    LOCATIONS,
-    LOGIN,
-    STATS_SOURCES,
-    TENANTS,
+from engagement_ranker.clients.yobi import WeeklyCounters, YobiClient, period_for
+from engagement_ranker.clients.yobi_contract import (
+    BUILT_IN,
+    Endpoint,
     Key,
-    WeeklyCounters,
-    YobiClient,
-    period_for,
+    Scope,
+    YobiContract,
+    load_contract,
 )
 from engagement_ranker.constants import (
     DEFAULT_HUBSPOT_BASE_URL,
@@ -106,12 +103,12 @@ FIX_COVERAGE = (
     f"pin the unmapped companies in {Env.TENANT_MAPPING_OVERRIDES_JSON} (start from the draft "
     f"above), correct their domains in HubSpot, or lower {Env.MAPPING_COVERAGE_MIN}"
 )
-# Where each field of a KEYS entry lives: the response, a row, a trend bucket, a by_user entry.
-PAYLOAD, ROW, BUCKET, USER = "payload", "row", "bucket", "user"
-# (scope, the KEYS field of the list holding it), outermost first.
-NESTING: tuple[tuple[str, str], ...] = ((ROW, "rows"), (BUCKET, "trend"), (USER, "by_user"))
-BUCKET_FIELDS: frozenset[str] = frozenset({"date", "by_user", *(m.value for m in METRICS)})
-USER_FIELD_PREFIX = "user_"
+# (scope, the key of the list holding that scope's objects), outermost first.
+NESTING: tuple[tuple[Scope, str], ...] = (
+    (Scope.ROW, "rows"),
+    (Scope.BUCKET, "trend"),
+    (Scope.USER, "by_user"),
+)
 
 
 # --- verdicts -------------------------------------------------------------------------------
@@ -169,25 +166,23 @@ def _setting(env: Mapping[str, str], name: Env) -> str | None:
 # --- Yobi -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Probe:
-    """One admin endpoint the job reads; `name` is its prefix in the client's KEYS table."""
+    """One admin endpoint the job reads, with the query the job sends it."""
 
-    name: str
-    method: str
-    path: str
+    endpoint: Endpoint
     params: Mapping[str, str]
 
     @property
-    def endpoint(self) -> str:
-        return f"{self.method} {self.path}"
+    def name(self) -> str:
+        return self.endpoint.name
 
 
-def _probes(period: str) -> tuple[Probe, ...]:
+def _probes(contract: YobiContract, period: str) -> tuple[Probe, ...]:
     return (
-        Probe("tenants", *TENANTS, {}),
-        Probe("locations", *LOCATIONS, {}),
+        Probe(contract.tenants, {}),
+        Probe(contract.locations, {}),
         *(
-            Probe(source.name, "GET", source.path, {"period": period, **source.params})
-            for source in STATS_SOURCES
+            Probe(stats, {contract.period_param: period, **stats.params})
+            for stats in contract.stats
         ),
     )
 
@@ -209,21 +204,12 @@ def _used_paths(key: Key, hits: Iterable[tuple[str, Any]]) -> list[str]:
     return [path for path in key.paths if path in found]
 
 
-def _scope(name: str) -> str:
-    field_name = name.split(".", 1)[1]
-    if field_name == "rows":
-        return PAYLOAD
-    if field_name.startswith(USER_FIELD_PREFIX):
-        return USER
-    return BUCKET if field_name in BUCKET_FIELDS else ROW
-
-
-def _levels(payload: Any, prefix: str) -> dict[str, tuple[str, list[dict[str, Any]]]]:
+def _levels(payload: Any, endpoint: Endpoint) -> dict[Scope, tuple[str, list[dict[str, Any]]]]:
     """Scope -> (path label, every object at that depth) for one endpoint's response."""
     label, holders = "", [payload]
-    levels = {PAYLOAD: (label, holders)}
+    levels = {Scope.ANSWER: (label, holders)}
     for scope, list_field in NESTING:
-        key = KEYS.get(f"{prefix}.{list_field}")
+        key = endpoint.keys.get(list_field)
         if key is None:
             break
         hits = [hit for holder in holders if (hit := _value(holder, key)) is not None]
@@ -240,19 +226,20 @@ def _levels(payload: Any, prefix: str) -> dict[str, tuple[str, list[dict[str, An
 
 
 def _key_findings(probe: Probe, payload: Any) -> list[dict[str, Any]]:
-    """Each KEYS entry of this endpoint: where it was found, and in how many entries it is absent."""
-    levels = _levels(payload, probe.name)
+    """Each contract key of this endpoint: where it was found, and in how many entries it is
+    absent."""
+    levels = _levels(payload, probe.endpoint)
     findings = []
-    for name, key in KEYS.items():
-        if not name.startswith(f"{probe.name}.") or _scope(name) not in levels:
+    for key in probe.endpoint.every_key():
+        if key.scope not in levels:
             continue
-        label, holders = levels[_scope(name)]
+        label, holders = levels[key.scope]
         hits = [hit for holder in holders if (hit := _value(holder, key)) is not None]
         used = _used_paths(key, hits)
         findings.append(
             {
-                "key": name,
-                "endpoint": probe.endpoint,
+                "key": key.entry,
+                "endpoint": probe.endpoint.route,
                 "required": key.required,
                 "path": ", ".join(label + path for path in used) or None,
                 "looked_for": " | ".join(label + path for path in key.paths),
@@ -264,8 +251,9 @@ def _key_findings(probe: Probe, payload: Any) -> list[dict[str, Any]]:
 
 
 def _bucket_dates(probe: Probe, payload: Any) -> dict[str, str | None]:
-    _, buckets = _levels(payload, probe.name).get(BUCKET, ("", []))
-    dates = sorted(hit[1] for b in buckets if (hit := _value(b, KEYS[f"{probe.name}.date"])))
+    _, buckets = _levels(payload, probe.endpoint).get(Scope.BUCKET, ("", []))
+    date_key = probe.endpoint.keys["date"]
+    dates = sorted(hit[1] for b in buckets if (hit := _value(b, date_key)))
     return {"first": dates[0] if dates else None, "last": dates[-1] if dates else None}
 
 
@@ -301,64 +289,80 @@ class YobiData:
     activity: dict[int, int]
 
 
+def yobi_contract(env: Mapping[str, str]) -> YobiContract:
+    """The contract the job reads Yobi with: YOBI_CONTRACT_FILE's, else the built-in one."""
+    path = _setting(env, Env.YOBI_CONTRACT_FILE)
+    return BUILT_IN if path is None else load_contract(path)
+
+
 def check_yobi(env: Mapping[str, str], week: Week, today: date) -> tuple[Section, YobiData | None]:
     """Login, admin access per endpoint, every key with its path, trend coverage, tenant fields."""
     section = Section(YOBI_CHECK)
     base_url = _setting(env, Env.YOBI_BASE_URL) or DEFAULT_YOBI_BASE_URL
     section.findings["base_url"] = base_url
     try:
-        period = period_for(week.dates[0], today)
+        contract = yobi_contract(env)
+        period = period_for(week.dates[0], today, contract.periods)
         internal = parse_internal_domains(_setting(env, Env.INTERNAL_YOBI_USER_EMAIL_DOMAINS))
         client = YobiClient(
             env.get(Env.YOBI_EMAIL, ""),
             env.get(Env.YOBI_PASSWORD, ""),
             base_url,
             internal_email_domains=internal,
+            contract=contract,
         )
     except (ValueError, ClientError) as error:
         section.fail_with(error, FIX_SETTINGS)
         return section, None
+    section.findings["contract_source"] = contract.source
     section.findings["period"] = period
-    probes = _probes(period)
+    probes = _probes(contract, period)
     with client:
-        payloads = _fetch(section, client, probes)
+        payloads = _fetch(section, client, contract, probes)
         if payloads is None:
             return section, None
         usable = {probe.name for probe in probes if probe.name in payloads}
         for probe in probes:
             if probe.name in payloads:
-                usable -= _check_keys(section, probe, payloads[probe.name])
+                usable -= _check_keys(section, contract, probe, payloads[probe.name])
         tenants = (
-            _tenants(section, client, payloads) if {"tenants", "locations"} <= usable else None
+            _tenants(section, client, contract, payloads)
+            if {"tenants", "locations"} <= usable
+            else None
         )
-        stats = [probe for probe in probes if probe.name in {s.name for s in STATS_SOURCES}]
+        stats = [probe for probe in probes if probe.endpoint in contract.stats]
         activity: dict[int, int] = {}
         if all(probe.name in usable for probe in stats):
             section.findings["buckets"] = {
                 probe.name: _bucket_dates(probe, payloads[probe.name]) for probe in stats
             }
-            activity = _counters(section, client, week, payloads)
+            activity = _counters(section, client, contract, week, payloads)
     return section, None if tenants is None else YobiData(tenants, activity)
 
 
-def _fetch(section: Section, client: YobiClient, probes: Iterable[Probe]) -> dict[str, Any] | None:
+def _fetch(
+    section: Section, client: YobiClient, contract: YobiContract, probes: Iterable[Probe]
+) -> dict[str, Any] | None:
     """Each endpoint's raw response (None if the login itself failed); access per endpoint."""
     payloads: dict[str, Any] = {}
     endpoints = []
     refused: dict[tuple[str, str], list[str]] = {}  # (access, fix) -> endpoints
     for probe in probes:
+        route = probe.endpoint.route
         try:
             # Raw, for the key report; the parsing below is the job's own.
-            payloads[probe.name] = client.payload(probe.method, probe.path, probe.params or None)
+            payloads[probe.name] = client.payload(
+                probe.endpoint.method, probe.endpoint.path, probe.params or None
+            )
             access = "ok"
         except ApiError as error:
-            if error.endpoint == " ".join(LOGIN):
+            if error.endpoint == contract.login.route:
                 section.findings["login"] = "failed"
                 section.fail_with(error, FIX_SETTINGS)
                 return None
             access = _answer(error)
-            refused.setdefault((access, error.fix), []).append(probe.endpoint)
-        endpoints.append({"name": probe.name, "endpoint": probe.endpoint, "access": access})
+            refused.setdefault((access, error.fix), []).append(route)
+        endpoints.append({"name": probe.name, "endpoint": route, "access": access})
     for (access, fix), names in refused.items():
         section.fail(f"no access ({access}) to {', '.join(names)}", fix)
     section.findings["login"] = "ok"
@@ -366,7 +370,7 @@ def _fetch(section: Section, client: YobiClient, probes: Iterable[Probe]) -> dic
     return payloads
 
 
-def _check_keys(section: Section, probe: Probe, payload: Any) -> set[str]:
+def _check_keys(section: Section, contract: YobiContract, probe: Probe, payload: Any) -> set[str]:
     """Record the endpoint's keys; returns {probe.name} if a required one is absent."""
     findings = _key_findings(probe, payload)
     section.findings.setdefault("keys", []).extend(findings)
@@ -375,14 +379,13 @@ def _check_keys(section: Section, probe: Probe, payload: Any) -> set[str]:
         section.fail(
             f"required key {finding['key']} is absent at {finding['looked_for']} in "
             f"{finding['missing']} of {finding['entries']} entries of {finding['endpoint']}",
-            f"confirm where Yobi reports it and put that path in KEYS[{finding['key']!r}] in "
-            "engagement_ranker/clients/yobi.py",
+            contract.fix(finding["key"]),
         )
     return {probe.name} if absent else set()
 
 
 def _tenants(
-    section: Section, client: YobiClient, payloads: Mapping[str, Any]
+    section: Section, client: YobiClient, contract: YobiContract, payloads: Mapping[str, Any]
 ) -> pd.DataFrame | None:
     """The tenant frame the job builds, parsed from the payloads already fetched."""
     try:
@@ -390,23 +393,27 @@ def _tenants(
             client.tenants(payloads["tenants"]), client.locations(payloads["locations"])
         )
     except ClientError as error:
-        section.fail_with(error, FIX_CONTRACT)
+        section.fail_with(error, contract.fix())
         return None
     section.findings["tenants"] = _tenant_findings(tenants)
     return tenants
 
 
 def _counters(
-    section: Section, client: YobiClient, week: Week, payloads: Mapping[str, Any]
+    section: Section,
+    client: YobiClient,
+    contract: YobiContract,
+    week: Week,
+    payloads: Mapping[str, Any],
 ) -> dict[int, int]:
     """The week's counters as the job sums them, from the payloads already fetched; returns
     each tenant's activity for ties."""
     try:
         counters = client.weekly_counters(
-            week.dates, {source.name: payloads[source.name] for source in STATS_SOURCES}
+            week.dates, {stats.name: payloads[stats.name] for stats in contract.stats}
         )
     except ClientError as error:
-        section.fail_with(error, FIX_CONTRACT)
+        section.fail_with(error, contract.fix())
         return {}
     frame = counters.frame
     section.findings["coverage"] = _coverage(counters)
@@ -417,7 +424,7 @@ def _counters(
     try:
         counters.require_complete()
     except ClientError as error:
-        section.fail_with(error, FIX_CONTRACT)
+        section.fail_with(error, contract.fix())
     return weekly_activity(frame)
 
 
@@ -638,9 +645,9 @@ def _yobi_lines(yobi: Mapping[str, Any]) -> list[str]:
         lines.append(f"  period requested: {yobi['period']} (daily buckets of the week summed)")
     lines += [f"  {e['access']:<11} {e['endpoint']}" for e in yobi.get("endpoints", [])]
     if yobi.get("keys"):
-        lines.append("  response keys (the client's KEYS table):")
+        lines.append(f"  response keys ({yobi['contract_source']}):")
         lines += [
-            f"    {_key_status(k):<22} {k['key']:<28} {k['path'] or k['looked_for']}"
+            f"    {_key_status(k):<22} {k['key']:<40} {k['path'] or k['looked_for']}"
             + ("" if k["required"] else "  (optional)")
             for k in yobi["keys"]
         ]

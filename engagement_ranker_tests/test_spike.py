@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from engagement_ranker.clients.yobi import KEYS, LOCATIONS, STATS_SOURCES, TENANTS
+from engagement_ranker.clients.yobi_contract import BUILT_IN
 from engagement_ranker.constants import (
     PROP_TIER,
     TIER_BOTTOM,
@@ -29,11 +29,7 @@ from engagement_ranker.spike import HUBSPOT_CHECK, MAPPING_CHECK, YOBI_CHECK, ru
 
 REPO = Path(__file__).resolve().parents[1]
 COMPANIES = 60
-ADMIN_ENDPOINTS = (
-    " ".join(TENANTS),
-    " ".join(LOCATIONS),
-    *(f"GET {source.path}" for source in STATS_SOURCES),
-)
+ADMIN_ENDPOINTS = tuple(endpoint.route for endpoint in BUILT_IN.endpoints()[1:])
 # Every HubSpot POST the spike may send: searches and batch reads, which change nothing.
 READ_ONLY_POSTS = frozenset(
     {
@@ -92,13 +88,19 @@ def test_default_dataset_passes_every_verification(spike):
     required = {k["key"]: k for k in yobi["keys"] if k["required"]}
     # Every required key of every endpoint the job reads (login's are proven by logging in).
     assert set(required) == {
-        n for n, k in KEYS.items() if k.required and not n.startswith("login.")
+        key.entry
+        for endpoint in BUILT_IN.endpoints()
+        if endpoint is not BUILT_IN.login
+        for key in endpoint.every_key()
+        if key.required
     }
     assert all(k["missing"] == 0 and k["entries"] > 0 for k in required.values())
-    assert required["appointments.new_patients"]["path"] == (
+    assert required["stats.appointments.metrics.new_patients"]["path"] == (
         "results.locations[].trend[].new_patients"
     )
-    assert required["tasks.user_created"]["path"] == "results.by_tenant[].trend[].by_user[].created"
+    assert required["stats.tasks.keys.user_count"]["path"] == (
+        "results.by_tenant[].trend[].by_user[].created"
+    )
     week = latest_completed_week(datetime.now(UTC))
     assert report["week"]["key"] == week.key
     for buckets in yobi["buckets"].values():
@@ -161,12 +163,14 @@ def test_missing_new_patients_fails_naming_the_key(spike):
     report = json.loads(out)
     verdicts = _verdicts(report)
     assert code == 1
-    assert verdicts["yobi"].startswith(f"FAIL {YOBI_CHECK}: required key appointments.new_patients")
+    assert verdicts["yobi"].startswith(
+        f"FAIL {YOBI_CHECK}: required key stats.appointments.metrics.new_patients"
+    )
     assert "results.locations[].trend[].new_patients" in verdicts["yobi"]
     assert "Fix: " in verdicts["yobi"]
     # Only that key is missing; the tenant list still serves the mapping.
     absent = [k["key"] for k in report["yobi"]["keys"] if k["missing"] and k["required"]]
-    assert absent == ["appointments.new_patients"]
+    assert absent == ["stats.appointments.metrics.new_patients"]
     assert verdicts["hubspot"] == f"PASS {HUBSPOT_CHECK}"
     assert verdicts["mapping"] == f"PASS {MAPPING_CHECK}"
 
@@ -310,3 +314,27 @@ def test_the_cli_command_prints_json_and_exits_with_the_verdict(sandbox):
     report = json.loads(result.stdout)
     assert report["week"]["key"] == week
     assert report["passed"] is True
+
+
+def test_yobi_is_read_with_the_contract_file_the_job_reads(spike, monkeypatch, tmp_path):
+    data = BUILT_IN.as_data()
+    data["stats"]["appointments"]["metrics"]["new_patients"] = ["new_patient_count"]
+    path = tmp_path / "yobi-contract.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    monkeypatch.setenv(Env.YOBI_CONTRACT_FILE, str(path))
+    code, out, _ = spike()
+    yobi = json.loads(out)["yobi"]
+    assert code == 1
+    assert yobi["contract_source"] == str(path)
+    assert yobi["verdict"].startswith(
+        f"FAIL {YOBI_CHECK}: required key stats.appointments.metrics.new_patients is absent at "
+        "results.locations[].trend[].new_patient_count"
+    )
+    assert f"correct entry stats.appointments.metrics.new_patients in {path}" in yobi["verdict"]
+
+    path.unlink()
+    code, out, _ = spike()
+    verdict = json.loads(out)["yobi"]["verdict"]
+    assert code == 1
+    assert verdict.startswith(f"FAIL {YOBI_CHECK}: Yobi contract {path}: cannot be read")
+    assert f"Fix: point {Env.YOBI_CONTRACT_FILE} at a readable UTF-8 JSON file" in verdict

@@ -146,3 +146,18 @@ class TrendCoverageError(ClientError):
             + "; ".join(parts)
             + ". Fix: rerun once Yobi has reported those days; never scale partial weeks"
         )
+
+
+class ContractError(ClientError, ValueError):
+    """The Yobi contract (built in, or the file YOBI_CONTRACT_FILE names) cannot be used.
+
+    `source` is the file (or the built-in contract), `entry` the dotted entry in it ("" for
+    the file as a whole); the message also says what is wrong with the value and the fix.
+    """
+
+    def __init__(self, source: str, entry: str, problem: str, fix: str) -> None:
+        self.source = source
+        self.entry = entry
+        self.fix = fix
+        where = f"{source}, entry {entry}" if entry else source
+        super().__init__(redact(f"Yobi contract {where}: {problem}. Fix: {fix}"))

@@ -19,7 +19,8 @@ from engagement_ranker.clients.errors import (
     TrendCoverageError,
     UpstreamUnavailable,
 )
-from engagement_ranker.clients.yobi import COLUMNS, STATS_SOURCES, period_for
+from engagement_ranker.clients.yobi import COLUMNS, period_for
+from engagement_ranker.clients.yobi_contract import BUILT_IN
 from engagement_ranker.constants import (
     DEFAULT_INTERNAL_YOBI_EMAIL_DOMAINS,
     METRICS,
@@ -133,8 +134,8 @@ def test_given_payloads_are_read_without_a_call_exactly_as_fetched_ones(yobi):
         fetched = (client.tenants(), client.locations(), client.weekly_counters(WEEK.dates))
         period = fetched[2].period
         raw = {
-            source.name: client.payload("GET", source.path, {"period": period, **source.params})
-            for source in STATS_SOURCES
+            stats.name: client.payload("GET", stats.path, {"period": period, **stats.params})
+            for stats in BUILT_IN.stats
         }
         raw_tenants = client.payload(*TENANTS.split())
         raw_locations = client.payload(*LOCATIONS.split())
@@ -152,13 +153,13 @@ def test_given_payloads_are_read_without_a_call_exactly_as_fetched_ones(yobi):
 
 
 def test_weekly_counters_fetch_only_the_sources_not_given(yobi):
-    source = next(source for source in STATS_SOURCES if f"GET {source.path}" == CALLS)
+    stats = next(stats for stats in BUILT_IN.stats if stats.route == CALLS)
     with yobi_client(yobi) as client:
         period = client.weekly_counters(WEEK.dates).period
-        given = client.payload("GET", source.path, {"period": period, **source.params})
+        given = client.payload("GET", stats.path, {"period": period, **stats.params})
     yobi.control.reset()
     with yobi_client(yobi) as client:
-        counters = client.weekly_counters(WEEK.dates, {source.name: given})
+        counters = client.weekly_counters(WEEK.dates, {stats.name: given})
     pd.testing.assert_frame_equal(counters.frame, expected_counters(yobi, WEEK.dates))
     assert [calls(yobi, route) for route in (LOGIN, CALLS, TASKS, APPOINTMENTS)] == [1, 0, 1, 1]
 
@@ -166,7 +167,7 @@ def test_weekly_counters_fetch_only_the_sources_not_given(yobi):
 def test_weekly_counters_refuse_payloads_keyed_by_an_unknown_source(yobi):
     with (
         yobi_client(yobi) as client,
-        pytest.raises(ValueError, match=r"\['visits'\] are not stats sources.*'calls'"),
+        pytest.raises(ValueError, match=r"\['visits'\] are not stats endpoints.*'calls'"),
     ):
         client.weekly_counters(WEEK.dates, {"visits": {}})
     assert sum(yobi.control.requests()["counts"].values()) == 0
@@ -191,7 +192,8 @@ def test_a_missing_new_patients_key_is_a_missing_key_error_naming_path_and_fix(y
     assert f"Yobi {APPOINTMENTS} failed: HTTP 200" in message
     assert caught.value.key_path.startswith("results.locations[0].trend[")
     assert caught.value.key_path.endswith("].new_patients")
-    assert "KEYS['appointments.new_patients']" in message and "engagement-ranker spike" in message
+    assert "entry stats.appointments.metrics.new_patients" in message
+    assert "engagement-ranker spike" in message and "YOBI_CONTRACT_FILE" in message
 
 
 def test_a_week_older_than_90_days_is_refused_before_any_call(yobi):
