@@ -161,3 +161,18 @@ class ContractError(ClientError, ValueError):
         self.fix = fix
         where = f"{source}, entry {entry}" if entry else source
         super().__init__(redact(f"Yobi contract {where}: {problem}. Fix: {fix}"))
+
+
+class BucketTimezoneError(ClientError):
+    """The contract says Yobi's trend buckets are days of a zone whose midnights are not New
+    York's: no sum of such days is exactly a Sun–Sat America/New_York week, and the spec fails
+    a week whose data cannot be constrained to its window rather than approximate it."""
+
+    def __init__(self, zone: str, week_zone: str, source: str, fix: str) -> None:
+        self.zone = zone
+        self.source = source
+        super().__init__(
+            f"Yobi's trend buckets are {zone} days (bucket_timezone in {source}), but the week "
+            f"is Sunday to Saturday in {week_zone}: no sum of {zone} days is exactly that week, "
+            f"and a week that cannot be constrained to its window is not ranked. Fix: {fix}"
+        )

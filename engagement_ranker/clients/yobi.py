@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,6 +24,7 @@ import pandas as pd
 from engagement_ranker.clients.errors import (
     ApiError,
     AuthError,
+    BucketTimezoneError,
     MalformedResponse,
     MissingKeyError,
     NotFoundError,
@@ -154,6 +155,12 @@ PARSERS: dict[Kind, Callable[[Any], Any]] = {
     Kind.DATE: _as_date,
     Kind.COUNT: lambda value: value,
 }
+
+
+def _midnights(zone: str, days: Iterable[date]) -> list[float]:
+    """The instant each day begins in `zone` (POSIX seconds)."""
+    tz = ZoneInfo(zone)
+    return [datetime(day.year, day.month, day.day, tzinfo=tz).timestamp() for day in days]
 
 
 @dataclass(frozen=True)
@@ -321,6 +328,7 @@ class YobiClient(ClosingClient):
                 f"weekly_counters payloads {unknown!r} are not stats endpoints: key each "
                 f"payload by one of {[endpoint.name for endpoint in stats]!r}"
             )
+        self._require_new_york_days(wanted)
         today = self._clock().astimezone(ZoneInfo(TIMEZONE)).date()
         period = period_for(min(wanted), today, self._contract.periods)
         if len(given) < len(stats):
@@ -424,6 +432,23 @@ class YobiClient(ClosingClient):
                     user, endpoint.keys["user_count"], endpoint.route, at, tenant_id
                 )
         return total
+
+    def _require_new_york_days(self, wanted: set[date]) -> None:
+        """BucketTimezoneError unless the contract's bucket days start and end at the same
+        instants as TIMEZONE's on every wanted day (another name for the same days passes)."""
+        zone = self._contract.bucket_timezone
+        bounds = sorted(wanted | {day + timedelta(days=1) for day in wanted})
+        if _midnights(zone, bounds) != _midnights(TIMEZONE, bounds):
+            source = self._contract.source
+            raise BucketTimezoneError(
+                zone,
+                TIMEZONE,
+                source,
+                f"run `engagement-ranker spike` to see which days Yobi's bucket dates are; if "
+                f"they are {TIMEZONE} days, set bucket_timezone to {TIMEZONE} in {source}; if "
+                f"they are {zone} days, ask Yobi for {TIMEZONE} daily buckets: until then the "
+                "week cannot be ranked",
+            )
 
     def _dates(self, dates: Sequence[date]) -> set[date]:
         wanted = set(dates)

@@ -12,6 +12,7 @@ import pytest
 
 from engagement_ranker.clients.errors import (
     AuthError,
+    BucketTimezoneError,
     MalformedResponse,
     MissingKeyError,
     PeriodError,
@@ -20,7 +21,7 @@ from engagement_ranker.clients.errors import (
     UpstreamUnavailable,
 )
 from engagement_ranker.clients.yobi import COLUMNS, period_for
-from engagement_ranker.clients.yobi_contract import BUILT_IN
+from engagement_ranker.clients.yobi_contract import BUILT_IN, parse_contract
 from engagement_ranker.constants import (
     DEFAULT_INTERNAL_YOBI_EMAIL_DOMAINS,
     METRICS,
@@ -194,6 +195,33 @@ def test_a_missing_new_patients_key_is_a_missing_key_error_naming_path_and_fix(y
     assert caught.value.key_path.endswith("].new_patients")
     assert "entry stats.appointments.metrics.new_patients" in message
     assert "engagement-ranker spike" in message and "YOBI_CONTRACT_FILE" in message
+
+
+def contract_with(**changes: object) -> object:
+    """The built-in contract with top-level entries changed."""
+    return parse_contract(BUILT_IN.as_data() | changes, "test-contract.json")
+
+
+def test_utc_trend_buckets_fail_the_week_before_any_call_naming_the_field_and_fix(yobi):
+    contract = contract_with(bucket_timezone="UTC")
+    with (
+        yobi_client(yobi, contract=contract) as client,
+        pytest.raises(BucketTimezoneError) as caught,
+    ):
+        client.weekly_counters(WEEK.dates)
+    message = str(caught.value)
+    assert message.startswith(
+        "Yobi's trend buckets are UTC days (bucket_timezone in test-contract.json), but the "
+        "week is Sunday to Saturday in America/New_York"
+    )
+    assert "Fix: " in message and "engagement-ranker spike" in message
+    assert sum(yobi.control.requests()["counts"].values()) == 0
+
+
+def test_buckets_in_a_zone_with_new_yorks_days_are_summed(yobi):
+    with yobi_client(yobi, contract=contract_with(bucket_timezone="US/Eastern")) as client:
+        counters = client.weekly_counters(WEEK.dates)
+    pd.testing.assert_frame_equal(counters.frame, expected_counters(yobi, WEEK.dates))
 
 
 def test_a_week_older_than_90_days_is_refused_before_any_call(yobi):
