@@ -176,3 +176,13 @@ class BucketTimezoneError(ClientError):
             f"is Sunday to Saturday in {week_zone}: no sum of {zone} days is exactly that week, "
             f"and a week that cannot be constrained to its window is not ranked. Fix: {fix}"
         )
+
+
+class ConflictingRowsError(MalformedResponse):
+    """Yobi listed one tenant (or, per location, one location) twice with different figures:
+    which row is right cannot be known, so the week is not summed from either."""
+
+    def __init__(self, *args: Any, tenant_id: int, location_id: int | None, **kwargs: Any) -> None:
+        self.tenant_id = tenant_id
+        self.location_id = location_id
+        super().__init__(*args, **kwargs)

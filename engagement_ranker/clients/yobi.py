@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -25,6 +25,7 @@ from engagement_ranker.clients.errors import (
     ApiError,
     AuthError,
     BucketTimezoneError,
+    ConflictingRowsError,
     MalformedResponse,
     MissingKeyError,
     NotFoundError,
@@ -164,6 +165,30 @@ def _midnights(zone: str, days: Iterable[date]) -> list[float]:
 
 
 @dataclass(frozen=True)
+class DuplicateRow:
+    """A row Yobi listed twice with identical figures; the copy was dropped."""
+
+    endpoint: str  # "GET /admin/pms/stats/calls-by-tenant"
+    tenant_id: int
+    location_id: int | None  # set for endpoints whose rows are per location
+
+    @property
+    def record(self) -> str:
+        """How a message names the row: "tenant 12" or "location 7 (tenant 12)"."""
+        if self.location_id is None:
+            return f"tenant {self.tenant_id}"
+        return f"location {self.location_id} (tenant {self.tenant_id})"
+
+    @property
+    def note(self) -> str:
+        """The sentence an anomaly report shows."""
+        return (
+            f"{SERVICE} {self.endpoint} listed {self.record} twice with identical figures: "
+            "counted once"
+        )
+
+
+@dataclass(frozen=True)
 class WeeklyCounters:
     """The four counters per tenant for exactly the requested dates, from trend buckets.
 
@@ -174,6 +199,7 @@ class WeeklyCounters:
 
     frame: pd.DataFrame
     period: str
+    duplicates: tuple[DuplicateRow, ...] = ()
 
     def require_complete(self) -> None:
         """Raise TrendCoverageError unless every reported counter covers every date."""
@@ -200,6 +226,14 @@ class _Tally:
     counts: dict[Metric, int]
     covered: set[date] | None = None  # dates every row of the tenant covers
     internal: int = 0
+
+
+@dataclass
+class _Sums:
+    """One stats endpoint's answer, summed: per tenant, and the rows it listed twice alike."""
+
+    tallies: dict[int, _Tally] = field(default_factory=dict)
+    duplicates: list[DuplicateRow] = field(default_factory=list)
 
 
 class YobiClient(ClosingClient):
@@ -298,8 +332,8 @@ class YobiClient(ClosingClient):
         for i, row in enumerate(self._rows(payload, endpoint.keys["rows"], route)):
             where = f"results[{i}]."
             values = {
-                field: self._read(row, endpoint.keys[key], route, where)
-                for field, key in fields.items()
+                name: self._read(row, endpoint.keys[key], route, where)
+                for name, key in fields.items()
             }
             if values[id_field] in rows:
                 # "tenants" -> "tenant 12 is listed twice"
@@ -334,7 +368,7 @@ class YobiClient(ClosingClient):
         if len(given) < len(stats):
             self._bearer()  # one login up front, not one per parallel call
         with ThreadPoolExecutor(len(stats)) as pool:
-            tallies = list(
+            sums = list(
                 pool.map(
                     lambda endpoint: self._tally(
                         endpoint, period, wanted, given.get(endpoint.name)
@@ -342,6 +376,7 @@ class YobiClient(ClosingClient):
                     stats,
                 )
             )
+        tallies = [endpoint_sums.tallies for endpoint_sums in sums]
         rows = []
         for tenant_id in sorted({t for tally in tallies for t in tally}):
             row: dict[str, Any] = {"tenant_id": tenant_id, "internal_tasks": pd.NA}
@@ -361,27 +396,39 @@ class YobiClient(ClosingClient):
         frame = pd.DataFrame(rows, columns=list(COLUMNS))
         integers = ("tenant_id", *METRICS, "internal_tasks")
         frame = frame.astype(dict.fromkeys(integers, "Int64")).astype({"missing_days": object})
-        return WeeklyCounters(frame=frame, period=period)
+        duplicates = tuple(row for endpoint_sums in sums for row in endpoint_sums.duplicates)
+        return WeeklyCounters(frame=frame, period=period, duplicates=duplicates)
 
     # --- trend summing -------------------------------------------------------------------
 
     def _tally(
         self, endpoint: StatsEndpoint, period: str, wanted: set[date], payload: Any | None
-    ) -> dict[int, _Tally]:
+    ) -> _Sums:
         route = endpoint.route
         if payload is None:
             params = {self._contract.period_param: period, **endpoint.params}
             payload = self.payload(endpoint.method, endpoint.path, params=params)
-        tallies: dict[int, _Tally] = {}
+        sums = _Sums()
         buckets_without_users = 0
         read = self._read
         keys = endpoint.keys
         counted = list(endpoint.metrics.items())
         rows_key = keys["rows"]
+        first_rows: dict[int, tuple[str, dict[str, Any]]] = {}  # row identity -> (where, row)
         for i, row in enumerate(self._rows(payload, rows_key, route)):
             where = f"{rows_key.paths[0]}[{i}]."
             tenant_id = read(row, keys["tenant_id"], route, where)
-            tally = tallies.setdefault(tenant_id, _Tally(dict.fromkeys(endpoint.metrics, 0)))
+            location_id = (
+                read(row, keys["location_id"], route, where) if endpoint.per_location else None
+            )
+            identity = tenant_id if location_id is None else location_id
+            if identity in first_rows:
+                duplicate = DuplicateRow(route, tenant_id, location_id)
+                self._require_alike(duplicate, first_rows[identity], (where, row))
+                sums.duplicates.append(duplicate)
+                continue
+            first_rows[identity] = (where, row)
+            tally = sums.tallies.setdefault(tenant_id, _Tally(dict.fromkeys(endpoint.metrics, 0)))
             row_dates: set[date] = set()
             trend = read(row, keys["trend"], route, where) or []
             for j, bucket in enumerate(trend):
@@ -414,7 +461,35 @@ class YobiClient(ClosingClient):
                 f"{SERVICE} {route}: {buckets_without_users} trend buckets carry no by_user "
                 "breakdown; internal staff tasks could not be subtracted there"
             )
-        return tallies
+        sums.duplicates.sort(key=lambda row: (row.tenant_id, row.location_id or 0))
+        return sums
+
+    def _require_alike(
+        self,
+        duplicate: DuplicateRow,
+        first: tuple[str, dict[str, Any]],
+        again: tuple[str, dict[str, Any]],
+    ) -> None:
+        """Nothing when a row repeats the first one exactly (the copy is then dropped);
+        ConflictingRowsError when the two differ: which is right cannot be known."""
+        if first[1] == again[1]:
+            return
+        raise ConflictingRowsError(
+            SERVICE,
+            duplicate.endpoint,
+            200,
+            fix=(
+                "rerun once Yobi lists it once; if it persists, ask Yobi which figures are "
+                "right (a week is never summed from a guess)"
+            ),
+            detail=(
+                f"{duplicate.record} is listed twice with different figures "
+                f"({first[0].rstrip('.')} and "
+                f"{again[0].rstrip('.')}); the week cannot tell which is right"
+            ),
+            tenant_id=duplicate.tenant_id,
+            location_id=duplicate.location_id,
+        )
 
     def _internal_count(
         self, users: list[Any], endpoint: StatsEndpoint, where: str, tenant_id: int

@@ -13,6 +13,7 @@ import pytest
 from engagement_ranker.clients.errors import (
     AuthError,
     BucketTimezoneError,
+    ConflictingRowsError,
     MalformedResponse,
     MissingKeyError,
     PeriodError,
@@ -20,7 +21,7 @@ from engagement_ranker.clients.errors import (
     TrendCoverageError,
     UpstreamUnavailable,
 )
-from engagement_ranker.clients.yobi import COLUMNS, period_for
+from engagement_ranker.clients.yobi import COLUMNS, DuplicateRow, period_for
 from engagement_ranker.clients.yobi_contract import BUILT_IN, parse_contract
 from engagement_ranker.constants import (
     DEFAULT_INTERNAL_YOBI_EMAIL_DOMAINS,
@@ -183,6 +184,58 @@ def test_a_week_only_partly_covered_by_a_period_is_recorded_day_by_day(yobi):
     first = counters.frame.iloc[0]["missing_days"].split(",")
     assert first == [f"{m.value}:{d}" for m in METRICS for d in future]
     assert counters.period == "7days"
+
+
+DUPLICATED = [("calls", "stats"), ("tasks", "by_tenant"), ("appointments", "locations")]
+
+
+def duplicate_row(sandbox: Sandbox, endpoint: str, rows: str, edits: object) -> DuplicateRow:
+    """Have the sandbox list one row of `endpoint` twice (`edits`: see sandbox/faults.py)."""
+    stats = BUILT_IN.endpoint(endpoint)
+    if stats.per_location:
+        location = sandbox.state.dataset.locations[3]
+        row = DuplicateRow(stats.route, location["tenant_id"], location["location_id"])
+        path = f"results.{rows}.location_id={row.location_id}"
+    else:
+        row = DuplicateRow(stats.route, sandbox.state.dataset.tenants[3]["tenant_id"], None)
+        path = f"results.{rows}.tenant_id={row.tenant_id}"
+    sandbox.control.set_faults(
+        {"corrupt": [{"route": stats.route, "path": path, "duplicate": edits}]}
+    )
+    return row
+
+
+@pytest.mark.parametrize(("endpoint", "rows"), DUPLICATED)
+def test_a_row_listed_twice_alike_is_counted_once_and_reported(yobi, endpoint, rows):
+    duplicated = duplicate_row(yobi, endpoint, rows, True)
+    with yobi_client(yobi) as client:
+        counters = client.weekly_counters(WEEK.dates)
+    pd.testing.assert_frame_equal(counters.frame, expected_counters(yobi, WEEK.dates))
+    assert counters.duplicates == (duplicated,)
+    record = (
+        f"tenant {duplicated.tenant_id}"
+        if duplicated.location_id is None
+        else f"location {duplicated.location_id} (tenant {duplicated.tenant_id})"
+    )
+    assert duplicated.note == (
+        f"Yobi {duplicated.endpoint} listed {record} twice with identical figures: counted once"
+    )
+
+
+@pytest.mark.parametrize(("endpoint", "rows"), DUPLICATED)
+def test_a_row_listed_twice_with_different_figures_fails_the_week_naming_it(yobi, endpoint, rows):
+    figure = next(iter(BUILT_IN.endpoint(endpoint).metrics.values())).paths[0]
+    duplicated = duplicate_row(yobi, endpoint, rows, {f"trend.-2.{figure}": 999})
+    with yobi_client(yobi) as client, pytest.raises(ConflictingRowsError) as caught:
+        client.weekly_counters(WEEK.dates)
+    message = str(caught.value)
+    assert message.startswith(
+        f"Yobi {duplicated.endpoint} failed: HTTP 200: {duplicated.record} is listed twice "
+        "with different figures"
+    )
+    assert "Fix: " in message
+    error = caught.value
+    assert (error.tenant_id, error.location_id) == (duplicated.tenant_id, duplicated.location_id)
 
 
 def test_a_missing_new_patients_key_is_a_missing_key_error_naming_path_and_fix(yobi):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -13,6 +14,7 @@ import pytest
 
 from engagement_ranker.constants import TIMEZONE
 from engagement_ranker.sandbox import Sandbox, SandboxConfig
+from engagement_ranker.sandbox.control import SandboxControlError
 from engagement_ranker.sandbox.yobi import period_days
 
 ZONE = ZoneInfo(TIMEZONE)
@@ -285,6 +287,66 @@ def test_trend_short_by_days_keeps_the_totals(yobi: Yobi) -> None:
     for before, after in zip(full, short, strict=True):
         assert [b["date"] for b in after["trend"]] == _days("7days")[:-2]
         assert after["total_calls"] == before["total_calls"]
+
+
+@pytest.mark.parametrize(
+    ("route", "rows", "identity", "edits"),
+    [
+        ("/admin/pms/stats/calls-by-tenant", "stats", "tenant_id", True),
+        ("/admin/pms/stats/calls-by-tenant", "stats", "tenant_id", {"trend.0.total_calls": 999}),
+        ("/admin/dental-tenants/tasks/created", "by_tenant", "tenant_id", {"total.created": 0}),
+        (
+            "/admin/pms/stats/appointments-by-location",
+            "locations",
+            "location_id",
+            {"trend.-1.new_patients": 7, "stats.extra": "x"},
+        ),
+    ],
+)
+def test_a_duplicated_row_is_an_exact_copy_or_carries_the_given_edits(
+    yobi: Yobi, route: str, rows: str, identity: str, edits: Any
+) -> None:
+    clean = yobi.results(route, period="7days")[rows]
+    chosen = clean[2][identity]
+    yobi.box.control.set_faults(
+        {
+            "corrupt": [
+                {
+                    "route": f"GET {route}",
+                    "path": f"results.{rows}.{identity}={chosen}",
+                    "duplicate": edits,
+                }
+            ]
+        }
+    )
+    served = yobi.results(route, period="7days")[rows]
+    assert served[:3] == clean[:3] and served[4:] == clean[3:]
+    copy = json.loads(json.dumps(clean[2]))
+    for path, value in ({} if edits is True else edits).items():
+        *parents, last = path.split(".")
+        holder = copy
+        for step in parents:
+            holder = holder[int(step)] if isinstance(holder, list) else holder[step]
+        holder[int(last) if isinstance(holder, list) else last] = value
+    assert served[3] == copy
+    assert (served[3] == clean[2]) is (edits is True)
+
+
+@pytest.mark.parametrize(
+    ("duplicate", "message"),
+    [
+        ("yes", "use true"),
+        ({}, "use true"),
+        ({"trend..x": 1}, "dotted path"),
+        ([1], "use true"),
+    ],
+)
+def test_a_duplicate_with_edits_that_cannot_apply_is_refused(
+    box: Sandbox, duplicate: Any, message: str
+) -> None:
+    entry = {"route": "GET /admin/pms/locations", "path": "results.0", "duplicate": duplicate}
+    with pytest.raises(SandboxControlError, match=message):
+        box.control.set_faults({"corrupt": [entry]})
 
 
 # --- transport faults ---------------------------------------------------------------------
