@@ -4,9 +4,12 @@ Login hands out expiring JWT-like tokens (HMAC-signed, so a forged or expired on
 Stats endpoints take `period` in {yesterday, 7days, 30days, 90days}: "yesterday" is the
 previous local day; "Ndays" is the N local calendar days ending today, today's bucket
 partial up to the sandbox clock (counts scaled by the share of the day gone, rounded down).
-Days are calendar days in America/New_York; every tenant and every location gets a row,
-zeros included. Totals cover the whole period; the "trend_short_days" fault only removes the
-newest trend buckets (the trend pipeline lagging behind the aggregate one).
+Days are calendar days in America/New_York. Dense (the default): every tenant and every
+location gets a row and a bucket for every day, zeros included. Sparse (`sparse=True`, as
+many analytics APIs answer): buckets without activity are left out, and so are the rows of
+tenants and locations without any in the period. Totals cover the whole period; the
+"trend_short_days" fault only removes the newest trend buckets (the trend pipeline lagging
+behind the aggregate one).
 """
 
 from __future__ import annotations
@@ -65,8 +68,9 @@ class YobiService(JsonService):
 
     name = "yobi"
 
-    def __init__(self, state: SandboxState) -> None:
+    def __init__(self, state: SandboxState, sparse: bool = False) -> None:
         super().__init__(state)
+        self.sparse = sparse
         self._secret = hashlib.sha256(f"yobi-sandbox:{state.dataset.seed}".encode()).digest()
         self._issued = 0
         self._issue_lock = threading.Lock()
@@ -162,6 +166,7 @@ class YobiService(JsonService):
         stats = [
             self._calls_row(tenant["tenant_id"], window, matrix[:, i])
             for i, tenant in enumerate(self.state.dataset.tenants)
+            if window.listed(matrix[:, i])
         ]
         return self._ok({"period": window.period, "stats": stats})
 
@@ -188,24 +193,28 @@ class YobiService(JsonService):
         window = self._window(request)
         dataset = self.state.dataset
         matrix = window.stack(lambda m: m.user_tasks)
-        trend_days = [day.isoformat() for day, _ in window.trend(matrix)]
+        trend_days = [day.isoformat() for day in window.trend_days()]
         per_user = matrix.T.tolist()  # plain ints: ~10x faster to serialize than numpy scalars
         by_tenant = []
         for index, tenant in enumerate(dataset.tenants):
             users = [(dataset.users[u][1], per_user[u]) for u in dataset.tenant_users[index]]
+            total = sum(sum(days) for _, days in users)
+            if self.sparse and not total:
+                continue
+            trend = [
+                {
+                    "date": day,
+                    "created": sum(days[d] for _, days in users),
+                    "by_user": _by_user((email, days[d]) for email, days in users),
+                }
+                for d, day in enumerate(trend_days)
+            ]
             by_tenant.append(
                 {
                     "tenant_id": tenant["tenant_id"],
-                    "total": {"created": sum(sum(days) for _, days in users)},
+                    "total": {"created": total},
                     "by_user": _by_user((email, sum(days)) for email, days in users),
-                    "trend": [
-                        {
-                            "date": day,
-                            "created": sum(days[d] for _, days in users),
-                            "by_user": _by_user((email, days[d]) for email, days in users),
-                        }
-                        for d, day in enumerate(trend_days)
-                    ],
+                    "trend": [b for b in trend if b["created"]] if self.sparse else trend,
                 }
             )
         total = int(matrix.sum())
@@ -220,6 +229,7 @@ class YobiService(JsonService):
         rows = [
             self._appointments_row(location, window, totals[:, i], new[:, i])
             for i, location in enumerate(self.state.dataset.locations)
+            if window.listed(totals[:, i])
         ]
         return self._ok({"period": window.period, "locations": rows})
 
@@ -286,6 +296,7 @@ class _Window:
         self._today = service.state.clock().astimezone(_ZONE).date()
         self._elapsed = elapsed
         self._short = service.state.faults.yobi.trend_short_days
+        self._sparse = service.sparse
 
     def stack(self, pick: Callable[[DayMetrics], np.ndarray]) -> np.ndarray:
         """One row per day of `pick(day metrics)`, today's row scaled down to the time gone."""
@@ -297,10 +308,18 @@ class _Window:
             rows.append(values)
         return np.stack(rows)
 
+    def trend_days(self) -> list[date]:
+        """The days trend buckets are served for: all but the newest `trend_short_days`."""
+        return self.days[: max(len(self.days) - self._short, 0)]
+
     def trend(self, per_day: np.ndarray) -> list[tuple[date, np.ndarray]]:
-        """(day, row) for the trend buckets served: all but the newest `trend_short_days`."""
-        keep = max(len(self.days) - self._short, 0)
-        return list(zip(self.days[:keep], per_day[:keep], strict=True))
+        """(day, row) for the trend buckets served (sparse: only rows with activity)."""
+        served = zip(self.trend_days(), per_day, strict=False)
+        return [(day, row) for day, row in served if not self._sparse or row.any()]
+
+    def listed(self, per_day: np.ndarray) -> bool:
+        """Whether a row with these daily figures is served (sparse: only with activity)."""
+        return not self._sparse or bool(per_day.any())
 
 
 def _by_user(counts: Iterable[tuple[str, int]]) -> list[dict[str, Any]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -12,7 +13,8 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from engagement_ranker.constants import TIMEZONE
+from engagement_ranker.clients.yobi_contract import BUILT_IN, Trends, load_contract
+from engagement_ranker.constants import TIMEZONE, Env
 from engagement_ranker.sandbox import Sandbox, SandboxConfig
 from engagement_ranker.sandbox.control import SandboxControlError
 from engagement_ranker.sandbox.yobi import period_days
@@ -347,6 +349,56 @@ def test_a_duplicate_with_edits_that_cannot_apply_is_refused(
     entry = {"route": "GET /admin/pms/locations", "path": "results.0", "duplicate": duplicate}
     with pytest.raises(SandboxControlError, match=message):
         box.control.set_faults({"corrupt": [entry]})
+
+
+# --- sparse mode --------------------------------------------------------------------------
+SPARSE_ROUTES = [
+    ("/admin/pms/stats/calls-by-tenant", "stats", "tenant_id", ("total_calls",)),
+    ("/admin/dental-tenants/tasks/created", "by_tenant", "tenant_id", ("created",)),
+    (
+        "/admin/pms/stats/appointments-by-location",
+        "locations",
+        "location_id",
+        ("total_appointments", "new_patients"),
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def sparse_box() -> Iterator[Sandbox]:
+    with Sandbox(SandboxConfig(seed=5, companies=60, now=NOW, yobi_sparse=True)) as sandbox:
+        yield sandbox
+
+
+@pytest.mark.parametrize(("route", "rows", "identity", "counters"), SPARSE_ROUTES)
+def test_sparse_mode_leaves_out_zero_days_and_idle_rows_and_nothing_else(
+    yobi: Yobi, sparse_box: Sandbox, route: str, rows: str, identity: str, counters: tuple
+) -> None:
+    dense = yobi.results(route, period="30days")[rows]
+    sparse_yobi = Yobi(sparse_box)
+    assert sparse_yobi.login().status_code == 200
+    sparse = {row[identity]: row for row in sparse_yobi.results(route, period="30days")[rows]}
+    sparse_yobi.http.close()
+    idle = 0
+    for row in dense:
+        active = [b for b in row["trend"] if any(b[counter] for counter in counters)]
+        if not active:
+            assert row[identity] not in sparse, f"{identity} {row[identity]} has no activity"
+            idle += 1
+            continue
+        assert sparse[row[identity]]["trend"] == active
+        assert {k: v for k, v in sparse[row[identity]].items() if k != "trend"} == {
+            k: v for k, v in row.items() if k != "trend"
+        }
+    assert len(sparse) == len(dense) - idle
+    assert idle > 0, "the dataset has no idle row: the test proves nothing"
+    assert any(len(row["trend"]) < 30 for row in sparse.values()), "no day was left out"
+
+
+def test_a_sparse_sandbox_names_a_contract_with_sparse_trends(sparse_box: Sandbox) -> None:
+    contract = load_contract(sparse_box.env[Env.YOBI_CONTRACT_FILE])
+    assert {stats.trends for stats in contract.stats} == {Trends.SPARSE}
+    assert replace(contract, stats=BUILT_IN.stats) == BUILT_IN
 
 
 # --- transport faults ---------------------------------------------------------------------
