@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any
 
 from engagement_ranker.clients.http import redact, shorten
+from engagement_ranker.constants import Env
 
 
 def _restore(cls: type[ClientError], state: dict[str, Any], args: tuple[Any, ...]) -> ClientError:
@@ -144,7 +145,10 @@ class TrendCoverageError(ClientError):
         super().__init__(
             f"Yobi trend buckets (period {period}) do not cover the week - "
             + "; ".join(parts)
-            + ". Fix: rerun once Yobi has reported those days; never scale partial weeks"
+            + ". Fix: rerun once Yobi has reported those days; never scale partial weeks. If "
+            "Yobi leaves out days without activity, confirm it with `engagement-ranker spike` "
+            f"and mark those endpoints' trends sparse in the contract {Env.YOBI_CONTRACT_FILE} "
+            "names"
         )
 
 

@@ -54,6 +54,7 @@ from engagement_ranker.clients.yobi_contract import (
     Key,
     Kind,
     StatsEndpoint,
+    Trends,
     YobiContract,
 )
 from engagement_ranker.constants import (
@@ -73,7 +74,13 @@ COUNT_MAX = 10**9
 # Distinct date texts remembered: a 90-day period repeats the same ~91 days in every trend.
 DAY_CACHE_SIZE = 1024
 TOKEN_REFRESH_MARGIN_SECONDS = 5 * 60
-COLUMNS: tuple[str, ...] = ("tenant_id", *METRICS, "internal_tasks", "missing_days")
+COLUMNS: tuple[str, ...] = (
+    "tenant_id",
+    *METRICS,
+    "internal_tasks",
+    "missing_days",
+    "absent_from",
+)
 
 FIX_LOGIN = f"check {Env.YOBI_EMAIL} and {Env.YOBI_PASSWORD}: Yobi refused the login"
 FIX_ADMIN = (
@@ -192,9 +199,12 @@ class DuplicateRow:
 class WeeklyCounters:
     """The four counters per tenant for exactly the requested dates, from trend buckets.
 
-    `frame`: tenant_id, new_patients, appointments, tasks, calls (Int64, NA = the tenant is
-    not in that endpoint's answer), internal_tasks (subtracted staff tasks), missing_days
-    ("calls:2026-11-21,...", "" when every day is covered).
+    `frame`: tenant_id, new_patients, appointments, tasks, calls (Int64; NA = a dense
+    endpoint's answer has no row for the tenant), internal_tasks (subtracted staff tasks),
+    missing_days (the days the week cannot be summed without: "calls:2026-11-21,...", ""
+    when none), absent_from (the sparse endpoints with no row for the tenant, whose counters
+    therefore count zero: "calls,tasks", "" when none).
+    `duplicates`: rows Yobi listed twice with identical figures, each counted once.
     """
 
     frame: pd.DataFrame
@@ -234,6 +244,7 @@ class _Sums:
 
     tallies: dict[int, _Tally] = field(default_factory=dict)
     duplicates: list[DuplicateRow] = field(default_factory=list)
+    newest: date | None = None  # the newest bucket date of any row
 
 
 class YobiClient(ClosingClient):
@@ -344,14 +355,19 @@ class YobiClient(ClosingClient):
         return [rows[row_id] for row_id in sorted(rows)]
 
     def weekly_counters(
-        self, dates: Sequence[date], payloads: Mapping[str, Any] | None = None
+        self,
+        dates: Sequence[date],
+        payloads: Mapping[str, Any] | None = None,
+        tenants: Iterable[int] = (),
     ) -> WeeklyCounters:
         """Sum each tenant's daily trend buckets for exactly `dates` (e.g. a Week's dates).
 
         The period is the contract's shortest reaching the first date from today in
         TIMEZONE. Tasks by internal staff are subtracted day by day. Uncovered days are
         recorded, never scaled. `payloads`: answers already fetched for that period, by stats
-        endpoint name (the spike's); only the endpoints not given are fetched.
+        endpoint name (the spike's); only the endpoints not given are fetched. `tenants`: the
+        tenant ids the week is for (Yobi's tenant list); each gets a row, so a tenant a sparse
+        endpoint leaves out entirely counts zero there (see WeeklyCounters).
         """
         wanted = self._dates(dates)
         stats = self._contract.stats
@@ -376,28 +392,49 @@ class YobiClient(ClosingClient):
                     stats,
                 )
             )
-        tallies = [endpoint_sums.tallies for endpoint_sums in sums]
-        rows = []
-        for tenant_id in sorted({t for tally in tallies for t in tally}):
-            row: dict[str, Any] = {"tenant_id": tenant_id, "internal_tasks": pd.NA}
-            missing: list[tuple[int, date, Metric]] = []
-            for endpoint, tally in zip(stats, tallies, strict=True):
-                found = tally.get(tenant_id)
-                for metric in endpoint.metrics:
-                    row[metric.value] = pd.NA if found is None else found.counts[metric]
-                    uncovered = set() if found is None else wanted - (found.covered or set())
-                    missing += [(METRICS.index(metric), day, metric) for day in uncovered]
-                if found is not None and PER_USER_METRIC in endpoint.metrics:
-                    row["internal_tasks"] = found.internal
-            row["missing_days"] = ",".join(
-                f"{m.value}:{d.isoformat()}" for _, d, m in sorted(missing)
-            )
-            rows.append(row)
+        listed = {tenant_id for endpoint_sums in sums for tenant_id in endpoint_sums.tallies}
+        rows = [
+            self._counter_row(tenant_id, wanted, sums)
+            for tenant_id in sorted(listed.union(tenants))
+        ]
         frame = pd.DataFrame(rows, columns=list(COLUMNS))
         integers = ("tenant_id", *METRICS, "internal_tasks")
-        frame = frame.astype(dict.fromkeys(integers, "Int64")).astype({"missing_days": object})
+        frame = frame.astype(dict.fromkeys(integers, "Int64")).astype(
+            {"missing_days": object, "absent_from": object}
+        )
         duplicates = tuple(row for endpoint_sums in sums for row in endpoint_sums.duplicates)
         return WeeklyCounters(frame=frame, period=period, duplicates=duplicates)
+
+    def _counter_row(self, tenant_id: int, wanted: set[date], sums: list[_Sums]) -> dict[str, Any]:
+        """One tenant's row of the counters frame, from every stats endpoint's sums.
+
+        Dense endpoints: a tenant left out is NA there, a day left out is missing. Sparse
+        ones: a tenant left out counts zero (and is named in absent_from); once the endpoint
+        has a bucket dated after the week, every day left out counts zero, until then it is
+        missing (Yobi may not have reported it yet).
+        """
+        row: dict[str, Any] = {"tenant_id": tenant_id, "internal_tasks": pd.NA}
+        missing: list[tuple[int, date, Metric]] = []
+        absent: list[str] = []
+        week_end = max(wanted)
+        for endpoint, endpoint_sums in zip(self._contract.stats, sums, strict=True):
+            found = endpoint_sums.tallies.get(tenant_id)
+            sparse = endpoint.trends is Trends.SPARSE
+            if found is None and sparse:
+                absent.append(endpoint.name)
+                found = _Tally(dict.fromkeys(endpoint.metrics, 0), covered=set())
+            newest = endpoint_sums.newest
+            reported = sparse and newest is not None and newest > week_end
+            for metric in endpoint.metrics:
+                row[metric.value] = pd.NA if found is None else found.counts[metric]
+                if found is not None and not reported:
+                    uncovered = wanted - (found.covered or set())
+                    missing += [(METRICS.index(metric), day, metric) for day in uncovered]
+            if found is not None and PER_USER_METRIC in endpoint.metrics:
+                row["internal_tasks"] = found.internal
+        row["missing_days"] = ",".join(f"{m.value}:{d.isoformat()}" for _, d, m in sorted(missing))
+        row["absent_from"] = ",".join(absent)
+        return row
 
     # --- trend summing -------------------------------------------------------------------
 
@@ -456,6 +493,8 @@ class YobiClient(ClosingClient):
                     tally.counts[metric] += value
             # A tenant's day is covered only if every one of its rows (locations) reports it.
             tally.covered = row_dates if tally.covered is None else tally.covered & row_dates
+            if row_dates:
+                sums.newest = max(sums.newest or min(row_dates), max(row_dates))
         if buckets_without_users:
             self._note(
                 f"{SERVICE} {route}: {buckets_without_users} trend buckets carry no by_user "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -21,8 +22,13 @@ from engagement_ranker.clients.errors import (
     TrendCoverageError,
     UpstreamUnavailable,
 )
-from engagement_ranker.clients.yobi import COLUMNS, DuplicateRow, period_for
-from engagement_ranker.clients.yobi_contract import BUILT_IN, parse_contract
+from engagement_ranker.clients.yobi import COLUMNS, DuplicateRow, YobiClient, period_for
+from engagement_ranker.clients.yobi_contract import (
+    BUILT_IN,
+    YobiContract,
+    load_contract,
+    parse_contract,
+)
 from engagement_ranker.constants import (
     DEFAULT_INTERNAL_YOBI_EMAIL_DOMAINS,
     METRICS,
@@ -62,7 +68,12 @@ def expected_counters(sandbox: Sandbox, dates: tuple[date, ...]) -> pd.DataFrame
     """The week's counters straight from the dataset's daily model, staff tasks subtracted."""
     rows = []
     for tenant in sandbox.state.dataset.tenants:
-        row = {"tenant_id": tenant["tenant_id"], "internal_tasks": 0, "missing_days": ""}
+        row = {
+            "tenant_id": tenant["tenant_id"],
+            "internal_tasks": 0,
+            "missing_days": "",
+            "absent_from": "",
+        }
         row |= dict.fromkeys(METRICS, 0)
         for day in dates:
             daily = sandbox.state.dataset.daily(tenant["tenant_id"], day)
@@ -129,6 +140,95 @@ def test_weekly_counters_record_missing_days_without_scaling_and_refuse_to_compl
     assert caught.value.gaps == {m.value: (tenants, (saturday,)) for m in METRICS}
     assert f"calls: {tenants} tenants lack {saturday.isoformat()}" in str(caught.value)
     assert "never scale" in str(caught.value)
+
+
+@pytest.fixture(scope="module")
+def sparse_sandbox() -> Iterator[Sandbox]:
+    with Sandbox(SandboxConfig(now=NOW, yobi_sparse=True)) as box:
+        yield box
+
+
+@pytest.fixture
+def sparse(sparse_sandbox: Sandbox) -> Sandbox:
+    sparse_sandbox.control.reset()
+    return sparse_sandbox
+
+
+def sparse_contract(sandbox: Sandbox) -> YobiContract:
+    return load_contract(sandbox.env["YOBI_CONTRACT_FILE"])
+
+
+def raw_stats(client: YobiClient, period: str) -> dict[str, Any]:
+    """Each stats endpoint's answer as the sandbox gives it now."""
+    return {
+        stats.name: client.payload("GET", stats.path, {"period": period, **stats.params})
+        for stats in BUILT_IN.stats
+    }
+
+
+def rows_of(payloads: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    path = BUILT_IN.endpoint(name).keys["rows"].paths[0].removeprefix("results.")
+    return payloads[name]["results"][path]
+
+
+def absent_from(sandbox: Sandbox, payloads: dict[str, Any]) -> dict[int, str]:
+    """Each tenant's stats endpoints whose answer lists no row of it."""
+    listed = {name: {row["tenant_id"] for row in rows_of(payloads, name)} for name in payloads}
+    return {
+        tenant["tenant_id"]: ",".join(
+            name for name, ids in listed.items() if tenant["tenant_id"] not in ids
+        )
+        for tenant in sandbox.state.dataset.tenants
+    }
+
+
+def all_tenants(sandbox: Sandbox) -> list[int]:
+    return [tenant["tenant_id"] for tenant in sandbox.state.dataset.tenants]
+
+
+def test_a_sparse_week_counts_left_out_days_and_tenants_as_zero(sparse):
+    with yobi_client(sparse, contract=sparse_contract(sparse)) as client:
+        period = client.weekly_counters(WEEK.dates).period
+        payloads = raw_stats(client, period)
+        # One active tenant is also left out of the calls answer, as if it had none.
+        calls = rows_of(payloads, "calls")
+        quiet = calls.pop(len(calls) // 2)["tenant_id"]
+        counters = client.weekly_counters(WEEK.dates, payloads, tenants=all_tenants(sparse))
+    absent = absent_from(sparse, payloads)
+    expected = expected_counters(sparse, WEEK.dates)
+    expected.loc[expected["tenant_id"] == quiet, "calls"] = 0
+    expected["absent_from"] = expected["tenant_id"].map(lambda t: absent[int(t)]).astype(object)
+    pd.testing.assert_frame_equal(counters.frame, expected)
+    counters.require_complete()
+    assert absent[quiet] == "calls"
+    assert "calls,tasks,appointments" in absent.values(), "no idle tenant: the test proves less"
+
+
+def test_a_sparse_week_without_buckets_after_its_end_reports_what_it_lacks(sparse):
+    sparse.control.set_faults({"yobi": {"trend_short_days": 1}})  # no bucket for today, Sunday
+    with yobi_client(sparse, contract=sparse_contract(sparse)) as client:
+        counters = client.weekly_counters(WEEK.dates, tenants=all_tenants(sparse))
+    frame = counters.frame.set_index("tenant_id")
+    idle = frame[frame["absent_from"] == "calls,tasks,appointments"]
+    every_day = ",".join(f"{m.value}:{d.isoformat()}" for m in METRICS for d in WEEK.dates)
+    assert len(idle) and set(idle["missing_days"]) == {every_day}
+    assert (frame[list(METRICS)].fillna(-1) >= 0).all().all()
+    with pytest.raises(TrendCoverageError):
+        counters.require_complete()
+
+
+def test_a_sparse_yobi_read_as_dense_reports_the_days_it_left_out(sparse):
+    with yobi_client(sparse) as client:
+        counters = client.weekly_counters(WEEK.dates, tenants=all_tenants(sparse))
+    frame = counters.frame
+    assert (frame["missing_days"] != "").any()
+    assert (frame["absent_from"] == "").all()
+    idle = frame[frame[list(METRICS)].isna().all(axis=1)]
+    assert len(idle) and (idle["missing_days"] == "").all()
+    with pytest.raises(TrendCoverageError) as caught:
+        counters.require_complete()
+    assert "If Yobi leaves out days without activity" in str(caught.value)
+    assert "trends sparse" in str(caught.value) and "YOBI_CONTRACT_FILE" in str(caught.value)
 
 
 def test_given_payloads_are_read_without_a_call_exactly_as_fetched_ones(yobi):
