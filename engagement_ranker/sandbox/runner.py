@@ -19,9 +19,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TextIO
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from engagement_ranker.clients.yobi_contract import BUILT_IN, Trends
-from engagement_ranker.constants import HUBSPOT_TIER_LIMITS, Env
+from engagement_ranker.constants import HUBSPOT_TIER_LIMITS, TIMEZONE, Env
 from engagement_ranker.sandbox.control import SandboxControl
 from engagement_ranker.sandbox.dataset import MAX_COMPANIES, build_dataset
 from engagement_ranker.sandbox.faults import Faults
@@ -54,6 +55,7 @@ class SandboxConfig:
     # Yobi leaves out days and tenants without activity; `env` then names a contract file
     # (YOBI_CONTRACT_FILE) whose trends are sparse.
     yobi_sparse: bool = False
+    yobi_bucket_timezone: str = TIMEZONE  # the zone whose days Yobi's trend buckets are
     credentials: Credentials = field(default_factory=Credentials)
     smtp_from: str = "engagement-ranker@sandbox.test"
     summary_email_to: str = "customer-success@sandbox.test"
@@ -73,6 +75,13 @@ class SandboxConfig:
             port = getattr(self, name)
             if not 0 <= port <= MAX_PORT:
                 raise ValueError(f"{name} is {port}; use 0 (a free port) to {MAX_PORT}")
+        try:
+            ZoneInfo(self.yobi_bucket_timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"yobi_bucket_timezone is {self.yobi_bucket_timezone!r}; use an IANA time "
+                f"zone name such as {TIMEZONE} or UTC"
+            ) from None
         if self.now is not None and self.now.tzinfo is None:
             raise ValueError(f"now is {self.now.isoformat()}; give a UTC offset, e.g. -05:00")
 
@@ -124,7 +133,9 @@ class Sandbox:
                 state, config.host, config.hubspot_port, config.hubspot_tier
             )
             self.yobi = start_server(
-                YobiService(state, sparse=config.yobi_sparse), config.host, config.yobi_port
+                YobiService(state, config.yobi_sparse, config.yobi_bucket_timezone),
+                config.host,
+                config.yobi_port,
             )
             if config.yobi_sparse:
                 self._contract_file = _sparse_contract_file()

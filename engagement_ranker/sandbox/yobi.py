@@ -4,7 +4,8 @@ Login hands out expiring JWT-like tokens (HMAC-signed, so a forged or expired on
 Stats endpoints take `period` in {yesterday, 7days, 30days, 90days}: "yesterday" is the
 previous local day; "Ndays" is the N local calendar days ending today, today's bucket
 partial up to the sandbox clock (counts scaled by the share of the day gone, rounded down).
-Days are calendar days in America/New_York. Dense (the default): every tenant and every
+Days are calendar days in America/New_York (another zone's on request, as a Yobi with UTC
+buckets would answer). Dense (the default): every tenant and every
 location gets a row and a bucket for every day, zeros included. Sparse (`sparse=True`, as
 many analytics APIs answer): buckets without activity are left out, and so are the rows of
 tenants and locations without any in the period. Totals cover the whole period; the
@@ -46,13 +47,13 @@ ADMIN_PREFIX = "/admin/"
 _ZONE = ZoneInfo(TIMEZONE)
 
 
-def period_days(period: str, now: datetime) -> tuple[list[date], float]:
-    """The local dates a period covers (oldest first) and the share of today already gone."""
-    local = now.astimezone(_ZONE)
+def period_days(period: str, now: datetime, zone: ZoneInfo = _ZONE) -> tuple[list[date], float]:
+    """The dates of `zone` a period covers (oldest first) and the share of today already gone."""
+    local = now.astimezone(zone)
     today = local.date()
-    midnight = datetime(today.year, today.month, today.day, tzinfo=_ZONE)
+    midnight = datetime(today.year, today.month, today.day, tzinfo=zone)
     tomorrow = today + timedelta(days=1)
-    next_midnight = datetime(tomorrow.year, tomorrow.month, tomorrow.day, tzinfo=_ZONE)
+    next_midnight = datetime(tomorrow.year, tomorrow.month, tomorrow.day, tzinfo=zone)
     # Timestamps, not aware-datetime subtraction: that is wall-clock and ignores DST.
     elapsed = (now.timestamp() - midnight.timestamp()) / (
         next_midnight.timestamp() - midnight.timestamp()
@@ -68,9 +69,12 @@ class YobiService(JsonService):
 
     name = "yobi"
 
-    def __init__(self, state: SandboxState, sparse: bool = False) -> None:
+    def __init__(
+        self, state: SandboxState, sparse: bool = False, bucket_timezone: str = TIMEZONE
+    ) -> None:
         super().__init__(state)
         self.sparse = sparse
+        self.zone = ZoneInfo(bucket_timezone)
         self._secret = hashlib.sha256(f"yobi-sandbox:{state.dataset.seed}".encode()).digest()
         self._issued = 0
         self._issue_lock = threading.Lock()
@@ -269,7 +273,7 @@ class YobiService(JsonService):
         period = request.arg("period")
         if period not in PERIODS:
             raise HttpError(400, f"Invalid period {period!r}; use one of {', '.join(PERIODS)}")
-        days, elapsed = period_days(period, self.state.clock())
+        days, elapsed = period_days(period, self.state.clock(), self.zone)
         return _Window(self, period, days, elapsed)
 
     def _tenant_index(self, request: Request) -> int:
@@ -293,7 +297,7 @@ class _Window:
         self.period = period
         self.days = days
         self._dataset = service.state.dataset
-        self._today = service.state.clock().astimezone(_ZONE).date()
+        self._today = service.state.clock().astimezone(service.zone).date()
         self._elapsed = elapsed
         self._short = service.state.faults.yobi.trend_short_days
         self._sparse = service.sparse

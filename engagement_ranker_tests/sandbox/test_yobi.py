@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -349,6 +350,26 @@ def test_a_duplicate_with_edits_that_cannot_apply_is_refused(
     entry = {"route": "GET /admin/pms/locations", "path": "results.0", "duplicate": duplicate}
     with pytest.raises(SandboxControlError, match=message):
         box.control.set_faults({"corrupt": [entry]})
+
+
+def test_answers_are_dated_by_the_sandbox_clock(yobi: Yobi) -> None:
+    served = parsedate_to_datetime(yobi.get("/admin/pms/locations").headers["Date"])
+    assert NOW <= served <= NOW + timedelta(minutes=1)
+
+
+def test_buckets_can_be_days_of_another_zone(make_sandbox: Callable[..., Sandbox]) -> None:
+    evening = datetime(2026, 11, 22, 21, 30, tzinfo=ZONE)  # already Monday in UTC
+    box = make_sandbox(SandboxConfig(companies=5, now=evening, yobi_bucket_timezone="UTC", seed=5))
+    client = Yobi(box)
+    assert client.login().status_code == 200
+    row = client.results("/admin/pms/stats/calls-by-tenant", period="7days")["stats"][0]
+    assert [b["date"] for b in row["trend"]] == [f"2026-11-{d}" for d in range(17, 24)]
+    client.http.close()
+
+
+def test_a_bucket_zone_that_does_not_exist_is_refused() -> None:
+    with pytest.raises(ValueError, match="yobi_bucket_timezone is 'Mars/Base'; use an IANA"):
+        SandboxConfig(yobi_bucket_timezone="Mars/Base")
 
 
 # --- sparse mode --------------------------------------------------------------------------
