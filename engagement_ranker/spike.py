@@ -4,8 +4,10 @@ Before the job may write, the spec wants proof that the Yobi account reaches eve
 cross-tenant endpoint with every field the job reads for an exact Sun–Sat week, and that
 HubSpot's customer companies can be mapped to Yobi tenants. This checks both, plus the
 HubSpot token and property definitions, against whatever the environment points at, through
-the job's own clients, Yobi key table and resolver, so a PASS means the job will find what it
-needs. It only reads: it never calls a HubSpot write.
+the job's own clients, Yobi contract and resolver, so a PASS means the job will find what it
+needs. For Yobi it also measures what the contract must say (dense or sparse trends per
+endpoint, which days the buckets are) and prints the contract it observed, ready to save as
+the file YOBI_CONTRACT_FILE names. It only reads: it never calls a HubSpot write.
 
 Exit codes: 0 every verification passed, 1 at least one failed, 2 bad command-line input.
 """
@@ -15,8 +17,8 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,13 +28,16 @@ import pandas as pd
 from engagement_ranker.clients.errors import ApiError, AuthError, ClientError, ScopeError
 from engagement_ranker.clients.http import redact
 from engagement_ranker.clients.hubspot import HubSpotClient
-from engagement_ranker.clients.yobi import WeeklyCounters, YobiClient, period_for
+from engagement_ranker.clients.yobi import WeeklyCounters, YobiClient, period_for, same_days
 from engagement_ranker.clients.yobi_contract import (
     BUILT_IN,
     Endpoint,
     Key,
     Scope,
+    StatsEndpoint,
+    Trends,
     YobiContract,
+    json_text,
     load_contract,
 )
 from engagement_ranker.constants import (
@@ -103,6 +108,13 @@ FIX_COVERAGE = (
     f"pin the unmapped companies in {Env.TENANT_MAPPING_OVERRIDES_JSON} (start from the draft "
     f"above), correct their domains in HubSpot, or lower {Env.MAPPING_COVERAGE_MIN}"
 )
+# What the spike reports when an answer cannot tell dense trends from sparse ones.
+UNDETERMINED = "undetermined"
+BUCKET_ZONE_UTC = "UTC"
+# The zones whose days the spike tells apart.
+ZONES: tuple[str, ...] = (TIMEZONE, BUCKET_ZONE_UTC)
+# Buckets scanned for timestamps: the shape is the same in every one.
+STAMP_SAMPLE = 50
 # (scope, the key of the list holding that scope's objects), outermost first.
 NESTING: tuple[tuple[Scope, str], ...] = (
     (Scope.ROW, "rows"),
@@ -257,6 +269,140 @@ def _bucket_dates(probe: Probe, payload: Any) -> dict[str, str | None]:
     return {"first": dates[0] if dates else None, "last": dates[-1] if dates else None}
 
 
+def _trend_density(
+    endpoint: StatsEndpoint, payload: Any, listed: set[int] | None
+) -> dict[str, Any]:
+    """Whether the endpoint reports days and records without activity, from its answer.
+
+    A zero bucket proves Yobi reports zeros there: dense. Without one, a row lacking a day
+    between the answer's first and last dates (a gap), or a listed tenant or location without
+    a row (absent), means zeros are left out: sparse. Neither: every row is active every day,
+    and the answer cannot tell (undetermined; the contract's value stands).
+    """
+    _, rows = _levels(payload, endpoint).get(Scope.ROW, ("", []))
+    id_key = endpoint.keys["location_id" if endpoint.per_location else "tenant_id"]
+    row_days: list[set[date]] = []
+    zero_buckets = 0
+    ids: set[str] = set()
+    for row in rows:
+        if (hit := _value(row, id_key)) is not None:
+            ids.add(str(hit[1]))
+        trend = _value(row, endpoint.keys["trend"])
+        buckets = [b for b in (trend[1] if trend else []) if isinstance(b, dict)]
+        row_days.append({day for b in buckets if (day := _bucket_day(b, endpoint)) is not None})
+        zero_buckets += sum(_is_zero(b, endpoint) for b in buckets)
+    days = set().union(*row_days)
+    span = (max(days) - min(days)).days + 1 if days else 0
+    gaps = sum(span - len(row) for row in row_days)
+    absent = None if listed is None else len({str(i) for i in listed} - ids)
+    measured = UNDETERMINED
+    if zero_buckets:
+        measured = Trends.DENSE.value
+    elif gaps or absent:
+        measured = Trends.SPARSE.value
+    return {
+        "rows": len(rows),
+        "days": span,
+        "gaps": gaps,
+        "zero_buckets": zero_buckets,
+        "absent": absent,
+        "measured": measured,
+    }
+
+
+def _bucket_day(bucket: dict[str, Any], endpoint: Endpoint) -> date | None:
+    hit = _value(bucket, endpoint.keys["date"])
+    try:
+        return date.fromisoformat(hit[1]) if hit and isinstance(hit[1], str) else None
+    except ValueError:
+        return None
+
+
+def _is_zero(bucket: dict[str, Any], endpoint: StatsEndpoint) -> bool:
+    """Every counter of the bucket is present and 0."""
+    hits = [_value(bucket, key) for key in endpoint.metrics.values()]
+    return all(hit is not None and type(hit[1]) is int and hit[1] == 0 for hit in hits)
+
+
+def _stamps(payload: Any, endpoint: Endpoint) -> list[datetime]:
+    """Instants with a UTC offset that a sample of the endpoint's buckets carry (a bucket's
+    start, if Yobi gives one beside the date)."""
+    _, buckets = _levels(payload, endpoint).get(Scope.BUCKET, ("", []))
+    found = []
+    for bucket in buckets[:STAMP_SAMPLE]:
+        for value in bucket.values():
+            if isinstance(value, str) and "T" in value:
+                try:
+                    instant = datetime.fromisoformat(value)
+                except ValueError:
+                    continue
+                if instant.tzinfo is not None:
+                    found.append(instant)
+    return found
+
+
+def bucket_zone(
+    contract_zone: str, served_at: datetime | None, newest: date | None, stamps: list[datetime]
+) -> dict[str, Any]:
+    """Which calendar days the trend buckets look like, and why.
+
+    It can tell: bucket timestamps at one zone's midnights; a bucket dated after today in New
+    York (by Yobi's Date header) is not a New York day (UTC's, when UTC is already there).
+    It cannot tell New York from UTC while the two share the date (before 19:00 New York time
+    in winter, 20:00 in summer), nor from a UTC pipeline a day behind, nor without a bucket
+    for today: then `observed` is None and the contract's value stands.
+    """
+    observed, evidence = _zone_evidence(served_at, newest, stamps)
+    return {
+        "contract": contract_zone,
+        # The dates, not the instant: the report stays the same all day long.
+        "service_dates": None
+        if served_at is None
+        else {zone: served_at.astimezone(ZoneInfo(zone)).date().isoformat() for zone in ZONES},
+        "newest_bucket": None if newest is None else newest.isoformat(),
+        "observed": observed,
+        "evidence": evidence,
+    }
+
+
+def _zone_evidence(
+    served_at: datetime | None, newest: date | None, stamps: list[datetime]
+) -> tuple[str | None, str]:
+    if stamps:
+        for zone in ZONES:
+            if all(stamp.astimezone(ZoneInfo(zone)).time() == time(0) for stamp in stamps):
+                return zone, f"the {len(stamps)} bucket timestamps seen start at midnight in {zone}"
+        return None, f"bucket timestamps start at midnight neither in {TIMEZONE} nor in UTC"
+    if served_at is None:
+        return None, "Yobi sent no Date header to compare the bucket dates with"
+    if newest is None:
+        return None, "there is no trend bucket to compare with Yobi's clock"
+    new_york = served_at.astimezone(ZoneInfo(TIMEZONE)).date()
+    utc = served_at.astimezone(UTC).date()
+    now = f"by Yobi's clock it is {new_york} in {TIMEZONE} and {utc} in UTC"
+    if newest > new_york:
+        if newest <= utc:
+            return BUCKET_ZONE_UTC, (
+                f"the newest bucket is dated {newest}, a day not yet begun in {TIMEZONE}: {now}"
+            )
+        return None, f"the newest bucket is dated {newest}, after today even in UTC: {now}"
+    if newest < new_york:
+        return None, (
+            f"the newest bucket ({newest}) is older than today ({now}): only a bucket for "
+            "today can tell"
+        )
+    if new_york == utc:
+        return None, (
+            f"{now}: the zones share the date {utc}, so bucket dates cannot tell them apart now; "
+            "run the spike again in the New York evening (after 19:00 in winter, 20:00 in "
+            "summer), when UTC is a day ahead"
+        )
+    return TIMEZONE, (
+        f"the newest bucket is dated {newest}, today in {TIMEZONE} but yesterday in UTC: {now} "
+        "(unless Yobi's UTC buckets run a day behind)"
+    )
+
+
 def _coverage(counters: WeeklyCounters) -> dict[str, dict[str, int]]:
     frame = counters.frame
     return {
@@ -296,7 +442,8 @@ def yobi_contract(env: Mapping[str, str]) -> YobiContract:
 
 
 def check_yobi(env: Mapping[str, str], week: Week, today: date) -> tuple[Section, YobiData | None]:
-    """Login, admin access per endpoint, every key with its path, trend coverage, tenant fields."""
+    """Login, admin access per endpoint, every key with its path, trend coverage, tenant fields,
+    dense or sparse trends, the bucket time zone, and the contract Yobi was seen to answer."""
     section = Section(YOBI_CHECK)
     base_url = _setting(env, Env.YOBI_BASE_URL) or DEFAULT_YOBI_BASE_URL
     section.findings["base_url"] = base_url
@@ -321,23 +468,92 @@ def check_yobi(env: Mapping[str, str], week: Week, today: date) -> tuple[Section
         payloads = _fetch(section, client, contract, probes)
         if payloads is None:
             return section, None
+        served_at = client.served_at
         usable = {probe.name for probe in probes if probe.name in payloads}
         for probe in probes:
             if probe.name in payloads:
                 usable -= _check_keys(section, contract, probe, payloads[probe.name])
-        tenants = (
-            _tenants(section, client, contract, payloads)
+        directory = (
+            _directory(section, client, contract, payloads)
             if {"tenants", "locations"} <= usable
             else None
         )
         stats = [probe for probe in probes if probe.endpoint in contract.stats]
         activity: dict[int, int] = {}
+        observed = contract
         if all(probe.name in usable for probe in stats):
             section.findings["buckets"] = {
                 probe.name: _bucket_dates(probe, payloads[probe.name]) for probe in stats
             }
-            activity = _counters(section, client, contract, week, payloads)
-    return section, None if tenants is None else YobiData(tenants, activity)
+            observed = _observe(section, contract, payloads, directory, served_at, week)
+            activity = _counters(section, client, contract, week, payloads, directory)
+    section.findings["observed_contract"] = observed.as_data()
+    return section, None if directory is None else YobiData(directory.frame, activity)
+
+
+@dataclass(frozen=True)
+class Directory:
+    """Yobi's tenant list as the job reads it: the frame, and the ids each listing holds."""
+
+    frame: pd.DataFrame
+    tenant_ids: set[int]
+    location_ids: set[int]
+
+
+def _observe(
+    section: Section,
+    contract: YobiContract,
+    payloads: Mapping[str, Any],
+    directory: Directory | None,
+    served_at: datetime | None,
+    week: Week,
+) -> YobiContract:
+    """Measure each stats endpoint's trends and the buckets' time zone against what the
+    contract says (a FAIL where following it would misread the week); returns the contract
+    with what was measured."""
+    trends: dict[str, dict[str, Any]] = {}
+    for endpoint in contract.stats:
+        listed = None
+        if directory is not None:
+            listed = directory.location_ids if endpoint.per_location else directory.tenant_ids
+        density = _trend_density(endpoint, payloads[endpoint.name], listed)
+        trends[endpoint.name] = density
+        if density["measured"] == Trends.SPARSE and endpoint.trends is Trends.DENSE:
+            listed_kind = "locations" if endpoint.per_location else "tenants"
+            section.fail(
+                f"{endpoint.name} trends are sparse (no zero bucket; {density['gaps']} row-days "
+                f"left out, {density['absent'] or 0} listed {listed_kind} absent), but the "
+                "contract reads them as dense: every left-out day would hold the week back",
+                f"save the observed contract below and name that file in {Env.YOBI_CONTRACT_FILE}",
+            )
+    section.findings["trends"] = trends
+    newest = max(
+        (date.fromisoformat(b["last"]) for b in section.findings["buckets"].values() if b["last"]),
+        default=None,
+    )
+    stamps = [stamp for e in contract.stats for stamp in _stamps(payloads[e.name], e)]
+    zone = bucket_zone(contract.bucket_timezone, served_at, newest, stamps)
+    section.findings["bucket_timezone"] = zone
+    seen = zone["observed"]
+    if seen is not None and not same_days(seen, contract.bucket_timezone, week.dates):
+        section.fail(
+            f"trend buckets are {seen} days ({zone['evidence']}), but the contract's "
+            f"bucket_timezone is {contract.bucket_timezone}",
+            f"set bucket_timezone to {seen}: save the observed contract below and name that "
+            f"file in {Env.YOBI_CONTRACT_FILE}"
+            if same_days(seen, TIMEZONE, week.dates)
+            else f"an exact {TIMEZONE} week cannot be summed from {seen} days: ask Yobi for "
+            f"{TIMEZONE} daily buckets (with the observed contract the job refuses such weeks "
+            "rather than misread them)",
+        )
+    measured = {
+        name: Trends(t["measured"]) for name, t in trends.items() if t["measured"] in set(Trends)
+    }
+    return replace(
+        contract,
+        bucket_timezone=seen or contract.bucket_timezone,
+        stats=tuple(replace(s, trends=measured.get(s.name, s.trends)) for s in contract.stats),
+    )
 
 
 def _fetch(
@@ -384,19 +600,23 @@ def _check_keys(section: Section, contract: YobiContract, probe: Probe, payload:
     return {probe.name} if absent else set()
 
 
-def _tenants(
+def _directory(
     section: Section, client: YobiClient, contract: YobiContract, payloads: Mapping[str, Any]
-) -> pd.DataFrame | None:
+) -> Directory | None:
     """The tenant frame the job builds, parsed from the payloads already fetched."""
     try:
-        tenants = tenant_frame(
-            client.tenants(payloads["tenants"]), client.locations(payloads["locations"])
-        )
+        tenants = client.tenants(payloads["tenants"])
+        locations = client.locations(payloads["locations"])
+        frame = tenant_frame(tenants, locations)
     except ClientError as error:
         section.fail_with(error, contract.fix())
         return None
-    section.findings["tenants"] = _tenant_findings(tenants)
-    return tenants
+    section.findings["tenants"] = _tenant_findings(frame)
+    return Directory(
+        frame,
+        {tenant["tenant_id"] for tenant in tenants},
+        {location["location_id"] for location in locations},
+    )
 
 
 def _counters(
@@ -405,12 +625,15 @@ def _counters(
     contract: YobiContract,
     week: Week,
     payloads: Mapping[str, Any],
+    directory: Directory | None,
 ) -> dict[int, int]:
     """The week's counters as the job sums them, from the payloads already fetched; returns
     each tenant's activity for ties."""
     try:
         counters = client.weekly_counters(
-            week.dates, {stats.name: payloads[stats.name] for stats in contract.stats}
+            week.dates,
+            {stats.name: payloads[stats.name] for stats in contract.stats},
+            tenants=() if directory is None else directory.tenant_ids,
         )
     except ClientError as error:
         section.fail_with(error, contract.fix())
@@ -645,7 +868,7 @@ def _yobi_lines(yobi: Mapping[str, Any]) -> list[str]:
         lines.append(f"  period requested: {yobi['period']} (daily buckets of the week summed)")
     lines += [f"  {e['access']:<11} {e['endpoint']}" for e in yobi.get("endpoints", [])]
     if yobi.get("keys"):
-        lines.append(f"  response keys ({yobi['contract_source']}):")
+        lines.append(f"  response keys in {yobi['contract_source']}:")
         lines += [
             f"    {_key_status(k):<22} {k['key']:<40} {k['path'] or k['looked_for']}"
             + ("" if k["required"] else "  (optional)")
@@ -655,6 +878,22 @@ def _yobi_lines(yobi: Mapping[str, Any]) -> list[str]:
         lines.append(
             "  trend buckets: "
             + ", ".join(f"{n} {b['first']}..{b['last']}" for n, b in yobi["buckets"].items())
+        )
+    if "trends" in yobi:
+        lines.append(
+            "  trends: "
+            + "; ".join(
+                f"{name} {t['measured']} ({t['rows']} rows over {t['days']} days, {t['gaps']} "
+                f"row-days left out, {t['zero_buckets']} zero buckets, "
+                f"{'?' if t['absent'] is None else t['absent']} listed but absent)"
+                for name, t in yobi["trends"].items()
+            )
+        )
+    if "bucket_timezone" in yobi:
+        zone = yobi["bucket_timezone"]
+        lines.append(
+            f"  bucket days: contract {zone['contract']}; observed "
+            f"{zone['observed'] or 'not determined'}: {zone['evidence']}"
         )
     if "coverage" in yobi:
         lines.append(
@@ -672,6 +911,12 @@ def _yobi_lines(yobi: Mapping[str, Any]) -> list[str]:
             f"  tenants: {t['count']}; named {t['named']}; with a website {t['with_website']} "
             f"({t['website_pct']}%); active {t['active']}; with locations {t['with_locations']}"
         )
+    if "observed_contract" in yobi:
+        lines += [
+            "  observed contract (save it as a file and name that file in "
+            f"{Env.YOBI_CONTRACT_FILE}):",
+            json_text(yobi["observed_contract"]),
+        ]
     return lines
 
 

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -25,7 +25,14 @@ from engagement_ranker.constants import (
 )
 from engagement_ranker.core.week import latest_completed_week
 from engagement_ranker.sandbox.runner import Sandbox, SandboxConfig
-from engagement_ranker.spike import HUBSPOT_CHECK, MAPPING_CHECK, YOBI_CHECK, run_spike
+from engagement_ranker.spike import (
+    HUBSPOT_CHECK,
+    MAPPING_CHECK,
+    YOBI_CHECK,
+    bucket_zone,
+    check_yobi,
+    run_spike,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 COMPANIES = 60
@@ -107,6 +114,13 @@ def test_default_dataset_passes_every_verification(spike):
         assert buckets["first"] <= week.dates[0].isoformat()
         assert buckets["last"] >= week.dates[-1].isoformat()
     assert all(c["uncovered"] == 0 and c["tenants"] > 0 for c in yobi["coverage"].values())
+    assert {name: t["measured"] for name, t in yobi["trends"].items()} == {
+        stats.name: "dense" for stats in BUILT_IN.stats
+    }
+    assert all(t["zero_buckets"] > 0 and t["gaps"] == 0 for t in yobi["trends"].values())
+    assert yobi["bucket_timezone"]["contract"] == "America/New_York"
+    assert yobi["bucket_timezone"]["observed"] in (None, "America/New_York")
+    assert yobi["observed_contract"] == BUILT_IN.as_data()
     assert yobi["tenants"]["with_website"] < yobi["tenants"]["count"]
     hubspot = report["hubspot"]
     assert hubspot["authentication"] == "ok"
@@ -338,3 +352,111 @@ def test_yobi_is_read_with_the_contract_file_the_job_reads(spike, monkeypatch, t
     assert code == 1
     assert verdict.startswith(f"FAIL {YOBI_CHECK}: Yobi contract {path}: cannot be read")
     assert f"Fix: point {Env.YOBI_CONTRACT_FILE} at a readable UTF-8 JSON file" in verdict
+
+
+@pytest.fixture(scope="module")
+def sparse_sandbox():
+    with Sandbox(SandboxConfig(companies=COMPANIES, yobi_sparse=True)) as box:
+        yield box
+
+
+def test_sparse_trends_are_measured_and_the_observed_contract_reads_them(
+    sparse_sandbox, monkeypatch, capsys, tmp_path
+):
+    for name in Env:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in sparse_sandbox.env.items():
+        if name != Env.YOBI_CONTRACT_FILE:  # read as the built-in (dense) contract says
+            monkeypatch.setenv(name, value)
+    code = run_spike(as_json=True, week=None)
+    yobi = json.loads(capsys.readouterr().out)["yobi"]
+    assert code == 1
+    assert {name: t["measured"] for name, t in yobi["trends"].items()} == {
+        stats.name: "sparse" for stats in BUILT_IN.stats
+    }
+    assert all(t["zero_buckets"] == 0 and t["absent"] > 0 for t in yobi["trends"].values())
+    assert "calls trends are sparse" in yobi["verdict"]
+    assert "save the observed contract" in yobi["verdict"]
+    observed = yobi["observed_contract"]
+    assert {stats["trends"] for stats in observed["stats"].values()} == {"sparse"}
+
+    path = tmp_path / "observed.json"
+    path.write_text(json.dumps(observed), encoding="utf-8")
+    monkeypatch.setenv(Env.YOBI_CONTRACT_FILE, str(path))
+    code = run_spike(as_json=True, week=None)
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0, report["verdicts"]
+    assert report["yobi"]["observed_contract"] == observed
+
+
+def test_the_text_report_prints_the_observed_contract_ready_to_save(spike):
+    code, out, _ = spike(as_json=False)
+    assert code == 0
+    lines = out.splitlines()
+    start = lines.index(
+        f"  observed contract (save it as a file and name that file in {Env.YOBI_CONTRACT_FILE}):"
+    )
+    end = lines.index("}", start)
+    assert json.loads("\n".join(lines[start + 1 : end + 1])) == BUILT_IN.as_data()
+
+
+EVENING = datetime(2026, 11, 22, 21, 30, tzinfo=ZoneInfo(TIMEZONE))  # Monday already in UTC
+
+
+@pytest.mark.parametrize(
+    ("zone", "observed", "passed"), [("UTC", "UTC", False), (TIMEZONE, TIMEZONE, True)]
+)
+def test_the_bucket_time_zone_is_told_from_the_service_clock(make_sandbox, zone, observed, passed):
+    box = make_sandbox(SandboxConfig(companies=20, now=EVENING, yobi_bucket_timezone=zone))
+    week = latest_completed_week(EVENING)
+    section, _ = check_yobi(box.env, week, EVENING.date())
+    finding = section.findings["bucket_timezone"]
+    assert finding["contract"] == TIMEZONE
+    assert finding["observed"] == observed
+    assert finding["service_dates"] == {TIMEZONE: "2026-11-22", "UTC": "2026-11-23"}
+    assert finding["newest_bucket"] == ("2026-11-23" if zone == "UTC" else "2026-11-22")
+    assert section.findings["observed_contract"]["bucket_timezone"] == observed
+    assert section.passed is passed
+    if not passed:
+        assert "trend buckets are UTC days" in section.verdict()
+        assert "an exact America/New_York week cannot be summed from UTC days" in section.verdict()
+
+
+@pytest.mark.parametrize(
+    ("served_at", "newest", "stamps", "observed", "evidence"),
+    [
+        (
+            datetime(2026, 11, 22, 15, 0, tzinfo=UTC),
+            date(2026, 11, 22),
+            [],
+            None,
+            "share the date 2026-11-22",
+        ),
+        (None, date(2026, 11, 22), [], None, "no Date header"),
+        (
+            datetime(2026, 11, 23, 2, 30, tzinfo=UTC),
+            date(2026, 11, 21),
+            [],
+            None,
+            "older than today",
+        ),
+        (
+            datetime(2026, 11, 22, 15, 0, tzinfo=UTC),
+            date(2026, 11, 22),
+            ["2026-11-21T00:00:00-05:00", "2026-11-22T00:00:00-05:00"],
+            TIMEZONE,
+            "start at midnight in America/New_York",
+        ),
+        (
+            datetime(2026, 11, 22, 15, 0, tzinfo=UTC),
+            date(2026, 11, 22),
+            ["2026-11-21T00:00:00Z", "2026-11-22T00:00:00+00:00"],
+            "UTC",
+            "start at midnight in UTC",
+        ),
+    ],
+)
+def test_what_the_bucket_dates_can_and_cannot_tell(served_at, newest, stamps, observed, evidence):
+    finding = bucket_zone(TIMEZONE, served_at, newest, [datetime.fromisoformat(s) for s in stamps])
+    assert finding["observed"] == observed
+    assert evidence in finding["evidence"]

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -165,10 +166,23 @@ PARSERS: dict[Kind, Callable[[Any], Any]] = {
 }
 
 
-def _midnights(zone: str, days: Iterable[date]) -> list[float]:
-    """The instant each day begins in `zone` (POSIX seconds)."""
-    tz = ZoneInfo(zone)
-    return [datetime(day.year, day.month, day.day, tzinfo=tz).timestamp() for day in days]
+def same_days(zone: str, other: str, days: Iterable[date]) -> bool:
+    """Whether each of `days` begins and ends at the same instants in both zones (so a bucket
+    dated by one is exactly that day of the other: "US/Eastern" is America/New_York)."""
+    bounds = {bound for day in days for bound in (day, day + timedelta(days=1))}
+    return all(_midnight(zone, day) == _midnight(other, day) for day in bounds)
+
+
+def _midnight(zone: str, day: date) -> float:
+    """The instant `day` begins in `zone` (POSIX seconds)."""
+    return datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(zone)).timestamp()
+
+
+def _date_header(response: httpx.Response) -> datetime | None:
+    try:
+        return parsedate_to_datetime(response.headers["date"])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -288,9 +302,16 @@ class YobiClient(ClosingClient):
         self._lock = threading.Lock()
         self._token: str | None = None
         self._expires_ms = 0
+        self._served_at: datetime | None = None
         self._http = httpx.Client(
             base_url=check_base_url(base_url, Env.YOBI_BASE_URL), timeout=make_timeout(timeout)
         )
+
+    @property
+    def served_at(self) -> datetime | None:
+        """Yobi's clock on its latest answer (its Date header), None if it sent none: the
+        spike compares the newest bucket date with it to tell which days buckets are."""
+        return self._served_at
 
     @property
     def warnings(self) -> list[str]:
@@ -551,8 +572,7 @@ class YobiClient(ClosingClient):
         """BucketTimezoneError unless the contract's bucket days start and end at the same
         instants as TIMEZONE's on every wanted day (another name for the same days passes)."""
         zone = self._contract.bucket_timezone
-        bounds = sorted(wanted | {day + timedelta(days=1) for day in wanted})
-        if _midnights(zone, bounds) != _midnights(TIMEZONE, bounds):
+        if not same_days(zone, TIMEZONE, wanted):
             source = self._contract.source
             raise BucketTimezoneError(
                 zone,
@@ -664,6 +684,7 @@ class YobiClient(ClosingClient):
             response = self._send(
                 method, path, endpoint, params=params, headers=self._auth(self._bearer())
             )
+        self._served_at = _date_header(response)
         return self._payload(endpoint, response)
 
     def _send(self, method: str, path: str, endpoint: str, **request: Any) -> httpx.Response:

@@ -226,16 +226,16 @@ class YobiContract:
 
     def to_json(self) -> str:
         """The contract as a file's text, ready to save (stable: same contract, same bytes)."""
-        return _json_text(self.as_data()) + "\n"
+        return json_text(self.as_data()) + "\n"
 
 
-def _json_text(value: Any, indent: str = "") -> str:
+def json_text(value: Any, indent: str = "") -> str:
     """JSON with one member per line, but each list (a key's paths) on one line."""
     if not isinstance(value, dict) or not value:
         return json.dumps(value)
     inner = indent + "  "
     members = ",\n".join(
-        f"{inner}{json.dumps(name)}: {_json_text(item, inner)}" for name, item in value.items()
+        f"{inner}{json.dumps(name)}: {json_text(item, inner)}" for name, item in value.items()
     )
     return f"{{\n{members}\n{indent}}}"
 
