@@ -471,6 +471,7 @@ class YobiClient(ClosingClient):
         read = self._read
         keys = endpoint.keys
         counted = list(endpoint.metrics.items())
+        per_user = endpoint.per_user
         rows_key = keys["rows"]
         first_rows: dict[int, tuple[str, dict[str, Any]]] = {}  # row identity -> (where, row)
         for i, row in enumerate(self._rows(payload, rows_key, route)):
@@ -498,7 +499,7 @@ class YobiClient(ClosingClient):
                 if day not in wanted:
                     continue
                 counts = {m: self._count(bucket, key, route, at, tenant_id) for m, key in counted}
-                if endpoint.per_user:
+                if per_user:
                     users = read(bucket, keys["by_user"], route, at)
                     buckets_without_users += users is None
                     internal = self._internal_count(users or [], endpoint, at, tenant_id)
