@@ -263,10 +263,13 @@ def _key_findings(probe: Probe, payload: Any) -> list[dict[str, Any]]:
 
 
 def _bucket_dates(probe: Probe, payload: Any) -> dict[str, str | None]:
+    """The first and last valid bucket dates of the answer."""
     _, buckets = _levels(payload, probe.endpoint).get(Scope.BUCKET, ("", []))
-    date_key = probe.endpoint.keys["date"]
-    dates = sorted(hit[1] for b in buckets if (hit := _value(b, date_key)))
-    return {"first": dates[0] if dates else None, "last": dates[-1] if dates else None}
+    days = [day for b in buckets if (day := _bucket_day(b, probe.endpoint)) is not None]
+    return {
+        "first": min(days).isoformat() if days else None,
+        "last": max(days).isoformat() if days else None,
+    }
 
 
 def _trend_density(
