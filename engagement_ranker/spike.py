@@ -4,8 +4,10 @@ Before the job may write, the spec wants proof that the Yobi account reaches eve
 cross-tenant endpoint with every field the job reads for an exact Sun–Sat week, and that
 HubSpot's customer companies can be mapped to Yobi tenants. This checks both, plus the
 HubSpot token and property definitions, against whatever the environment points at, through
-the job's own clients, Yobi key table and resolver, so a PASS means the job will find what it
-needs. It only reads: it never calls a HubSpot write.
+the job's own clients, Yobi contract and resolver, so a PASS means the job will find what it
+needs. For Yobi it also measures what the contract must say (dense or sparse trends per
+endpoint, which days the buckets are) and prints the contract it observed, ready to save as
+the file YOBI_CONTRACT_FILE names. It only reads: it never calls a HubSpot write.
 
 Exit codes: 0 every verification passed, 1 at least one failed, 2 bad command-line input.
 """
@@ -15,8 +17,8 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,17 +28,17 @@ import pandas as pd
 from engagement_ranker.clients.errors import ApiError, AuthError, ClientError, ScopeError
 from engagement_ranker.clients.http import redact
 from engagement_ranker.clients.hubspot import HubSpotClient
-from engagement_ranker.clients.yobi import (
-    FIX_CONTRACT,
-    KEYS,
-    LOCATIONS,
-    LOGIN,
-    STATS_SOURCES,
-    TENANTS,
+from engagement_ranker.clients.yobi import WeeklyCounters, YobiClient, period_for, same_days
+from engagement_ranker.clients.yobi_contract import (
+    BUILT_IN,
+    Endpoint,
     Key,
-    WeeklyCounters,
-    YobiClient,
-    period_for,
+    Scope,
+    StatsEndpoint,
+    Trends,
+    YobiContract,
+    json_text,
+    load_contract,
 )
 from engagement_ranker.constants import (
     DEFAULT_HUBSPOT_BASE_URL,
@@ -107,12 +109,19 @@ FIX_COVERAGE = (
     f"pin the unmapped companies in {Env.TENANT_MAPPING_OVERRIDES_JSON} (start from the draft "
     f"above), correct their domains in HubSpot, or lower {Env.MAPPING_COVERAGE_MIN}"
 )
-# Where each field of a KEYS entry lives: the response, a row, a trend bucket, a by_user entry.
-PAYLOAD, ROW, BUCKET, USER = "payload", "row", "bucket", "user"
-# (scope, the KEYS field of the list holding it), outermost first.
-NESTING: tuple[tuple[str, str], ...] = ((ROW, "rows"), (BUCKET, "trend"), (USER, "by_user"))
-BUCKET_FIELDS: frozenset[str] = frozenset({"date", "by_user", *(m.value for m in METRICS)})
-USER_FIELD_PREFIX = "user_"
+# What the spike reports when an answer cannot tell dense trends from sparse ones.
+UNDETERMINED = "undetermined"
+BUCKET_ZONE_UTC = "UTC"
+# The zones whose days the spike tells apart.
+ZONES: tuple[str, ...] = (TIMEZONE, BUCKET_ZONE_UTC)
+# Buckets scanned for timestamps: the shape is the same in every one.
+STAMP_SAMPLE = 50
+# (scope, the key of the list holding that scope's objects), outermost first.
+NESTING: tuple[tuple[Scope, str], ...] = (
+    (Scope.ROW, "rows"),
+    (Scope.BUCKET, "trend"),
+    (Scope.USER, "by_user"),
+)
 
 
 # --- verdicts -------------------------------------------------------------------------------
@@ -170,25 +179,23 @@ def _setting(env: Mapping[str, str], name: Env) -> str | None:
 # --- Yobi -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Probe:
-    """One admin endpoint the job reads; `name` is its prefix in the client's KEYS table."""
+    """One admin endpoint the job reads, with the query the job sends it."""
 
-    name: str
-    method: str
-    path: str
+    endpoint: Endpoint
     params: Mapping[str, str]
 
     @property
-    def endpoint(self) -> str:
-        return f"{self.method} {self.path}"
+    def name(self) -> str:
+        return self.endpoint.name
 
 
-def _probes(period: str) -> tuple[Probe, ...]:
+def _probes(contract: YobiContract, period: str) -> tuple[Probe, ...]:
     return (
-        Probe("tenants", *TENANTS, {}),
-        Probe("locations", *LOCATIONS, {}),
+        Probe(contract.tenants, {}),
+        Probe(contract.locations, {}),
         *(
-            Probe(source.name, "GET", source.path, {"period": period, **source.params})
-            for source in STATS_SOURCES
+            Probe(stats, {contract.period_param: period, **stats.params})
+            for stats in contract.stats
         ),
     )
 
@@ -210,21 +217,12 @@ def _used_paths(key: Key, hits: Iterable[tuple[str, Any]]) -> list[str]:
     return [path for path in key.paths if path in found]
 
 
-def _scope(name: str) -> str:
-    field_name = name.split(".", 1)[1]
-    if field_name == "rows":
-        return PAYLOAD
-    if field_name.startswith(USER_FIELD_PREFIX):
-        return USER
-    return BUCKET if field_name in BUCKET_FIELDS else ROW
-
-
-def _levels(payload: Any, prefix: str) -> dict[str, tuple[str, list[dict[str, Any]]]]:
+def _levels(payload: Any, endpoint: Endpoint) -> dict[Scope, tuple[str, list[dict[str, Any]]]]:
     """Scope -> (path label, every object at that depth) for one endpoint's response."""
     label, holders = "", [payload]
-    levels = {PAYLOAD: (label, holders)}
+    levels = {Scope.ANSWER: (label, holders)}
     for scope, list_field in NESTING:
-        key = KEYS.get(f"{prefix}.{list_field}")
+        key = endpoint.keys.get(list_field)
         if key is None:
             break
         hits = [hit for holder in holders if (hit := _value(holder, key)) is not None]
@@ -241,19 +239,20 @@ def _levels(payload: Any, prefix: str) -> dict[str, tuple[str, list[dict[str, An
 
 
 def _key_findings(probe: Probe, payload: Any) -> list[dict[str, Any]]:
-    """Each KEYS entry of this endpoint: where it was found, and in how many entries it is absent."""
-    levels = _levels(payload, probe.name)
+    """Each contract key of this endpoint: where it was found, and in how many entries it is
+    absent."""
+    levels = _levels(payload, probe.endpoint)
     findings = []
-    for name, key in KEYS.items():
-        if not name.startswith(f"{probe.name}.") or _scope(name) not in levels:
+    for key in probe.endpoint.every_key():
+        if key.scope not in levels:
             continue
-        label, holders = levels[_scope(name)]
+        label, holders = levels[key.scope]
         hits = [hit for holder in holders if (hit := _value(holder, key)) is not None]
         used = _used_paths(key, hits)
         findings.append(
             {
-                "key": name,
-                "endpoint": probe.endpoint,
+                "key": key.entry,
+                "endpoint": probe.endpoint.route,
                 "required": key.required,
                 "path": ", ".join(label + path for path in used) or None,
                 "looked_for": " | ".join(label + path for path in key.paths),
@@ -265,9 +264,147 @@ def _key_findings(probe: Probe, payload: Any) -> list[dict[str, Any]]:
 
 
 def _bucket_dates(probe: Probe, payload: Any) -> dict[str, str | None]:
-    _, buckets = _levels(payload, probe.name).get(BUCKET, ("", []))
-    dates = sorted(hit[1] for b in buckets if (hit := _value(b, KEYS[f"{probe.name}.date"])))
-    return {"first": dates[0] if dates else None, "last": dates[-1] if dates else None}
+    """The first and last valid bucket dates of the answer."""
+    _, buckets = _levels(payload, probe.endpoint).get(Scope.BUCKET, ("", []))
+    days = [day for b in buckets if (day := _bucket_day(b, probe.endpoint)) is not None]
+    return {
+        "first": min(days).isoformat() if days else None,
+        "last": max(days).isoformat() if days else None,
+    }
+
+
+def _trend_density(
+    endpoint: StatsEndpoint, payload: Any, listed: set[int] | None
+) -> dict[str, Any]:
+    """Whether the endpoint reports days and records without activity, from its answer.
+
+    A zero bucket proves Yobi reports zeros there: dense. Without one, a row lacking a day
+    between the answer's first and last dates (a gap), or a listed tenant or location without
+    a row (absent), means zeros are left out: sparse. Neither: every row is active every day,
+    and the answer cannot tell (undetermined; the contract's value stands).
+    """
+    _, rows = _levels(payload, endpoint).get(Scope.ROW, ("", []))
+    id_key = endpoint.keys["location_id" if endpoint.per_location else "tenant_id"]
+    row_days: list[set[date]] = []
+    zero_buckets = 0
+    ids: set[str] = set()
+    for row in rows:
+        if (hit := _value(row, id_key)) is not None:
+            ids.add(str(hit[1]))
+        trend = _value(row, endpoint.keys["trend"])
+        buckets = [b for b in (trend[1] if trend else []) if isinstance(b, dict)]
+        row_days.append({day for b in buckets if (day := _bucket_day(b, endpoint)) is not None})
+        zero_buckets += sum(_is_zero(b, endpoint) for b in buckets)
+    days = set().union(*row_days)
+    span = (max(days) - min(days)).days + 1 if days else 0
+    gaps = sum(span - len(row) for row in row_days)
+    absent = None if listed is None else len({str(i) for i in listed} - ids)
+    measured = UNDETERMINED
+    if zero_buckets:
+        measured = Trends.DENSE.value
+    elif gaps or absent:
+        measured = Trends.SPARSE.value
+    return {
+        "rows": len(rows),
+        "days": span,
+        "gaps": gaps,
+        "zero_buckets": zero_buckets,
+        "absent": absent,
+        "measured": measured,
+    }
+
+
+def _bucket_day(bucket: dict[str, Any], endpoint: Endpoint) -> date | None:
+    hit = _value(bucket, endpoint.keys["date"])
+    try:
+        return date.fromisoformat(hit[1]) if hit and isinstance(hit[1], str) else None
+    except ValueError:
+        return None
+
+
+def _is_zero(bucket: dict[str, Any], endpoint: StatsEndpoint) -> bool:
+    """Every counter of the bucket is present and 0."""
+    hits = [_value(bucket, key) for key in endpoint.metrics.values()]
+    return all(hit is not None and type(hit[1]) is int and hit[1] == 0 for hit in hits)
+
+
+def _stamps(payload: Any, endpoint: Endpoint) -> list[datetime]:
+    """Instants with a UTC offset that a sample of the endpoint's buckets carry (a bucket's
+    start, if Yobi gives one beside the date)."""
+    _, buckets = _levels(payload, endpoint).get(Scope.BUCKET, ("", []))
+    found = []
+    for bucket in buckets[:STAMP_SAMPLE]:
+        for value in bucket.values():
+            if isinstance(value, str) and "T" in value:
+                try:
+                    instant = datetime.fromisoformat(value)
+                except ValueError:
+                    continue
+                if instant.tzinfo is not None:
+                    found.append(instant)
+    return found
+
+
+def bucket_zone(
+    contract_zone: str, served_at: datetime | None, newest: date | None, stamps: list[datetime]
+) -> dict[str, Any]:
+    """Which calendar days the trend buckets look like, and why.
+
+    It can tell: bucket timestamps at one zone's midnights; a bucket dated after today in New
+    York (by Yobi's Date header) is not a New York day (UTC's, when UTC is already there).
+    It cannot tell New York from UTC while the two share the date (before 19:00 New York time
+    in winter, 20:00 in summer), nor from a UTC pipeline a day behind, nor without a bucket
+    for today: then `observed` is None and the contract's value stands.
+    """
+    observed, evidence = _zone_evidence(served_at, newest, stamps)
+    return {
+        "contract": contract_zone,
+        # The dates, not the instant: the report stays the same all day long.
+        "service_dates": None
+        if served_at is None
+        else {zone: served_at.astimezone(ZoneInfo(zone)).date().isoformat() for zone in ZONES},
+        "newest_bucket": None if newest is None else newest.isoformat(),
+        "observed": observed,
+        "evidence": evidence,
+    }
+
+
+def _zone_evidence(
+    served_at: datetime | None, newest: date | None, stamps: list[datetime]
+) -> tuple[str | None, str]:
+    if stamps:
+        for zone in ZONES:
+            if all(stamp.astimezone(ZoneInfo(zone)).time() == time(0) for stamp in stamps):
+                return zone, f"the {len(stamps)} bucket timestamps seen start at midnight in {zone}"
+        return None, f"bucket timestamps start at midnight neither in {TIMEZONE} nor in UTC"
+    if served_at is None:
+        return None, "Yobi sent no Date header to compare the bucket dates with"
+    if newest is None:
+        return None, "there is no trend bucket to compare with Yobi's clock"
+    new_york = served_at.astimezone(ZoneInfo(TIMEZONE)).date()
+    utc = served_at.astimezone(UTC).date()
+    now = f"by Yobi's clock it is {new_york} in {TIMEZONE} and {utc} in UTC"
+    if newest > new_york:
+        if newest <= utc:
+            return BUCKET_ZONE_UTC, (
+                f"the newest bucket is dated {newest}, a day not yet begun in {TIMEZONE}: {now}"
+            )
+        return None, f"the newest bucket is dated {newest}, after today even in UTC: {now}"
+    if newest < new_york:
+        return None, (
+            f"the newest bucket ({newest}) is older than today ({now}): only a bucket for "
+            "today can tell"
+        )
+    if new_york == utc:
+        return None, (
+            f"{now}: the zones share the date {utc}, so bucket dates cannot tell them apart now; "
+            "run the spike again in the New York evening (after 19:00 in winter, 20:00 in "
+            "summer), when UTC is a day ahead"
+        )
+    return TIMEZONE, (
+        f"the newest bucket is dated {newest}, today in {TIMEZONE} but yesterday in UTC: {now} "
+        "(unless Yobi's UTC buckets run a day behind)"
+    )
 
 
 def _coverage(counters: WeeklyCounters) -> dict[str, dict[str, int]]:
@@ -302,64 +439,150 @@ class YobiData:
     activity: dict[int, int]
 
 
+def yobi_contract(env: Mapping[str, str]) -> YobiContract:
+    """The contract the job reads Yobi with: YOBI_CONTRACT_FILE's, else the built-in one."""
+    path = _setting(env, Env.YOBI_CONTRACT_FILE)
+    return BUILT_IN if path is None else load_contract(path)
+
+
 def check_yobi(env: Mapping[str, str], week: Week, today: date) -> tuple[Section, YobiData | None]:
-    """Login, admin access per endpoint, every key with its path, trend coverage, tenant fields."""
+    """Login, admin access per endpoint, every key with its path, trend coverage, tenant fields,
+    dense or sparse trends, the bucket time zone, and the contract Yobi was seen to answer."""
     section = Section(YOBI_CHECK)
     base_url = _setting(env, Env.YOBI_BASE_URL) or DEFAULT_YOBI_BASE_URL
     section.findings["base_url"] = base_url
     try:
-        period = period_for(week.dates[0], today)
+        contract = yobi_contract(env)
+        period = period_for(week.dates[0], today, contract.periods)
         internal = parse_internal_domains(_setting(env, Env.INTERNAL_YOBI_USER_EMAIL_DOMAINS))
         client = YobiClient(
             env.get(Env.YOBI_EMAIL, ""),
             env.get(Env.YOBI_PASSWORD, ""),
             base_url,
             internal_email_domains=internal,
+            contract=contract,
         )
     except (ValueError, ClientError) as error:
         section.fail_with(error, FIX_SETTINGS)
         return section, None
+    section.findings["contract_source"] = contract.source
     section.findings["period"] = period
-    probes = _probes(period)
+    probes = _probes(contract, period)
     with client:
-        payloads = _fetch(section, client, probes)
+        payloads = _fetch(section, client, contract, probes)
         if payloads is None:
             return section, None
+        served_at = client.served_at
         usable = {probe.name for probe in probes if probe.name in payloads}
         for probe in probes:
             if probe.name in payloads:
-                usable -= _check_keys(section, probe, payloads[probe.name])
-        tenants = (
-            _tenants(section, client, payloads) if {"tenants", "locations"} <= usable else None
+                usable -= _check_keys(section, contract, probe, payloads[probe.name])
+        directory = (
+            _directory(section, client, contract, payloads)
+            if {"tenants", "locations"} <= usable
+            else None
         )
-        stats = [probe for probe in probes if probe.name in {s.name for s in STATS_SOURCES}]
+        stats = [probe for probe in probes if probe.endpoint in contract.stats]
         activity: dict[int, int] = {}
+        observed = contract
         if all(probe.name in usable for probe in stats):
             section.findings["buckets"] = {
                 probe.name: _bucket_dates(probe, payloads[probe.name]) for probe in stats
             }
-            activity = _counters(section, client, week, payloads)
-    return section, None if tenants is None else YobiData(tenants, activity)
+            observed = _observe(section, contract, payloads, directory, served_at, week)
+            activity = _counters(section, client, contract, week, payloads, directory)
+    section.findings["observed_contract"] = observed.as_data()
+    return section, None if directory is None else YobiData(directory.frame, activity)
 
 
-def _fetch(section: Section, client: YobiClient, probes: Iterable[Probe]) -> dict[str, Any] | None:
+@dataclass(frozen=True)
+class Directory:
+    """Yobi's tenant list as the job reads it: the frame, and the ids each listing holds."""
+
+    frame: pd.DataFrame
+    tenant_ids: set[int]
+    location_ids: set[int]
+
+
+def _observe(
+    section: Section,
+    contract: YobiContract,
+    payloads: Mapping[str, Any],
+    directory: Directory | None,
+    served_at: datetime | None,
+    week: Week,
+) -> YobiContract:
+    """Measure each stats endpoint's trends and the buckets' time zone against what the
+    contract says (a FAIL where following it would misread the week); returns the contract
+    with what was measured."""
+    trends: dict[str, dict[str, Any]] = {}
+    for endpoint in contract.stats:
+        listed = None
+        if directory is not None:
+            listed = directory.location_ids if endpoint.per_location else directory.tenant_ids
+        density = _trend_density(endpoint, payloads[endpoint.name], listed)
+        trends[endpoint.name] = density
+        if density["measured"] == Trends.SPARSE and endpoint.trends is Trends.DENSE:
+            listed_kind = "locations" if endpoint.per_location else "tenants"
+            section.fail(
+                f"{endpoint.name} trends are sparse (no zero bucket; {density['gaps']} row-days "
+                f"left out, {density['absent'] or 0} listed {listed_kind} absent), but the "
+                "contract reads them as dense: every left-out day would hold the week back",
+                f"save the observed contract below and name that file in {Env.YOBI_CONTRACT_FILE}",
+            )
+    section.findings["trends"] = trends
+    newest = max(
+        (date.fromisoformat(b["last"]) for b in section.findings["buckets"].values() if b["last"]),
+        default=None,
+    )
+    stamps = [stamp for e in contract.stats for stamp in _stamps(payloads[e.name], e)]
+    zone = bucket_zone(contract.bucket_timezone, served_at, newest, stamps)
+    section.findings["bucket_timezone"] = zone
+    seen = zone["observed"]
+    if seen is not None and not same_days(seen, contract.bucket_timezone, week.dates):
+        section.fail(
+            f"trend buckets are {seen} days ({zone['evidence']}), but the contract's "
+            f"bucket_timezone is {contract.bucket_timezone}",
+            f"set bucket_timezone to {seen}: save the observed contract below and name that "
+            f"file in {Env.YOBI_CONTRACT_FILE}"
+            if same_days(seen, TIMEZONE, week.dates)
+            else f"an exact {TIMEZONE} week cannot be summed from {seen} days: ask Yobi for "
+            f"{TIMEZONE} daily buckets (with the observed contract the job refuses such weeks "
+            "rather than misread them)",
+        )
+    measured = {
+        name: Trends(t["measured"]) for name, t in trends.items() if t["measured"] in set(Trends)
+    }
+    return replace(
+        contract,
+        bucket_timezone=seen or contract.bucket_timezone,
+        stats=tuple(replace(s, trends=measured.get(s.name, s.trends)) for s in contract.stats),
+    )
+
+
+def _fetch(
+    section: Section, client: YobiClient, contract: YobiContract, probes: Iterable[Probe]
+) -> dict[str, Any] | None:
     """Each endpoint's raw response (None if the login itself failed); access per endpoint."""
     payloads: dict[str, Any] = {}
     endpoints = []
     refused: dict[tuple[str, str], list[str]] = {}  # (access, fix) -> endpoints
     for probe in probes:
+        route = probe.endpoint.route
         try:
             # Raw, for the key report; the parsing below is the job's own.
-            payloads[probe.name] = client.payload(probe.method, probe.path, probe.params or None)
+            payloads[probe.name] = client.payload(
+                probe.endpoint.method, probe.endpoint.path, probe.params or None
+            )
             access = "ok"
         except ApiError as error:
-            if error.endpoint == " ".join(LOGIN):
+            if error.endpoint == contract.login.route:
                 section.findings["login"] = "failed"
                 section.fail_with(error, FIX_SETTINGS)
                 return None
             access = _answer(error)
-            refused.setdefault((access, error.fix), []).append(probe.endpoint)
-        endpoints.append({"name": probe.name, "endpoint": probe.endpoint, "access": access})
+            refused.setdefault((access, error.fix), []).append(route)
+        endpoints.append({"name": probe.name, "endpoint": route, "access": access})
     for (access, fix), names in refused.items():
         section.fail(f"no access ({access}) to {', '.join(names)}", fix)
     section.findings["login"] = "ok"
@@ -367,7 +590,7 @@ def _fetch(section: Section, client: YobiClient, probes: Iterable[Probe]) -> dic
     return payloads
 
 
-def _check_keys(section: Section, probe: Probe, payload: Any) -> set[str]:
+def _check_keys(section: Section, contract: YobiContract, probe: Probe, payload: Any) -> set[str]:
     """Record the endpoint's keys; returns {probe.name} if a required one is absent."""
     findings = _key_findings(probe, payload)
     section.findings.setdefault("keys", []).extend(findings)
@@ -376,38 +599,48 @@ def _check_keys(section: Section, probe: Probe, payload: Any) -> set[str]:
         section.fail(
             f"required key {finding['key']} is absent at {finding['looked_for']} in "
             f"{finding['missing']} of {finding['entries']} entries of {finding['endpoint']}",
-            f"confirm where Yobi reports it and put that path in KEYS[{finding['key']!r}] in "
-            "engagement_ranker/clients/yobi.py",
+            contract.fix(finding["key"]),
         )
     return {probe.name} if absent else set()
 
 
-def _tenants(
-    section: Section, client: YobiClient, payloads: Mapping[str, Any]
-) -> pd.DataFrame | None:
+def _directory(
+    section: Section, client: YobiClient, contract: YobiContract, payloads: Mapping[str, Any]
+) -> Directory | None:
     """The tenant frame the job builds, parsed from the payloads already fetched."""
     try:
-        tenants = tenant_frame(
-            client.tenants(payloads["tenants"]), client.locations(payloads["locations"])
-        )
+        tenants = client.tenants(payloads["tenants"])
+        locations = client.locations(payloads["locations"])
+        frame = tenant_frame(tenants, locations)
     except ClientError as error:
-        section.fail_with(error, FIX_CONTRACT)
+        section.fail_with(error, contract.fix())
         return None
-    section.findings["tenants"] = _tenant_findings(tenants)
-    return tenants
+    section.findings["tenants"] = _tenant_findings(frame)
+    return Directory(
+        frame,
+        {tenant["tenant_id"] for tenant in tenants},
+        {location["location_id"] for location in locations},
+    )
 
 
 def _counters(
-    section: Section, client: YobiClient, week: Week, payloads: Mapping[str, Any]
+    section: Section,
+    client: YobiClient,
+    contract: YobiContract,
+    week: Week,
+    payloads: Mapping[str, Any],
+    directory: Directory | None,
 ) -> dict[int, int]:
     """The week's counters as the job sums them, from the payloads already fetched; returns
     each tenant's activity for ties."""
     try:
         counters = client.weekly_counters(
-            week.dates, {source.name: payloads[source.name] for source in STATS_SOURCES}
+            week.dates,
+            {stats.name: payloads[stats.name] for stats in contract.stats},
+            tenants=() if directory is None else directory.tenant_ids,
         )
     except ClientError as error:
-        section.fail_with(error, FIX_CONTRACT)
+        section.fail_with(error, contract.fix())
         return {}
     frame = counters.frame
     section.findings["coverage"] = _coverage(counters)
@@ -418,7 +651,7 @@ def _counters(
     try:
         counters.require_complete()
     except ClientError as error:
-        section.fail_with(error, FIX_CONTRACT)
+        section.fail_with(error, contract.fix())
     return weekly_activity(frame)
 
 
@@ -647,9 +880,9 @@ def _yobi_lines(yobi: Mapping[str, Any]) -> list[str]:
         lines.append(f"  period requested: {yobi['period']} (daily buckets of the week summed)")
     lines += [f"  {e['access']:<11} {e['endpoint']}" for e in yobi.get("endpoints", [])]
     if yobi.get("keys"):
-        lines.append("  response keys (the client's KEYS table):")
+        lines.append(f"  response keys in {yobi['contract_source']}:")
         lines += [
-            f"    {_key_status(k):<22} {k['key']:<28} {k['path'] or k['looked_for']}"
+            f"    {_key_status(k):<22} {k['key']:<40} {k['path'] or k['looked_for']}"
             + ("" if k["required"] else "  (optional)")
             for k in yobi["keys"]
         ]
@@ -657,6 +890,22 @@ def _yobi_lines(yobi: Mapping[str, Any]) -> list[str]:
         lines.append(
             "  trend buckets: "
             + ", ".join(f"{n} {b['first']}..{b['last']}" for n, b in yobi["buckets"].items())
+        )
+    if "trends" in yobi:
+        lines.append(
+            "  trends: "
+            + "; ".join(
+                f"{name} {t['measured']} ({t['rows']} rows over {t['days']} days, {t['gaps']} "
+                f"row-days left out, {t['zero_buckets']} zero buckets, "
+                f"{'?' if t['absent'] is None else t['absent']} listed but absent)"
+                for name, t in yobi["trends"].items()
+            )
+        )
+    if "bucket_timezone" in yobi:
+        zone = yobi["bucket_timezone"]
+        lines.append(
+            f"  bucket days: contract {zone['contract']}; observed "
+            f"{zone['observed'] or 'not determined'}: {zone['evidence']}"
         )
     if "coverage" in yobi:
         lines.append(
@@ -674,6 +923,12 @@ def _yobi_lines(yobi: Mapping[str, Any]) -> list[str]:
             f"  tenants: {t['count']}; named {t['named']}; with a website {t['with_website']} "
             f"({t['website_pct']}%); active {t['active']}; with locations {t['with_locations']}"
         )
+    if "observed_contract" in yobi:
+        lines += [
+            "  observed contract (save it as a file and name that file in "
+            f"{Env.YOBI_CONTRACT_FILE}):",
+            json_text(yobi["observed_contract"]),
+        ]
     return lines
 
 

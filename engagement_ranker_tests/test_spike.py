@@ -7,13 +7,13 @@ import os
 import subprocess
 import sys
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from engagement_ranker.clients.yobi import KEYS, LOCATIONS, STATS_SOURCES, TENANTS
+from engagement_ranker.clients.yobi_contract import BUILT_IN
 from engagement_ranker.constants import (
     PROP_TIER,
     TIER_BOTTOM,
@@ -26,15 +26,18 @@ from engagement_ranker.constants import (
 from engagement_ranker.core.identity import STRONG_SUGGESTION_SCORE
 from engagement_ranker.core.week import latest_completed_week
 from engagement_ranker.sandbox.runner import Sandbox, SandboxConfig
-from engagement_ranker.spike import HUBSPOT_CHECK, MAPPING_CHECK, YOBI_CHECK, run_spike
+from engagement_ranker.spike import (
+    HUBSPOT_CHECK,
+    MAPPING_CHECK,
+    YOBI_CHECK,
+    bucket_zone,
+    check_yobi,
+    run_spike,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 COMPANIES = 60
-ADMIN_ENDPOINTS = (
-    " ".join(TENANTS),
-    " ".join(LOCATIONS),
-    *(f"GET {source.path}" for source in STATS_SOURCES),
-)
+ADMIN_ENDPOINTS = tuple(endpoint.route for endpoint in BUILT_IN.endpoints()[1:])
 # Every HubSpot POST the spike may send: searches and batch reads, which change nothing.
 READ_ONLY_POSTS = frozenset(
     {
@@ -93,19 +96,32 @@ def test_default_dataset_passes_every_verification(spike):
     required = {k["key"]: k for k in yobi["keys"] if k["required"]}
     # Every required key of every endpoint the job reads (login's are proven by logging in).
     assert set(required) == {
-        n for n, k in KEYS.items() if k.required and not n.startswith("login.")
+        key.entry
+        for endpoint in BUILT_IN.endpoints()
+        if endpoint is not BUILT_IN.login
+        for key in endpoint.every_key()
+        if key.required
     }
     assert all(k["missing"] == 0 and k["entries"] > 0 for k in required.values())
-    assert required["appointments.new_patients"]["path"] == (
+    assert required["stats.appointments.metrics.new_patients"]["path"] == (
         "results.locations[].trend[].new_patients"
     )
-    assert required["tasks.user_created"]["path"] == "results.by_tenant[].trend[].by_user[].created"
+    assert required["stats.tasks.keys.user_count"]["path"] == (
+        "results.by_tenant[].trend[].by_user[].created"
+    )
     week = latest_completed_week(datetime.now(UTC))
     assert report["week"]["key"] == week.key
     for buckets in yobi["buckets"].values():
         assert buckets["first"] <= week.dates[0].isoformat()
         assert buckets["last"] >= week.dates[-1].isoformat()
     assert all(c["uncovered"] == 0 and c["tenants"] > 0 for c in yobi["coverage"].values())
+    assert {name: t["measured"] for name, t in yobi["trends"].items()} == {
+        stats.name: "dense" for stats in BUILT_IN.stats
+    }
+    assert all(t["zero_buckets"] > 0 and t["gaps"] == 0 for t in yobi["trends"].values())
+    assert yobi["bucket_timezone"]["contract"] == "America/New_York"
+    assert yobi["bucket_timezone"]["observed"] in (None, "America/New_York")
+    assert yobi["observed_contract"] == BUILT_IN.as_data()
     assert yobi["tenants"]["with_website"] < yobi["tenants"]["count"]
     hubspot = report["hubspot"]
     assert hubspot["authentication"] == "ok"
@@ -201,12 +217,14 @@ def test_missing_new_patients_fails_naming_the_key(spike):
     report = json.loads(out)
     verdicts = _verdicts(report)
     assert code == 1
-    assert verdicts["yobi"].startswith(f"FAIL {YOBI_CHECK}: required key appointments.new_patients")
+    assert verdicts["yobi"].startswith(
+        f"FAIL {YOBI_CHECK}: required key stats.appointments.metrics.new_patients"
+    )
     assert "results.locations[].trend[].new_patients" in verdicts["yobi"]
     assert "Fix: " in verdicts["yobi"]
     # Only that key is missing; the tenant list still serves the mapping.
     absent = [k["key"] for k in report["yobi"]["keys"] if k["missing"] and k["required"]]
-    assert absent == ["appointments.new_patients"]
+    assert absent == ["stats.appointments.metrics.new_patients"]
     assert verdicts["hubspot"] == f"PASS {HUBSPOT_CHECK}"
     assert verdicts["mapping"] == f"PASS {MAPPING_CHECK}"
 
@@ -350,3 +368,135 @@ def test_the_cli_command_prints_json_and_exits_with_the_verdict(sandbox):
     report = json.loads(result.stdout)
     assert report["week"]["key"] == week
     assert report["passed"] is True
+
+
+def test_yobi_is_read_with_the_contract_file_the_job_reads(spike, monkeypatch, tmp_path):
+    data = BUILT_IN.as_data()
+    data["stats"]["appointments"]["metrics"]["new_patients"] = ["new_patient_count"]
+    path = tmp_path / "yobi-contract.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    monkeypatch.setenv(Env.YOBI_CONTRACT_FILE, str(path))
+    code, out, _ = spike()
+    yobi = json.loads(out)["yobi"]
+    assert code == 1
+    assert yobi["contract_source"] == str(path)
+    assert yobi["verdict"].startswith(
+        f"FAIL {YOBI_CHECK}: required key stats.appointments.metrics.new_patients is absent at "
+        "results.locations[].trend[].new_patient_count"
+    )
+    assert f"correct entry stats.appointments.metrics.new_patients in {path}" in yobi["verdict"]
+
+    path.unlink()
+    code, out, _ = spike()
+    verdict = json.loads(out)["yobi"]["verdict"]
+    assert code == 1
+    assert verdict.startswith(f"FAIL {YOBI_CHECK}: Yobi contract {path}: cannot be read")
+    assert f"Fix: point {Env.YOBI_CONTRACT_FILE} at a readable UTF-8 JSON file" in verdict
+
+
+@pytest.fixture(scope="module")
+def sparse_sandbox():
+    with Sandbox(SandboxConfig(companies=COMPANIES, yobi_sparse=True)) as box:
+        yield box
+
+
+def test_sparse_trends_are_measured_and_the_observed_contract_reads_them(
+    sparse_sandbox, monkeypatch, capsys, tmp_path
+):
+    for name in Env:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in sparse_sandbox.env.items():
+        if name != Env.YOBI_CONTRACT_FILE:  # read as the built-in (dense) contract says
+            monkeypatch.setenv(name, value)
+    code = run_spike(as_json=True, week=None)
+    yobi = json.loads(capsys.readouterr().out)["yobi"]
+    assert code == 1
+    assert {name: t["measured"] for name, t in yobi["trends"].items()} == {
+        stats.name: "sparse" for stats in BUILT_IN.stats
+    }
+    assert all(t["zero_buckets"] == 0 and t["absent"] > 0 for t in yobi["trends"].values())
+    assert "calls trends are sparse" in yobi["verdict"]
+    assert "save the observed contract" in yobi["verdict"]
+    observed = yobi["observed_contract"]
+    assert {stats["trends"] for stats in observed["stats"].values()} == {"sparse"}
+
+    path = tmp_path / "observed.json"
+    path.write_text(json.dumps(observed), encoding="utf-8")
+    monkeypatch.setenv(Env.YOBI_CONTRACT_FILE, str(path))
+    code = run_spike(as_json=True, week=None)
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0, report["verdicts"]
+    assert report["yobi"]["observed_contract"] == observed
+
+
+def test_the_text_report_prints_the_observed_contract_ready_to_save(spike):
+    code, out, _ = spike(as_json=False)
+    assert code == 0
+    lines = out.splitlines()
+    start = lines.index(
+        f"  observed contract (save it as a file and name that file in {Env.YOBI_CONTRACT_FILE}):"
+    )
+    end = lines.index("}", start)
+    assert json.loads("\n".join(lines[start + 1 : end + 1])) == BUILT_IN.as_data()
+
+
+EVENING = datetime(2026, 11, 22, 21, 30, tzinfo=ZoneInfo(TIMEZONE))  # Monday already in UTC
+
+
+@pytest.mark.parametrize(
+    ("zone", "observed", "passed"), [("UTC", "UTC", False), (TIMEZONE, TIMEZONE, True)]
+)
+def test_the_bucket_time_zone_is_told_from_the_service_clock(make_sandbox, zone, observed, passed):
+    box = make_sandbox(SandboxConfig(companies=20, now=EVENING, yobi_bucket_timezone=zone))
+    week = latest_completed_week(EVENING)
+    section, _ = check_yobi(box.env, week, EVENING.date())
+    finding = section.findings["bucket_timezone"]
+    assert finding["contract"] == TIMEZONE
+    assert finding["observed"] == observed
+    assert finding["service_dates"] == {TIMEZONE: "2026-11-22", "UTC": "2026-11-23"}
+    assert finding["newest_bucket"] == ("2026-11-23" if zone == "UTC" else "2026-11-22")
+    assert section.findings["observed_contract"]["bucket_timezone"] == observed
+    assert section.passed is passed
+    if not passed:
+        assert "trend buckets are UTC days" in section.verdict()
+        assert "an exact America/New_York week cannot be summed from UTC days" in section.verdict()
+
+
+@pytest.mark.parametrize(
+    ("served_at", "newest", "stamps", "observed", "evidence"),
+    [
+        (
+            datetime(2026, 11, 22, 15, 0, tzinfo=UTC),
+            date(2026, 11, 22),
+            [],
+            None,
+            "share the date 2026-11-22",
+        ),
+        (None, date(2026, 11, 22), [], None, "no Date header"),
+        (
+            datetime(2026, 11, 23, 2, 30, tzinfo=UTC),
+            date(2026, 11, 21),
+            [],
+            None,
+            "older than today",
+        ),
+        (
+            datetime(2026, 11, 22, 15, 0, tzinfo=UTC),
+            date(2026, 11, 22),
+            ["2026-11-21T00:00:00-05:00", "2026-11-22T00:00:00-05:00"],
+            TIMEZONE,
+            "start at midnight in America/New_York",
+        ),
+        (
+            datetime(2026, 11, 22, 15, 0, tzinfo=UTC),
+            date(2026, 11, 22),
+            ["2026-11-21T00:00:00Z", "2026-11-22T00:00:00+00:00"],
+            "UTC",
+            "start at midnight in UTC",
+        ),
+    ],
+)
+def test_what_the_bucket_dates_can_and_cannot_tell(served_at, newest, stamps, observed, evidence):
+    finding = bucket_zone(TIMEZONE, served_at, newest, [datetime.fromisoformat(s) for s in stamps])
+    assert finding["observed"] == observed
+    assert evidence in finding["evidence"]

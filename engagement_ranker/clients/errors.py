@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any
 
 from engagement_ranker.clients.http import redact, shorten
+from engagement_ranker.constants import Env
 
 
 def _restore(cls: type[ClientError], state: dict[str, Any], args: tuple[Any, ...]) -> ClientError:
@@ -144,5 +145,48 @@ class TrendCoverageError(ClientError):
         super().__init__(
             f"Yobi trend buckets (period {period}) do not cover the week - "
             + "; ".join(parts)
-            + ". Fix: rerun once Yobi has reported those days; never scale partial weeks"
+            + ". Fix: rerun once Yobi has reported those days; never scale partial weeks. If "
+            "Yobi leaves out days without activity, confirm it with `engagement-ranker spike` "
+            f"and mark those endpoints' trends sparse in the contract {Env.YOBI_CONTRACT_FILE} "
+            "names"
         )
+
+
+class ContractError(ClientError, ValueError):
+    """The Yobi contract (built in, or the file YOBI_CONTRACT_FILE names) cannot be used.
+
+    `source` is the file (or the built-in contract), `entry` the dotted entry in it ("" for
+    the file as a whole); the message also says what is wrong with the value and the fix.
+    """
+
+    def __init__(self, source: str, entry: str, problem: str, fix: str) -> None:
+        self.source = source
+        self.entry = entry
+        self.fix = fix
+        where = f"{source}, entry {entry}" if entry else source
+        super().__init__(redact(f"Yobi contract {where}: {problem}. Fix: {fix}"))
+
+
+class BucketTimezoneError(ClientError):
+    """The contract says Yobi's trend buckets are days of a zone whose midnights are not New
+    York's: no sum of such days is exactly a Sun–Sat America/New_York week, and the spec fails
+    a week whose data cannot be constrained to its window rather than approximate it."""
+
+    def __init__(self, zone: str, week_zone: str, source: str, fix: str) -> None:
+        self.zone = zone
+        self.source = source
+        super().__init__(
+            f"Yobi's trend buckets are {zone} days (bucket_timezone in {source}), but the week "
+            f"is Sunday to Saturday in {week_zone}: no sum of {zone} days is exactly that week, "
+            f"and a week that cannot be constrained to its window is not ranked. Fix: {fix}"
+        )
+
+
+class ConflictingRowsError(MalformedResponse):
+    """Yobi listed one tenant (or, per location, one location) twice with different figures:
+    which row is right cannot be known, so the week is not summed from either."""
+
+    def __init__(self, *args: Any, tenant_id: int, location_id: int | None, **kwargs: Any) -> None:
+        self.tenant_id = tenant_id
+        self.location_id = location_id
+        super().__init__(*args, **kwargs)

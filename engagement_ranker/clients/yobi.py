@@ -1,9 +1,10 @@
 """Yobi admin client: login and token refresh, tenants, locations, and exact-week counters.
 
-Yobi has no public contract, so every response key the client reads is in the `KEYS` table
-below (with the alternatives known to exist); a spike finding is a one-line change there.
-Yobi's periods are counted back from "now", so the week comes from daily trend buckets:
-summed for exactly the requested dates, never scaled, and every missing day is recorded.
+Yobi has no public contract, so every endpoint, period and response key the client reads
+comes from a `YobiContract` (clients/yobi_contract.py: the built-in one, or a file); a spike
+finding is a change to that data, not to this code. Yobi's periods are counted back from
+"now", so the week comes from daily trend buckets: summed for exactly the requested dates,
+never scaled, and every missing day is recorded.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from enum import StrEnum
-from functools import cached_property, lru_cache
+from datetime import UTC, date, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,6 +25,8 @@ import pandas as pd
 from engagement_ranker.clients.errors import (
     ApiError,
     AuthError,
+    BucketTimezoneError,
+    ConflictingRowsError,
     MalformedResponse,
     MissingKeyError,
     NotFoundError,
@@ -45,124 +48,40 @@ from engagement_ranker.clients.http import (
     redact,
     send_with_retries,
 )
+from engagement_ranker.clients.yobi_contract import (
+    BUILT_IN,
+    PER_USER_METRIC,
+    Endpoint,
+    Key,
+    Kind,
+    StatsEndpoint,
+    Trends,
+    YobiContract,
+)
 from engagement_ranker.constants import (
     DEFAULT_INTERNAL_YOBI_EMAIL_DOMAINS,
     DEFAULT_YOBI_BASE_URL,
     HTTP_TIMEOUT_SECONDS,
     METRICS,
     TIMEZONE,
-    YOBI_PERIODS,
     Env,
     Metric,
 )
 from engagement_ranker.core.identity import email_domain
-from engagement_ranker.gcpause import gc_paused
-
-
-class Kind(StrEnum):
-    """What a response value must be."""
-
-    LIST = "a list"
-    TEXT = "a string"
-    ID = "an id (an integer >= 0 or its digits)"
-    FLAG = "true or false"
-    COUNT = "a count"  # an int 0..COUNT_MAX, checked by `_count` with the tenant named
-    DATE = "a YYYY-MM-DD date"
-
-
-@dataclass(frozen=True)
-class Key:
-    """Where a value lives: dotted paths tried in order, the first that fits wins."""
-
-    paths: tuple[str, ...]
-    kind: Kind
-    required: bool = True
-    # Each path split at its dots once: a week's payloads read the same few paths a million times.
-    steps: tuple[tuple[str, ...], ...] = field(init=False, repr=False, compare=False)
-    # The first path when it is a single key (every trend and row key): `_quick` reads it.
-    first: str | None = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "steps", tuple(tuple(path.split(".")) for path in self.paths))
-        object.__setattr__(self, "first", self.paths[0] if len(self.steps[0]) == 1 else None)
-
-    @cached_property
-    def parse(self) -> Callable[[Any], Any]:
-        """The kind's parser, looked up once (hashing an enum member per value is slow)."""
-        return PARSERS[self.kind]
-
-
-# Every response key the client reads. Row keys are relative to their row, bucket keys to
-# their trend bucket.
-KEYS: dict[str, Key] = {
-    "login.token": Key(("results.token",), Kind.TEXT),
-    "login.expires_ms": Key(("results.tokenExpirationInstant",), Kind.ID),
-    "tenants.rows": Key(("results", "results.results", "results.tenants"), Kind.LIST),
-    "tenants.tenant_id": Key(("tenant_id", "id"), Kind.ID),
-    "tenants.name": Key(("tenant_name", "name"), Kind.TEXT),
-    "tenants.website": Key(("website", "domain"), Kind.TEXT, required=False),
-    "tenants.is_active": Key(("is_active",), Kind.FLAG, required=False),
-    "locations.rows": Key(("results.results", "results.locations"), Kind.LIST),
-    "locations.location_id": Key(("location_id",), Kind.ID),
-    "locations.tenant_id": Key(("tenant_id",), Kind.ID),
-    "locations.name": Key(("name",), Kind.TEXT),
-    "calls.rows": Key(("results.stats",), Kind.LIST),
-    "calls.tenant_id": Key(("tenant_id",), Kind.ID),
-    "calls.trend": Key(("trend",), Kind.LIST, required=False),
-    "calls.date": Key(("date",), Kind.DATE),
-    "calls.calls": Key(("total_calls",), Kind.COUNT),
-    "tasks.rows": Key(("results.by_tenant",), Kind.LIST),
-    "tasks.tenant_id": Key(("tenant_id",), Kind.ID),
-    "tasks.trend": Key(("trend",), Kind.LIST, required=False),
-    "tasks.date": Key(("date",), Kind.DATE),
-    "tasks.tasks": Key(("created",), Kind.COUNT),
-    "tasks.by_user": Key(("by_user",), Kind.LIST, required=False),
-    "tasks.user_email": Key(("user_email",), Kind.TEXT),
-    "tasks.user_created": Key(("created",), Kind.COUNT),
-    "appointments.rows": Key(("results.locations",), Kind.LIST),
-    "appointments.tenant_id": Key(("tenant_id",), Kind.ID),
-    "appointments.trend": Key(("trend",), Kind.LIST, required=False),
-    "appointments.date": Key(("date",), Kind.DATE),
-    "appointments.appointments": Key(("total_appointments", "appointment_count"), Kind.COUNT),
-    "appointments.new_patients": Key(("new_patients",), Kind.COUNT),
-}
 
 SERVICE = "Yobi"
-LOGIN = ("POST", "/users/login")
-TENANTS = ("GET", "/admin/dental-tenants/list")
-LOCATIONS = ("GET", "/admin/pms/locations")
-
-
-@dataclass(frozen=True)
-class StatsSource:
-    """One stats endpoint and the metrics its trend buckets carry (`KEYS` prefix = name)."""
-
-    name: str
-    path: str
-    metrics: tuple[Metric, ...]
-    params: Mapping[str, str] = field(default_factory=dict)
-
-
-STATS_SOURCES: tuple[StatsSource, ...] = (
-    StatsSource(
-        "calls",
-        "/admin/pms/stats/calls-by-tenant",
-        (Metric.CALLS,),
-        {"include_non_integrated": "true"},
-    ),
-    StatsSource("tasks", "/admin/dental-tenants/tasks/created", (Metric.TASKS,)),
-    StatsSource(
-        "appointments",
-        "/admin/pms/stats/appointments-by-location",
-        (Metric.APPOINTMENTS, Metric.NEW_PATIENTS),
-    ),
-)
 # A counter above this is a unit or overflow bug upstream, not a dental practice's week.
 COUNT_MAX = 10**9
 # Distinct date texts remembered: a 90-day period repeats the same ~91 days in every trend.
 DAY_CACHE_SIZE = 1024
 TOKEN_REFRESH_MARGIN_SECONDS = 5 * 60
-COLUMNS: tuple[str, ...] = ("tenant_id", *METRICS, "internal_tasks", "missing_days")
+COLUMNS: tuple[str, ...] = (
+    "tenant_id",
+    *METRICS,
+    "internal_tasks",
+    "missing_days",
+    "absent_from",
+)
 
 FIX_LOGIN = f"check {Env.YOBI_EMAIL} and {Env.YOBI_PASSWORD}: Yobi refused the login"
 FIX_ADMIN = (
@@ -175,19 +94,18 @@ FIX_NOT_FOUND = (
 FIX_UNAVAILABLE = f"Yobi is down or unreachable: check {Env.YOBI_BASE_URL}, then rerun later"
 FIX_RATE = "Yobi kept rate-limiting: rerun later"
 FIX_REFUSED = "Yobi refused the request: see its message; run `engagement-ranker spike`"
-FIX_CONTRACT = (
-    "Yobi answered outside the known contract: confirm it with `engagement-ranker spike` and "
-    "update KEYS in engagement_ranker/clients/yobi.py"
-)
 
 
-def period_for(first_day: date, today: date) -> str:
-    """The shortest Yobi period reaching `first_day` from `today`, with a day to spare."""
+def period_for(
+    first_day: date, today: date, periods: Sequence[tuple[str, int]] = BUILT_IN.periods
+) -> str:
+    """The shortest of `periods` (shortest first) reaching `first_day` from `today`, with a day
+    to spare."""
     needed = (today - first_day).days + 1
-    for period, days in YOBI_PERIODS:
+    for period, days in periods:
         if days >= needed:
             return period
-    longest, reach = YOBI_PERIODS[-1]
+    longest, reach = periods[-1]
     raise PeriodError(
         f"the week starting {first_day.isoformat()} is {needed - 1} days before today "
         f"({today.isoformat()}, {TIMEZONE}); Yobi's longest period, {longest}, reaches {reach} "
@@ -248,29 +166,64 @@ PARSERS: dict[Kind, Callable[[Any], Any]] = {
 }
 
 
-def _quick(holder: Any, key: Key) -> Any:
-    """`key`'s value at its first path when that is one key and the value fits, else _NO_MATCH.
+def same_days(zone: str, other: str, days: Iterable[date]) -> bool:
+    """Whether each of `days` begins and ends at the same instants in both zones (so a bucket
+    dated by one is exactly that day of the other: "US/Eastern" is America/New_York)."""
+    bounds = {bound for day in days for bound in (day, day + timedelta(days=1))}
+    return all(_midnight(zone, day) == _midnight(other, day) for day in bounds)
 
-    Nearly every value of a week's million is found so; `YobiClient._read` then reads the
-    rest (later paths, absent keys) and words the errors, so answers and messages are its.
-    """
-    if key.first is None or type(holder) is not dict:
-        return _NO_MATCH
-    value = holder.get(key.first)
-    return _NO_MATCH if value is None else key.parse(value)
+
+def _midnight(zone: str, day: date) -> float:
+    """The instant `day` begins in `zone` (POSIX seconds)."""
+    return datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(zone)).timestamp()
+
+
+def _date_header(response: httpx.Response) -> datetime | None:
+    try:
+        return parsedate_to_datetime(response.headers["date"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+@dataclass(frozen=True)
+class DuplicateRow:
+    """A row Yobi listed twice with identical figures; the copy was dropped."""
+
+    endpoint: str  # "GET /admin/pms/stats/calls-by-tenant"
+    tenant_id: int
+    location_id: int | None  # set for endpoints whose rows are per location
+
+    @property
+    def record(self) -> str:
+        """How a message names the row: "tenant 12" or "location 7 (tenant 12)"."""
+        if self.location_id is None:
+            return f"tenant {self.tenant_id}"
+        return f"location {self.location_id} (tenant {self.tenant_id})"
+
+    @property
+    def note(self) -> str:
+        """The sentence an anomaly report shows."""
+        return (
+            f"{SERVICE} {self.endpoint} listed {self.record} twice with identical figures: "
+            "counted once"
+        )
 
 
 @dataclass(frozen=True)
 class WeeklyCounters:
     """The four counters per tenant for exactly the requested dates, from trend buckets.
 
-    `frame`: tenant_id, new_patients, appointments, tasks, calls (Int64, NA = the tenant is
-    not in that endpoint's answer), internal_tasks (subtracted staff tasks), missing_days
-    ("calls:2026-11-21,...", "" when every day is covered).
+    `frame`: tenant_id, new_patients, appointments, tasks, calls (Int64; NA = a dense
+    endpoint's answer has no row for the tenant), internal_tasks (subtracted staff tasks),
+    missing_days (the days the week cannot be summed without: "calls:2026-11-21,...", ""
+    when none), absent_from (the sparse endpoints with no row for the tenant, whose counters
+    therefore count zero: "calls,tasks", "" when none).
+    `duplicates`: rows Yobi listed twice with identical figures, each counted once.
     """
 
     frame: pd.DataFrame
     period: str
+    duplicates: tuple[DuplicateRow, ...] = ()
 
     def require_complete(self) -> None:
         """Raise TrendCoverageError unless every reported counter covers every date."""
@@ -292,15 +245,28 @@ class WeeklyCounters:
 
 @dataclass
 class _Tally:
-    """One tenant's sums for one stats source while its rows are read."""
+    """One tenant's sums for one stats endpoint while its rows are read."""
 
     counts: dict[Metric, int]
     covered: set[date] | None = None  # dates every row of the tenant covers
     internal: int = 0
 
 
+@dataclass
+class _Sums:
+    """One stats endpoint's answer, summed: per tenant, and the rows it listed twice alike."""
+
+    tallies: dict[int, _Tally] = field(default_factory=dict)
+    duplicates: list[DuplicateRow] = field(default_factory=list)
+    newest: date | None = None  # the newest bucket date of any row
+
+
 class YobiClient(ClosingClient):
-    """Synchronous Yobi admin client; the token is kept fresh under the hood."""
+    """Synchronous Yobi admin client; the token is kept fresh under the hood.
+
+    `contract`: what Yobi is expected to answer (endpoints, periods, key paths, trends,
+    bucket dates); the built-in one unless a file (`load_contract`) says otherwise.
+    """
 
     def __init__(
         self,
@@ -312,6 +278,7 @@ class YobiClient(ClosingClient):
         *,
         retry: RetryPolicy = DEFAULT_RETRY,
         clock: Callable[[], datetime] | None = None,
+        contract: YobiContract = BUILT_IN,
     ) -> None:
         for variable, value in ((Env.YOBI_EMAIL, email), (Env.YOBI_PASSWORD, password)):
             if not isinstance(value, str) or not value.strip():
@@ -323,6 +290,7 @@ class YobiClient(ClosingClient):
                 f"{Env.INTERNAL_YOBI_USER_EMAIL_DOMAINS} holds {bad!r}: list bare e-mail "
                 "domains such as yobi.app"
             )
+        self._contract = contract
         self._email = email
         self._password = password
         self._internal = frozenset(d.strip().lower() for d in domains)
@@ -334,9 +302,16 @@ class YobiClient(ClosingClient):
         self._lock = threading.Lock()
         self._token: str | None = None
         self._expires_ms = 0
+        self._served_at: datetime | None = None
         self._http = httpx.Client(
             base_url=check_base_url(base_url, Env.YOBI_BASE_URL), timeout=make_timeout(timeout)
         )
+
+    @property
+    def served_at(self) -> datetime | None:
+        """Yobi's clock on its latest answer (its Date header), None if it sent none: the
+        spike compares the newest bucket date with it to tell which days buckets are."""
+        return self._served_at
 
     @property
     def warnings(self) -> list[str]:
@@ -350,12 +325,12 @@ class YobiClient(ClosingClient):
     def tenants(self, payload: Any | None = None) -> list[dict[str, Any]]:
         """Every tenant: tenant_id, tenant_name, website (or None), is_active (or None).
 
-        `payload`: TENANTS' response if already fetched (the spike's), read without a call.
+        `payload`: the tenants endpoint's answer if already fetched (the spike's), read
+        without a call.
         """
         return self._listing(
-            TENANTS,
+            self._contract.tenants,
             payload,
-            "tenants",
             {
                 "tenant_id": "tenant_id",
                 "tenant_name": "name",
@@ -367,153 +342,248 @@ class YobiClient(ClosingClient):
     def locations(self, payload: Any | None = None) -> list[dict[str, Any]]:
         """Every practice-management location: location_id, tenant_id, name.
 
-        `payload`: LOCATIONS' response if already fetched (the spike's), read without a call.
+        `payload`: the locations endpoint's answer if already fetched (the spike's), read
+        without a call.
         """
         return self._listing(
-            LOCATIONS,
+            self._contract.locations,
             payload,
-            "locations",
             {"location_id": "location_id", "tenant_id": "tenant_id", "name": "name"},
         )
 
     def _listing(
-        self, request: tuple[str, str], payload: Any | None, name: str, fields: Mapping[str, str]
+        self, endpoint: Endpoint, payload: Any | None, fields: Mapping[str, str]
     ) -> list[dict[str, Any]]:
-        """A listing's rows as {field: KEYS[f"{name}.{key}"]}, one per id (the first field),
-        in id order."""
-        endpoint = " ".join(request)
+        """A listing's rows as {field: the value of the endpoint's key}, one per id (the first
+        field), in id order."""
+        route = endpoint.route
         if payload is None:
-            payload = self.payload(*request)
+            payload = self.payload(endpoint.method, endpoint.path)
         id_field = next(iter(fields))
         rows: dict[int, dict[str, Any]] = {}
-        for i, row in enumerate(self._rows(payload, f"{name}.rows", endpoint)):
+        for i, row in enumerate(self._rows(payload, endpoint.keys["rows"], route)):
             where = f"results[{i}]."
             values = {
-                field: self._read(row, f"{name}.{key}", endpoint, where)
-                for field, key in fields.items()
+                name: self._read(row, endpoint.keys[key], route, where)
+                for name, key in fields.items()
             }
             if values[id_field] in rows:
                 # "tenants" -> "tenant 12 is listed twice"
                 raise self._malformed(
-                    endpoint, f"{name.removesuffix('s')} {values[id_field]} is listed twice"
+                    route, f"{endpoint.name.removesuffix('s')} {values[id_field]} is listed twice"
                 )
             rows[values[id_field]] = values
         return [rows[row_id] for row_id in sorted(rows)]
 
     def weekly_counters(
-        self, dates: Sequence[date], payloads: Mapping[str, Any] | None = None
+        self,
+        dates: Sequence[date],
+        payloads: Mapping[str, Any] | None = None,
+        tenants: Iterable[int] = (),
     ) -> WeeklyCounters:
         """Sum each tenant's daily trend buckets for exactly `dates` (e.g. a Week's dates).
 
-        The period is the shortest reaching the first date from today in TIMEZONE. Tasks by
-        internal staff are subtracted day by day. Uncovered days are recorded, never scaled.
-        `payloads`: responses already fetched for that period, by StatsSource name (the
-        spike's); only the sources not given are fetched.
+        The period is the contract's shortest reaching the first date from today in
+        TIMEZONE. Tasks by internal staff are subtracted day by day. Uncovered days are
+        recorded, never scaled. `payloads`: answers already fetched for that period, by stats
+        endpoint name (the spike's); only the endpoints not given are fetched. `tenants`: the
+        tenant ids the week is for (Yobi's tenant list); each gets a row, so a tenant a sparse
+        endpoint leaves out entirely counts zero there (see WeeklyCounters).
         """
         wanted = self._dates(dates)
+        stats = self._contract.stats
         given = dict(payloads or {})
-        unknown = sorted(set(given) - {source.name for source in STATS_SOURCES})
+        unknown = sorted(set(given) - {endpoint.name for endpoint in stats})
         if unknown:
             raise ValueError(
-                f"weekly_counters payloads {unknown!r} are not stats sources: key each "
-                f"payload by one of {[source.name for source in STATS_SOURCES]!r}"
+                f"weekly_counters payloads {unknown!r} are not stats endpoints: key each "
+                f"payload by one of {[endpoint.name for endpoint in stats]!r}"
             )
+        self._require_new_york_days(wanted)
         today = self._clock().astimezone(ZoneInfo(TIMEZONE)).date()
-        period = period_for(min(wanted), today)
-        if len(given) < len(STATS_SOURCES):
+        period = period_for(min(wanted), today, self._contract.periods)
+        if len(given) < len(stats):
             self._bearer()  # one login up front, not one per parallel call
-        with ThreadPoolExecutor(len(STATS_SOURCES)) as pool:
-            tallies = list(
+        with ThreadPoolExecutor(len(stats)) as pool:
+            sums = list(
                 pool.map(
-                    lambda source: self._tally(source, period, wanted, given.get(source.name)),
-                    STATS_SOURCES,
+                    lambda endpoint: self._tally(
+                        endpoint, period, wanted, given.get(endpoint.name)
+                    ),
+                    stats,
                 )
             )
-        rows = []
-        for tenant_id in sorted({t for tally in tallies for t in tally}):
-            row: dict[str, Any] = {"tenant_id": tenant_id, "internal_tasks": pd.NA}
-            missing: list[tuple[int, date, Metric]] = []
-            for source, tally in zip(STATS_SOURCES, tallies, strict=True):
-                found = tally.get(tenant_id)
-                for metric in source.metrics:
-                    row[metric.value] = pd.NA if found is None else found.counts[metric]
-                    uncovered = set() if found is None else wanted - (found.covered or set())
-                    missing += [(METRICS.index(metric), day, metric) for day in uncovered]
-                if found is not None and Metric.TASKS in source.metrics:
-                    row["internal_tasks"] = found.internal
-            row["missing_days"] = ",".join(
-                f"{m.value}:{d.isoformat()}" for _, d, m in sorted(missing)
-            )
-            rows.append(row)
+        listed = {tenant_id for endpoint_sums in sums for tenant_id in endpoint_sums.tallies}
+        rows = [
+            self._counter_row(tenant_id, wanted, sums)
+            for tenant_id in sorted(listed.union(tenants))
+        ]
         frame = pd.DataFrame(rows, columns=list(COLUMNS))
         integers = ("tenant_id", *METRICS, "internal_tasks")
-        frame = frame.astype(dict.fromkeys(integers, "Int64")).astype({"missing_days": object})
-        return WeeklyCounters(frame=frame, period=period)
+        frame = frame.astype(dict.fromkeys(integers, "Int64")).astype(
+            {"missing_days": object, "absent_from": object}
+        )
+        duplicates = tuple(row for endpoint_sums in sums for row in endpoint_sums.duplicates)
+        return WeeklyCounters(frame=frame, period=period, duplicates=duplicates)
+
+    def _counter_row(self, tenant_id: int, wanted: set[date], sums: list[_Sums]) -> dict[str, Any]:
+        """One tenant's row of the counters frame, from every stats endpoint's sums.
+
+        Dense endpoints: a tenant left out is NA there, a day left out is missing. Sparse
+        ones: a tenant left out counts zero (and is named in absent_from); once the endpoint
+        has a bucket dated after the week, every day left out counts zero, until then it is
+        missing (Yobi may not have reported it yet).
+        """
+        row: dict[str, Any] = {"tenant_id": tenant_id, "internal_tasks": pd.NA}
+        missing: list[tuple[int, date, Metric]] = []
+        absent: list[str] = []
+        week_end = max(wanted)
+        for endpoint, endpoint_sums in zip(self._contract.stats, sums, strict=True):
+            found = endpoint_sums.tallies.get(tenant_id)
+            sparse = endpoint.trends is Trends.SPARSE
+            if found is None and sparse:
+                absent.append(endpoint.name)
+                found = _Tally(dict.fromkeys(endpoint.metrics, 0), covered=set())
+            newest = endpoint_sums.newest
+            reported = sparse and newest is not None and newest > week_end
+            for metric in endpoint.metrics:
+                row[metric.value] = pd.NA if found is None else found.counts[metric]
+                if found is not None and not reported:
+                    uncovered = wanted - (found.covered or set())
+                    missing += [(METRICS.index(metric), day, metric) for day in uncovered]
+            if found is not None and PER_USER_METRIC in endpoint.metrics:
+                row["internal_tasks"] = found.internal
+        row["missing_days"] = ",".join(f"{m.value}:{d.isoformat()}" for _, d, m in sorted(missing))
+        row["absent_from"] = ",".join(absent)
+        return row
 
     # --- trend summing -------------------------------------------------------------------
 
     def _tally(
-        self, source: StatsSource, period: str, wanted: set[date], payload: Any | None
-    ) -> dict[int, _Tally]:
-        endpoint = f"GET {source.path}"
+        self, endpoint: StatsEndpoint, period: str, wanted: set[date], payload: Any | None
+    ) -> _Sums:
+        route = endpoint.route
         if payload is None:
-            payload = self.payload("GET", source.path, params={"period": period, **source.params})
-        tallies: dict[int, _Tally] = {}
+            params = {self._contract.period_param: period, **endpoint.params}
+            payload = self.payload(endpoint.method, endpoint.path, params=params)
+        sums = _Sums()
         buckets_without_users = 0
         read = self._read
-        keys = {part: f"{source.name}.{part}" for part in ("tenant_id", "trend", "date")}
-        counted = [(m, f"{source.name}.{m.value}") for m in source.metrics]
-        for i, row in enumerate(self._rows(payload, f"{source.name}.rows", endpoint)):
-            where = f"{KEYS[f'{source.name}.rows'].paths[0]}[{i}]."
-            tenant_id = read(row, keys["tenant_id"], endpoint, where)
-            tally = tallies.setdefault(tenant_id, _Tally(dict.fromkeys(source.metrics, 0)))
+        keys = endpoint.keys
+        counted = list(endpoint.metrics.items())
+        per_user = endpoint.per_user
+        rows_key = keys["rows"]
+        first_rows: dict[int, tuple[str, dict[str, Any]]] = {}  # row identity -> (where, row)
+        for i, row in enumerate(self._rows(payload, rows_key, route)):
+            where = f"{rows_key.paths[0]}[{i}]."
+            tenant_id = read(row, keys["tenant_id"], route, where)
+            location_id = (
+                read(row, keys["location_id"], route, where) if endpoint.per_location else None
+            )
+            identity = tenant_id if location_id is None else location_id
+            if identity in first_rows:
+                duplicate = DuplicateRow(route, tenant_id, location_id)
+                self._require_alike(duplicate, first_rows[identity], (where, row))
+                sums.duplicates.append(duplicate)
+                continue
+            first_rows[identity] = (where, row)
+            tally = sums.tallies.setdefault(tenant_id, _Tally(dict.fromkeys(endpoint.metrics, 0)))
             row_dates: set[date] = set()
-            trend = read(row, keys["trend"], endpoint, where) or []
+            trend = read(row, keys["trend"], route, where) or []
             for j, bucket in enumerate(trend):
                 at = f"{where}trend[{j}]."
-                day = read(bucket, keys["date"], endpoint, at)
+                day = read(bucket, keys["date"], route, at)
                 if day in row_dates:
-                    raise self._malformed(endpoint, f"tenant {tenant_id} has two {day} buckets")
+                    raise self._malformed(route, f"tenant {tenant_id} has two {day} buckets")
                 row_dates.add(day)
                 if day not in wanted:
                     continue
-                counts = {
-                    m: self._count(bucket, name, endpoint, at, tenant_id) for m, name in counted
-                }
-                if Metric.TASKS in source.metrics:
-                    users = read(bucket, "tasks.by_user", endpoint, at)
+                counts = {m: self._count(bucket, key, route, at, tenant_id) for m, key in counted}
+                if per_user:
+                    users = read(bucket, keys["by_user"], route, at)
                     buckets_without_users += users is None
-                    internal = self._internal_tasks(users or [], endpoint, at, tenant_id)
-                    if internal > counts[Metric.TASKS]:
+                    internal = self._internal_count(users or [], endpoint, at, tenant_id)
+                    if internal > counts[PER_USER_METRIC]:
                         raise self._malformed(
-                            endpoint,
+                            route,
                             f"tenant {tenant_id} on {day}: internal users created {internal} "
-                            f"tasks, more than the {counts[Metric.TASKS]} created in all",
+                            f"tasks, more than the {counts[PER_USER_METRIC]} created in all",
                         )
-                    counts[Metric.TASKS] -= internal
+                    counts[PER_USER_METRIC] -= internal
                     tally.internal += internal
                 for metric, value in counts.items():
                     tally.counts[metric] += value
             # A tenant's day is covered only if every one of its rows (locations) reports it.
             tally.covered = row_dates if tally.covered is None else tally.covered & row_dates
+            if row_dates:
+                sums.newest = max(sums.newest or min(row_dates), max(row_dates))
         if buckets_without_users:
             self._note(
-                f"{SERVICE} {endpoint}: {buckets_without_users} trend buckets carry no by_user "
+                f"{SERVICE} {route}: {buckets_without_users} trend buckets carry no by_user "
                 "breakdown; internal staff tasks could not be subtracted there"
             )
-        return tallies
+        sums.duplicates.sort(key=lambda row: (row.tenant_id, row.location_id or 0))
+        return sums
 
-    def _internal_tasks(self, users: list[Any], endpoint: str, where: str, tenant_id: int) -> int:
+    def _require_alike(
+        self,
+        duplicate: DuplicateRow,
+        first: tuple[str, dict[str, Any]],
+        again: tuple[str, dict[str, Any]],
+    ) -> None:
+        """Nothing when a row repeats the first one exactly (the copy is then dropped);
+        ConflictingRowsError when the two differ: which is right cannot be known."""
+        if first[1] == again[1]:
+            return
+        raise ConflictingRowsError(
+            SERVICE,
+            duplicate.endpoint,
+            200,
+            fix=(
+                "rerun once Yobi lists it once; if it persists, ask Yobi which figures are "
+                "right (a week is never summed from a guess)"
+            ),
+            detail=(
+                f"{duplicate.record} is listed twice with different figures "
+                f"({first[0].rstrip('.')} and "
+                f"{again[0].rstrip('.')}); the week cannot tell which is right"
+            ),
+            tenant_id=duplicate.tenant_id,
+            location_id=duplicate.location_id,
+        )
+
+    def _internal_count(
+        self, users: list[Any], endpoint: StatsEndpoint, where: str, tenant_id: int
+    ) -> int:
+        """What internal staff (by e-mail domain) counted in one bucket's per-user breakdown."""
         total = 0
         for k, user in enumerate(users):
             at = f"{where}by_user[{k}]."
-            address = self._read(user, "tasks.user_email", endpoint, at)
+            address = self._read(user, endpoint.keys["user_email"], endpoint.route, at)
             internal = self._internal_address.get(address)
             if internal is None:  # a tenant's few users recur in every bucket: parse once
                 internal = self._internal_address[address] = email_domain(address) in self._internal
             if internal:
-                total += self._count(user, "tasks.user_created", endpoint, at, tenant_id)
+                total += self._count(
+                    user, endpoint.keys["user_count"], endpoint.route, at, tenant_id
+                )
         return total
+
+    def _require_new_york_days(self, wanted: set[date]) -> None:
+        """BucketTimezoneError unless the contract's bucket days start and end at the same
+        instants as TIMEZONE's on every wanted day (another name for the same days passes)."""
+        zone = self._contract.bucket_timezone
+        if not same_days(zone, TIMEZONE, wanted):
+            source = self._contract.source
+            raise BucketTimezoneError(
+                zone,
+                TIMEZONE,
+                source,
+                f"run `engagement-ranker spike` to see which days Yobi's bucket dates are; if "
+                f"they are {TIMEZONE} days, set bucket_timezone to {TIMEZONE} in {source}; if "
+                f"they are {zone} days, ask Yobi for {TIMEZONE} daily buckets: until then the "
+                "week cannot be ranked",
+            )
 
     def _dates(self, dates: Sequence[date]) -> set[date]:
         wanted = set(dates)
@@ -527,51 +597,49 @@ class YobiClient(ClosingClient):
 
     # --- reading payloads ----------------------------------------------------------------
 
-    def _rows(self, payload: Any, name: str, endpoint: str) -> list[dict[str, Any]]:
-        rows = self._read(payload, name, endpoint, "")
+    def _rows(self, payload: Any, key: Key, route: str) -> list[dict[str, Any]]:
+        rows = self._read(payload, key, route, "")
         odd = [row for row in rows if not isinstance(row, dict)]
         if odd:
-            raise self._malformed(endpoint, f"{name} holds non-objects such as {odd[0]!r}")
+            raise self._malformed(route, f"{key.entry} holds non-objects such as {odd[0]!r}")
         return rows
 
-    def _read(self, holder: Any, name: str, endpoint: str, where: str) -> Any:
-        """The value of KEYS[name] in `holder`; None for an absent optional key."""
-        key = KEYS[name]
-        found = _quick(holder, key)
-        if found is not _NO_MATCH:
-            return found
+    def _read(self, holder: Any, key: Key, route: str, where: str) -> Any:
+        """The value of `key` in `holder`; None for an absent optional key."""
+        parse = PARSERS[key.kind]
         wrong: tuple[str, Any] | None = None
         for path, steps in zip(key.paths, key.steps, strict=True):
             value = _lookup(holder, steps)
             if value is None:
                 continue
-            parsed = key.parse(value)
+            parsed = parse(value)
             if parsed is not _NO_MATCH:
                 return parsed
             wrong = wrong or (path, value)
         if wrong is not None:
             path, value = wrong
             # The login payload holds the token: there, name the type and never the value.
-            shown = type(value).__name__ if name.startswith("login") else repr(str(value)[:60])
-            raise self._malformed(endpoint, f"{where}{path} is {shown}, not {key.kind.value}")
+            login = key.entry.startswith(f"{self._contract.login.name}.")
+            shown = type(value).__name__ if login else repr(str(value)[:60])
+            raise self._malformed(route, f"{where}{path} is {shown}, not {key.kind.value}")
         if not key.required:
             return None
         key_path = " | ".join(f"{where}{path}" for path in key.paths)
         raise MissingKeyError(
             SERVICE,
-            endpoint,
+            route,
             200,
-            fix=f"{FIX_CONTRACT} (KEYS[{name!r}])",
+            fix=self._contract.fix(key.entry),
             detail=f"required key {key_path} is absent",
             key_path=key_path,
         )
 
-    def _count(self, bucket: Any, name: str, endpoint: str, where: str, tenant_id: int) -> int:
-        value = self._read(bucket, name, endpoint, where)
+    def _count(self, bucket: Any, key: Key, route: str, where: str, tenant_id: int) -> int:
+        value = self._read(bucket, key, route, where)
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= COUNT_MAX:
             raise self._malformed(
-                endpoint,
-                f"tenant {tenant_id} {where}{KEYS[name].paths[0]} is {str(value)[:60]!r}: "
+                route,
+                f"tenant {tenant_id} {where}{key.paths[0]} is {str(value)[:60]!r}: "
                 f"expected a whole number 0..{COUNT_MAX}",
             )
         return value
@@ -589,16 +657,19 @@ class YobiClient(ClosingClient):
 
     def _login(self) -> str:
         """Called under the lock: a fresh token (returned) and its expiry (stored)."""
-        method, path = LOGIN
-        endpoint = f"{method} {path}"
+        login = self._contract.login
+        endpoint = login.route
         response = self._send(
-            method, path, endpoint, json={"user": self._email, "password": self._password}
+            login.method,
+            login.path,
+            endpoint,
+            json={"user": self._email, "password": self._password},
         )
         if response.status_code == 401:
             raise AuthError(SERVICE, endpoint, 401, fix=FIX_LOGIN, detail=self._message(response))
         payload = self._payload(endpoint, response, refused=AuthError, refused_fix=FIX_LOGIN)
-        self._expires_ms = self._read(payload, "login.expires_ms", endpoint, "")
-        return self._read(payload, "login.token", endpoint, "")
+        self._expires_ms = self._read(payload, login.keys["expires_ms"], endpoint, "")
+        return self._read(payload, login.keys["token"], endpoint, "")
 
     def payload(self, method: str, path: str, params: Mapping[str, str] | None = None) -> Any:
         """The JSON of one authorised call (the spike reads raw payloads); a 401 gets one fresh
@@ -614,6 +685,7 @@ class YobiClient(ClosingClient):
             response = self._send(
                 method, path, endpoint, params=params, headers=self._auth(self._bearer())
             )
+        self._served_at = _date_header(response)
         return self._payload(endpoint, response)
 
     def _send(self, method: str, path: str, endpoint: str, **request: Any) -> httpx.Response:
@@ -650,8 +722,7 @@ class YobiClient(ClosingClient):
             }.get(status, (ApiError, FIX_REFUSED))
             raise error(SERVICE, endpoint, status, fix=fix, detail=self._message(response))
         try:
-            with gc_paused():  # tens of MB of JSON at scale: see engagement_ranker.gcpause
-                payload = response.json()
+            payload = response.json()
         except ValueError:
             raise self._malformed(endpoint, "the body is not JSON") from None
         if not isinstance(payload, dict):
@@ -678,7 +749,7 @@ class YobiClient(ClosingClient):
 
     def _malformed(self, endpoint: str, detail: str) -> MalformedResponse:
         return MalformedResponse(
-            SERVICE, endpoint, 200, fix=FIX_CONTRACT, detail=self._redact(detail)
+            SERVICE, endpoint, 200, fix=self._contract.fix(), detail=self._redact(detail)
         )
 
     def _note(self, line: str) -> None:

@@ -56,8 +56,10 @@ batch rejections) start when the faults are set.
 
 ``corrupt`` entries name a route ("METHOD /template") and a dotted ``path`` into its JSON answer
 and do one thing there: ``value`` sets it (any JSON, null included; a missing last key is
-added), ``duplicate`` inserts a copy of the list item right after it, ``invalid_utf8`` makes the
-string end in bytes that are not UTF-8. A step is a list index (negative from the end), an
+added), ``duplicate`` inserts a copy of the list item right after it (``true``: an exact copy;
+an object ``{"trend.0.total_calls": 999}``: a copy with those values set, each at a dotted path
+into the copy, so two rows for one record disagree), ``invalid_utf8`` makes the string end in
+bytes that are not UTF-8. A step is a list index (negative from the end), an
 object key, ``*`` (every item) or ``key=value`` (the list items whose ``key`` is ``value``,
 perhaps none, as a page may not hold that record: "results.tenant_id=217.tenant_name"). An
 index or key that is absent makes the server answer 500 naming it, so a mistyped fault never
@@ -150,6 +152,7 @@ class Corruption:
     path: tuple[str | int, ...]
     operation: str
     value: Any = None
+    edits: tuple[Corruption, ...] = ()  # "duplicate": values set in the copy, paths into it
 
     def apply(self, payload: Any) -> None:
         """Edit `payload` in place; FaultsError when an index or key on the path is absent."""
@@ -162,7 +165,10 @@ class Corruption:
                 raise FaultsError(f"corrupt path {self.where} must end at list items")
             # Back to front, so an inserted copy never shifts an item still to be copied.
             for container, index in sorted(slots, key=lambda slot: slot[1], reverse=True):
-                container.insert(index + 1, _deep_copy(container[index]))
+                copy = _deep_copy(container[index])
+                for edit in self.edits:
+                    edit.apply(copy)
+                container.insert(index + 1, copy)
             return
         for container, key in slots:
             if self.operation == "value":
@@ -401,21 +407,40 @@ def _burst(value: Any, where: str) -> Burst:
 def _corruption(value: Any, where: str) -> Corruption:
     spec = _as_mapping(value, where)
     _only_keys(spec, where, {"route", "path", *CORRUPT_OPERATIONS})
-    route, path = spec.get("route"), spec.get("path")
+    route = spec.get("route")
     if not isinstance(route, str) or " " not in route:
         raise FaultsError(f"{where}.route is {route!r}; name one like 'GET /admin/pms/locations'")
-    if not isinstance(path, str) or not path or "" in path.split("."):
-        raise FaultsError(f"{where}.path is {path!r}; use a dotted path like 'results.0.name'")
+    steps = _steps(spec.get("path"), f"{where}.path")
     operations = [name for name in CORRUPT_OPERATIONS if name in spec]
     if len(operations) != 1:
         raise FaultsError(
             f"{where} has {operations or 'none'}; give exactly one of {CORRUPT_OPERATIONS}"
         )
     (operation,) = operations
-    if operation != "value" and spec[operation] is not True:
-        raise FaultsError(f"{where}.{operation} is {spec[operation]!r}; use true")
-    steps = tuple(int(step) if step.lstrip("-").isdigit() else step for step in path.split("."))
-    return Corruption(route=route, path=steps, operation=operation, value=spec.get("value"))
+    given = spec[operation]
+    edits: dict[str, Any] = {}
+    if operation == "duplicate" and isinstance(given, Mapping) and given:
+        edits = dict(given)
+    elif operation != "value" and given is not True:
+        also = ", or an object of edits for the copy" if operation == "duplicate" else ""
+        raise FaultsError(f"{where}.{operation} is {given!r}; use true{also}")
+    return Corruption(
+        route=route,
+        path=steps,
+        operation=operation,
+        value=spec.get("value"),
+        edits=tuple(
+            Corruption(route, _steps(path, f"{where}.duplicate[{path!r}]"), "value", edit)
+            for path, edit in edits.items()
+        ),
+    )
+
+
+def _steps(path: Any, where: str) -> tuple[str | int, ...]:
+    """A dotted path's steps, list indexes as ints."""
+    if not isinstance(path, str) or not path or "" in path.split("."):
+        raise FaultsError(f"{where} is {path!r}; use a dotted path like 'results.0.name'")
+    return tuple(int(step) if step.lstrip("-").isdigit() else step for step in path.split("."))
 
 
 def _hubspot_faults(value: Any) -> HubSpotFaults:

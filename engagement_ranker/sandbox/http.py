@@ -227,6 +227,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Silence per-request stderr lines; the request log is the record."""
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The Date header by the sandbox's clock (a fixed `now` included), as a real server
+        dates its answers by its own."""
+        now = self.server.service.state.clock().timestamp()
+        return super().date_time_string(now if timestamp is None else timestamp)
+
     def do_GET(self) -> None:
         self._serve()
 

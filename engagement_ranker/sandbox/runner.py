@@ -7,17 +7,22 @@ them) and `.control`. `serve` does the same in the foreground and prints `export
 
 from __future__ import annotations
 
+import os
 import shlex
 import signal
 import sys
+import tempfile
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from types import TracebackType
 from typing import Any, TextIO
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from engagement_ranker.constants import HUBSPOT_TIER_LIMITS, Env
+from engagement_ranker.clients.yobi_contract import BUILT_IN, Trends
+from engagement_ranker.constants import HUBSPOT_TIER_LIMITS, TIMEZONE, Env
 from engagement_ranker.sandbox.control import SandboxControl
 from engagement_ranker.sandbox.dataset import MAX_COMPANIES, build_dataset
 from engagement_ranker.sandbox.faults import Faults
@@ -47,6 +52,10 @@ class SandboxConfig:
     slack_port: int = 0
     smtp_port: int = 0
     faults: Mapping[str, Any] | None = None  # the fault document (sandbox/faults.py) at start
+    # Yobi leaves out days and tenants without activity; `env` then names a contract file
+    # (YOBI_CONTRACT_FILE) whose trends are sparse.
+    yobi_sparse: bool = False
+    yobi_bucket_timezone: str = TIMEZONE  # the zone whose days Yobi's trend buckets are
     credentials: Credentials = field(default_factory=Credentials)
     smtp_from: str = "engagement-ranker@sandbox.test"
     summary_email_to: str = "customer-success@sandbox.test"
@@ -66,6 +75,13 @@ class SandboxConfig:
             port = getattr(self, name)
             if not 0 <= port <= MAX_PORT:
                 raise ValueError(f"{name} is {port}; use 0 (a free port) to {MAX_PORT}")
+        try:
+            ZoneInfo(self.yobi_bucket_timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"yobi_bucket_timezone is {self.yobi_bucket_timezone!r}; use an IANA time "
+                f"zone name such as {TIMEZONE} or UTC"
+            ) from None
         if self.now is not None and self.now.tzinfo is None:
             raise ValueError(f"now is {self.now.isoformat()}; give a UTC offset, e.g. -05:00")
 
@@ -95,6 +111,7 @@ class Sandbox:
         self.slack: RunningServer | None = None
         self.smtp: SmtpServer | None = None
         self._control: SandboxControl | None = None
+        self._contract_file: Path | None = None
 
     def __enter__(self) -> Sandbox:
         self.start()
@@ -115,7 +132,13 @@ class Sandbox:
             self.hubspot = start_hubspot_server(
                 state, config.host, config.hubspot_port, config.hubspot_tier
             )
-            self.yobi = start_server(YobiService(state), config.host, config.yobi_port)
+            self.yobi = start_server(
+                YobiService(state, config.yobi_sparse, config.yobi_bucket_timezone),
+                config.host,
+                config.yobi_port,
+            )
+            if config.yobi_sparse:
+                self._contract_file = _sparse_contract_file()
             self.slack = start_server(SlackService(state), config.host, config.slack_port)
             self.smtp = start_smtp_server(state, config.host, config.smtp_port)
         except BaseException:
@@ -133,6 +156,9 @@ class Sandbox:
                 server.shutdown()
         self.hubspot = self.yobi = self.slack = None
         self.smtp = None
+        if self._contract_file is not None:
+            self._contract_file.unlink(missing_ok=True)
+            self._contract_file = None
 
     @property
     def control(self) -> SandboxControl:
@@ -163,10 +189,23 @@ class Sandbox:
             Env.TENANT_MAPPING_OVERRIDES_JSON: self.state.dataset.overrides_json,
             SANDBOX_CONTROL_URL: self.hubspot.url,
         }
+        if self._contract_file is not None:
+            env[Env.YOBI_CONTRACT_FILE] = str(self._contract_file)
         if credentials.smtp_username:
             env[Env.SMTP_USERNAME] = credentials.smtp_username
             env[Env.SMTP_PASSWORD] = credentials.smtp_password or ""
         return {str(key): value for key, value in env.items()}
+
+
+def _sparse_contract_file() -> Path:
+    """A file holding the built-in Yobi contract with every stats endpoint's trends sparse."""
+    contract = replace(
+        BUILT_IN, stats=tuple(replace(stats, trends=Trends.SPARSE) for stats in BUILT_IN.stats)
+    )
+    handle, name = tempfile.mkstemp(prefix="sandbox-yobi-contract-", suffix=".json")
+    with os.fdopen(handle, "w", encoding="utf-8") as file:
+        file.write(contract.to_json())
+    return Path(name)
 
 
 def export_lines(env: Mapping[str, str]) -> list[str]:

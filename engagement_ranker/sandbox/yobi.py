@@ -4,9 +4,13 @@ Login hands out expiring JWT-like tokens (HMAC-signed, so a forged or expired on
 Stats endpoints take `period` in {yesterday, 7days, 30days, 90days}: "yesterday" is the
 previous local day; "Ndays" is the N local calendar days ending today, today's bucket
 partial up to the sandbox clock (counts scaled by the share of the day gone, rounded down).
-Days are calendar days in America/New_York; every tenant and every location gets a row,
-zeros included. Totals cover the whole period; the "trend_short_days" fault only removes the
-newest trend buckets (the trend pipeline lagging behind the aggregate one).
+Days are calendar days in America/New_York (another zone's on request, as a Yobi with UTC
+buckets would answer). Dense (the default): every tenant and every
+location gets a row and a bucket for every day, zeros included. Sparse (`sparse=True`, as
+many analytics APIs answer): buckets without activity are left out, and so are the rows of
+tenants and locations without any in the period. Totals cover the whole period; the
+"trend_short_days" fault only removes the newest trend buckets (the trend pipeline lagging
+behind the aggregate one).
 """
 
 from __future__ import annotations
@@ -24,10 +28,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from engagement_ranker.constants import TIMEZONE, YOBI_PERIODS
-from engagement_ranker.gcpause import gc_paused
 from engagement_ranker.sandbox.dataset import DayMetrics
 from engagement_ranker.sandbox.http import (
-    Handler,
     HttpError,
     JsonService,
     Request,
@@ -45,13 +47,13 @@ ADMIN_PREFIX = "/admin/"
 _ZONE = ZoneInfo(TIMEZONE)
 
 
-def period_days(period: str, now: datetime) -> tuple[list[date], float]:
-    """The local dates a period covers (oldest first) and the share of today already gone."""
-    local = now.astimezone(_ZONE)
+def period_days(period: str, now: datetime, zone: ZoneInfo = _ZONE) -> tuple[list[date], float]:
+    """The dates of `zone` a period covers (oldest first) and the share of today already gone."""
+    local = now.astimezone(zone)
     today = local.date()
-    midnight = datetime(today.year, today.month, today.day, tzinfo=_ZONE)
+    midnight = datetime(today.year, today.month, today.day, tzinfo=zone)
     tomorrow = today + timedelta(days=1)
-    next_midnight = datetime(tomorrow.year, tomorrow.month, tomorrow.day, tzinfo=_ZONE)
+    next_midnight = datetime(tomorrow.year, tomorrow.month, tomorrow.day, tzinfo=zone)
     # Timestamps, not aware-datetime subtraction: that is wall-clock and ignores DST.
     elapsed = (now.timestamp() - midnight.timestamp()) / (
         next_midnight.timestamp() - midnight.timestamp()
@@ -67,8 +69,12 @@ class YobiService(JsonService):
 
     name = "yobi"
 
-    def __init__(self, state: SandboxState) -> None:
+    def __init__(
+        self, state: SandboxState, sparse: bool = False, bucket_timezone: str = TIMEZONE
+    ) -> None:
         super().__init__(state)
+        self.sparse = sparse
+        self.zone = ZoneInfo(bucket_timezone)
         self._secret = hashlib.sha256(f"yobi-sandbox:{state.dataset.seed}".encode()).digest()
         self._issued = 0
         self._issue_lock = threading.Lock()
@@ -86,13 +92,6 @@ class YobiService(JsonService):
             ),
             route("GET", "/admin/pms/stats/appointments", self.appointments),
         )
-
-    def handle(self, request: Request, handler: Handler | None) -> Response:
-        """As every service does, with the collector paused: a statistics answer at scale is
-        millions of fresh objects (see engagement_ranker.gcpause), and the HubSpot server on
-        this interpreter would wait for the collector's passes over them."""
-        with gc_paused():
-            return super().handle(request, handler)
 
     # --- auth ---------------------------------------------------------------------------
     def before(self, request: Request) -> Response | None:
@@ -171,6 +170,7 @@ class YobiService(JsonService):
         stats = [
             self._calls_row(tenant["tenant_id"], window, matrix[:, i])
             for i, tenant in enumerate(self.state.dataset.tenants)
+            if window.listed(matrix[:, i])
         ]
         return self._ok({"period": window.period, "stats": stats})
 
@@ -197,24 +197,28 @@ class YobiService(JsonService):
         window = self._window(request)
         dataset = self.state.dataset
         matrix = window.stack(lambda m: m.user_tasks)
-        trend_days = [day.isoformat() for day, _ in window.trend(matrix)]
+        trend_days = [day.isoformat() for day in window.trend_days()]
         per_user = matrix.T.tolist()  # plain ints: ~10x faster to serialize than numpy scalars
         by_tenant = []
         for index, tenant in enumerate(dataset.tenants):
             users = [(dataset.users[u][1], per_user[u]) for u in dataset.tenant_users[index]]
+            total = sum(sum(days) for _, days in users)
+            if self.sparse and not total:
+                continue
+            trend = [
+                {
+                    "date": day,
+                    "created": sum(days[d] for _, days in users),
+                    "by_user": _by_user((email, days[d]) for email, days in users),
+                }
+                for d, day in enumerate(trend_days)
+            ]
             by_tenant.append(
                 {
                     "tenant_id": tenant["tenant_id"],
-                    "total": {"created": sum(sum(days) for _, days in users)},
+                    "total": {"created": total},
                     "by_user": _by_user((email, sum(days)) for email, days in users),
-                    "trend": [
-                        {
-                            "date": day,
-                            "created": sum(days[d] for _, days in users),
-                            "by_user": _by_user((email, days[d]) for email, days in users),
-                        }
-                        for d, day in enumerate(trend_days)
-                    ],
+                    "trend": [b for b in trend if b["created"]] if self.sparse else trend,
                 }
             )
         total = int(matrix.sum())
@@ -229,6 +233,7 @@ class YobiService(JsonService):
         rows = [
             self._appointments_row(location, window, totals[:, i], new[:, i])
             for i, location in enumerate(self.state.dataset.locations)
+            if window.listed(totals[:, i])
         ]
         return self._ok({"period": window.period, "locations": rows})
 
@@ -268,7 +273,7 @@ class YobiService(JsonService):
         period = request.arg("period")
         if period not in PERIODS:
             raise HttpError(400, f"Invalid period {period!r}; use one of {', '.join(PERIODS)}")
-        days, elapsed = period_days(period, self.state.clock())
+        days, elapsed = period_days(period, self.state.clock(), self.zone)
         return _Window(self, period, days, elapsed)
 
     def _tenant_index(self, request: Request) -> int:
@@ -292,9 +297,10 @@ class _Window:
         self.period = period
         self.days = days
         self._dataset = service.state.dataset
-        self._today = service.state.clock().astimezone(_ZONE).date()
+        self._today = service.state.clock().astimezone(service.zone).date()
         self._elapsed = elapsed
         self._short = service.state.faults.yobi.trend_short_days
+        self._sparse = service.sparse
 
     def stack(self, pick: Callable[[DayMetrics], np.ndarray]) -> np.ndarray:
         """One row per day of `pick(day metrics)`, today's row scaled down to the time gone."""
@@ -306,10 +312,18 @@ class _Window:
             rows.append(values)
         return np.stack(rows)
 
+    def trend_days(self) -> list[date]:
+        """The days trend buckets are served for: all but the newest `trend_short_days`."""
+        return self.days[: max(len(self.days) - self._short, 0)]
+
     def trend(self, per_day: np.ndarray) -> list[tuple[date, np.ndarray]]:
-        """(day, row) for the trend buckets served: all but the newest `trend_short_days`."""
-        keep = max(len(self.days) - self._short, 0)
-        return list(zip(self.days[:keep], per_day[:keep], strict=True))
+        """(day, row) for the trend buckets served (sparse: only rows with activity)."""
+        served = zip(self.trend_days(), per_day, strict=False)
+        return [(day, row) for day, row in served if not self._sparse or row.any()]
+
+    def listed(self, per_day: np.ndarray) -> bool:
+        """Whether a row with these daily figures is served (sparse: only with activity)."""
+        return not self._sparse or bool(per_day.any())
 
 
 def _by_user(counts: Iterable[tuple[str, int]]) -> list[dict[str, Any]]:

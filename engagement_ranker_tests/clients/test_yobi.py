@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -12,6 +13,8 @@ import pytest
 
 from engagement_ranker.clients.errors import (
     AuthError,
+    BucketTimezoneError,
+    ConflictingRowsError,
     MalformedResponse,
     MissingKeyError,
     PeriodError,
@@ -19,7 +22,13 @@ from engagement_ranker.clients.errors import (
     TrendCoverageError,
     UpstreamUnavailable,
 )
-from engagement_ranker.clients.yobi import COLUMNS, STATS_SOURCES, period_for
+from engagement_ranker.clients.yobi import COLUMNS, DuplicateRow, YobiClient, period_for
+from engagement_ranker.clients.yobi_contract import (
+    BUILT_IN,
+    YobiContract,
+    load_contract,
+    parse_contract,
+)
 from engagement_ranker.constants import (
     DEFAULT_INTERNAL_YOBI_EMAIL_DOMAINS,
     METRICS,
@@ -59,7 +68,12 @@ def expected_counters(sandbox: Sandbox, dates: tuple[date, ...]) -> pd.DataFrame
     """The week's counters straight from the dataset's daily model, staff tasks subtracted."""
     rows = []
     for tenant in sandbox.state.dataset.tenants:
-        row = {"tenant_id": tenant["tenant_id"], "internal_tasks": 0, "missing_days": ""}
+        row = {
+            "tenant_id": tenant["tenant_id"],
+            "internal_tasks": 0,
+            "missing_days": "",
+            "absent_from": "",
+        }
         row |= dict.fromkeys(METRICS, 0)
         for day in dates:
             daily = sandbox.state.dataset.daily(tenant["tenant_id"], day)
@@ -128,13 +142,102 @@ def test_weekly_counters_record_missing_days_without_scaling_and_refuse_to_compl
     assert "never scale" in str(caught.value)
 
 
+@pytest.fixture(scope="module")
+def sparse_sandbox() -> Iterator[Sandbox]:
+    with Sandbox(SandboxConfig(now=NOW, yobi_sparse=True)) as box:
+        yield box
+
+
+@pytest.fixture
+def sparse(sparse_sandbox: Sandbox) -> Sandbox:
+    sparse_sandbox.control.reset()
+    return sparse_sandbox
+
+
+def sparse_contract(sandbox: Sandbox) -> YobiContract:
+    return load_contract(sandbox.env["YOBI_CONTRACT_FILE"])
+
+
+def raw_stats(client: YobiClient, period: str) -> dict[str, Any]:
+    """Each stats endpoint's answer as the sandbox gives it now."""
+    return {
+        stats.name: client.payload("GET", stats.path, {"period": period, **stats.params})
+        for stats in BUILT_IN.stats
+    }
+
+
+def rows_of(payloads: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    path = BUILT_IN.endpoint(name).keys["rows"].paths[0].removeprefix("results.")
+    return payloads[name]["results"][path]
+
+
+def absent_from(sandbox: Sandbox, payloads: dict[str, Any]) -> dict[int, str]:
+    """Each tenant's stats endpoints whose answer lists no row of it."""
+    listed = {name: {row["tenant_id"] for row in rows_of(payloads, name)} for name in payloads}
+    return {
+        tenant["tenant_id"]: ",".join(
+            name for name, ids in listed.items() if tenant["tenant_id"] not in ids
+        )
+        for tenant in sandbox.state.dataset.tenants
+    }
+
+
+def all_tenants(sandbox: Sandbox) -> list[int]:
+    return [tenant["tenant_id"] for tenant in sandbox.state.dataset.tenants]
+
+
+def test_a_sparse_week_counts_left_out_days_and_tenants_as_zero(sparse):
+    with yobi_client(sparse, contract=sparse_contract(sparse)) as client:
+        period = client.weekly_counters(WEEK.dates).period
+        payloads = raw_stats(client, period)
+        # One active tenant is also left out of the calls answer, as if it had none.
+        calls = rows_of(payloads, "calls")
+        quiet = calls.pop(len(calls) // 2)["tenant_id"]
+        counters = client.weekly_counters(WEEK.dates, payloads, tenants=all_tenants(sparse))
+    absent = absent_from(sparse, payloads)
+    expected = expected_counters(sparse, WEEK.dates)
+    expected.loc[expected["tenant_id"] == quiet, "calls"] = 0
+    expected["absent_from"] = expected["tenant_id"].map(lambda t: absent[int(t)]).astype(object)
+    pd.testing.assert_frame_equal(counters.frame, expected)
+    counters.require_complete()
+    assert absent[quiet] == "calls"
+    assert "calls,tasks,appointments" in absent.values(), "no idle tenant: the test proves less"
+
+
+def test_a_sparse_week_without_buckets_after_its_end_reports_what_it_lacks(sparse):
+    sparse.control.set_faults({"yobi": {"trend_short_days": 1}})  # no bucket for today, Sunday
+    with yobi_client(sparse, contract=sparse_contract(sparse)) as client:
+        counters = client.weekly_counters(WEEK.dates, tenants=all_tenants(sparse))
+    frame = counters.frame.set_index("tenant_id")
+    idle = frame[frame["absent_from"] == "calls,tasks,appointments"]
+    every_day = ",".join(f"{m.value}:{d.isoformat()}" for m in METRICS for d in WEEK.dates)
+    assert len(idle) and set(idle["missing_days"]) == {every_day}
+    assert (frame[list(METRICS)].fillna(-1) >= 0).all().all()
+    with pytest.raises(TrendCoverageError):
+        counters.require_complete()
+
+
+def test_a_sparse_yobi_read_as_dense_reports_the_days_it_left_out(sparse):
+    with yobi_client(sparse) as client:
+        counters = client.weekly_counters(WEEK.dates, tenants=all_tenants(sparse))
+    frame = counters.frame
+    assert (frame["missing_days"] != "").any()
+    assert (frame["absent_from"] == "").all()
+    idle = frame[frame[list(METRICS)].isna().all(axis=1)]
+    assert len(idle) and (idle["missing_days"] == "").all()
+    with pytest.raises(TrendCoverageError) as caught:
+        counters.require_complete()
+    assert "If Yobi leaves out days without activity" in str(caught.value)
+    assert "trends sparse" in str(caught.value) and "YOBI_CONTRACT_FILE" in str(caught.value)
+
+
 def test_given_payloads_are_read_without_a_call_exactly_as_fetched_ones(yobi):
     with yobi_client(yobi) as client:
         fetched = (client.tenants(), client.locations(), client.weekly_counters(WEEK.dates))
         period = fetched[2].period
         raw = {
-            source.name: client.payload("GET", source.path, {"period": period, **source.params})
-            for source in STATS_SOURCES
+            stats.name: client.payload("GET", stats.path, {"period": period, **stats.params})
+            for stats in BUILT_IN.stats
         }
         raw_tenants = client.payload(*TENANTS.split())
         raw_locations = client.payload(*LOCATIONS.split())
@@ -152,13 +255,13 @@ def test_given_payloads_are_read_without_a_call_exactly_as_fetched_ones(yobi):
 
 
 def test_weekly_counters_fetch_only_the_sources_not_given(yobi):
-    source = next(source for source in STATS_SOURCES if f"GET {source.path}" == CALLS)
+    stats = next(stats for stats in BUILT_IN.stats if stats.route == CALLS)
     with yobi_client(yobi) as client:
         period = client.weekly_counters(WEEK.dates).period
-        given = client.payload("GET", source.path, {"period": period, **source.params})
+        given = client.payload("GET", stats.path, {"period": period, **stats.params})
     yobi.control.reset()
     with yobi_client(yobi) as client:
-        counters = client.weekly_counters(WEEK.dates, {source.name: given})
+        counters = client.weekly_counters(WEEK.dates, {stats.name: given})
     pd.testing.assert_frame_equal(counters.frame, expected_counters(yobi, WEEK.dates))
     assert [calls(yobi, route) for route in (LOGIN, CALLS, TASKS, APPOINTMENTS)] == [1, 0, 1, 1]
 
@@ -166,7 +269,7 @@ def test_weekly_counters_fetch_only_the_sources_not_given(yobi):
 def test_weekly_counters_refuse_payloads_keyed_by_an_unknown_source(yobi):
     with (
         yobi_client(yobi) as client,
-        pytest.raises(ValueError, match=r"\['visits'\] are not stats sources.*'calls'"),
+        pytest.raises(ValueError, match=r"\['visits'\] are not stats endpoints.*'calls'"),
     ):
         client.weekly_counters(WEEK.dates, {"visits": {}})
     assert sum(yobi.control.requests()["counts"].values()) == 0
@@ -183,6 +286,58 @@ def test_a_week_only_partly_covered_by_a_period_is_recorded_day_by_day(yobi):
     assert counters.period == "7days"
 
 
+DUPLICATED = [("calls", "stats"), ("tasks", "by_tenant"), ("appointments", "locations")]
+
+
+def duplicate_row(sandbox: Sandbox, endpoint: str, rows: str, edits: object) -> DuplicateRow:
+    """Have the sandbox list one row of `endpoint` twice (`edits`: see sandbox/faults.py)."""
+    stats = BUILT_IN.endpoint(endpoint)
+    if stats.per_location:
+        location = sandbox.state.dataset.locations[3]
+        row = DuplicateRow(stats.route, location["tenant_id"], location["location_id"])
+        path = f"results.{rows}.location_id={row.location_id}"
+    else:
+        row = DuplicateRow(stats.route, sandbox.state.dataset.tenants[3]["tenant_id"], None)
+        path = f"results.{rows}.tenant_id={row.tenant_id}"
+    sandbox.control.set_faults(
+        {"corrupt": [{"route": stats.route, "path": path, "duplicate": edits}]}
+    )
+    return row
+
+
+@pytest.mark.parametrize(("endpoint", "rows"), DUPLICATED)
+def test_a_row_listed_twice_alike_is_counted_once_and_reported(yobi, endpoint, rows):
+    duplicated = duplicate_row(yobi, endpoint, rows, True)
+    with yobi_client(yobi) as client:
+        counters = client.weekly_counters(WEEK.dates)
+    pd.testing.assert_frame_equal(counters.frame, expected_counters(yobi, WEEK.dates))
+    assert counters.duplicates == (duplicated,)
+    record = (
+        f"tenant {duplicated.tenant_id}"
+        if duplicated.location_id is None
+        else f"location {duplicated.location_id} (tenant {duplicated.tenant_id})"
+    )
+    assert duplicated.note == (
+        f"Yobi {duplicated.endpoint} listed {record} twice with identical figures: counted once"
+    )
+
+
+@pytest.mark.parametrize(("endpoint", "rows"), DUPLICATED)
+def test_a_row_listed_twice_with_different_figures_fails_the_week_naming_it(yobi, endpoint, rows):
+    figure = next(iter(BUILT_IN.endpoint(endpoint).metrics.values())).paths[0]
+    duplicated = duplicate_row(yobi, endpoint, rows, {f"trend.-2.{figure}": 999})
+    with yobi_client(yobi) as client, pytest.raises(ConflictingRowsError) as caught:
+        client.weekly_counters(WEEK.dates)
+    message = str(caught.value)
+    assert message.startswith(
+        f"Yobi {duplicated.endpoint} failed: HTTP 200: {duplicated.record} is listed twice "
+        "with different figures"
+    )
+    assert "Fix: " in message
+    error = caught.value
+    assert (error.tenant_id, error.location_id) == (duplicated.tenant_id, duplicated.location_id)
+
+
 def test_a_missing_new_patients_key_is_a_missing_key_error_naming_path_and_fix(yobi):
     yobi.control.set_faults({"yobi": {"drop_keys": ["new_patients"]}})
     with yobi_client(yobi) as client, pytest.raises(MissingKeyError) as caught:
@@ -191,7 +346,35 @@ def test_a_missing_new_patients_key_is_a_missing_key_error_naming_path_and_fix(y
     assert f"Yobi {APPOINTMENTS} failed: HTTP 200" in message
     assert caught.value.key_path.startswith("results.locations[0].trend[")
     assert caught.value.key_path.endswith("].new_patients")
-    assert "KEYS['appointments.new_patients']" in message and "engagement-ranker spike" in message
+    assert "entry stats.appointments.metrics.new_patients" in message
+    assert "engagement-ranker spike" in message and "YOBI_CONTRACT_FILE" in message
+
+
+def contract_with(**changes: object) -> object:
+    """The built-in contract with top-level entries changed."""
+    return parse_contract(BUILT_IN.as_data() | changes, "test-contract.json")
+
+
+def test_utc_trend_buckets_fail_the_week_before_any_call_naming_the_field_and_fix(yobi):
+    contract = contract_with(bucket_timezone="UTC")
+    with (
+        yobi_client(yobi, contract=contract) as client,
+        pytest.raises(BucketTimezoneError) as caught,
+    ):
+        client.weekly_counters(WEEK.dates)
+    message = str(caught.value)
+    assert message.startswith(
+        "Yobi's trend buckets are UTC days (bucket_timezone in test-contract.json), but the "
+        "week is Sunday to Saturday in America/New_York"
+    )
+    assert "Fix: " in message and "engagement-ranker spike" in message
+    assert sum(yobi.control.requests()["counts"].values()) == 0
+
+
+def test_buckets_in_a_zone_with_new_yorks_days_are_summed(yobi):
+    with yobi_client(yobi, contract=contract_with(bucket_timezone="US/Eastern")) as client:
+        counters = client.weekly_counters(WEEK.dates)
+    pd.testing.assert_frame_equal(counters.frame, expected_counters(yobi, WEEK.dates))
 
 
 def test_a_week_older_than_90_days_is_refused_before_any_call(yobi):

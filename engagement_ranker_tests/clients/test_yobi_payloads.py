@@ -12,17 +12,24 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from engagement_ranker.clients.errors import ApiError, MalformedResponse
-from engagement_ranker.clients.yobi import STATS_SOURCES, YobiClient
+from engagement_ranker.clients.errors import ApiError, MalformedResponse, MissingKeyError
+from engagement_ranker.clients.yobi import YobiClient
+from engagement_ranker.clients.yobi_contract import (
+    BUILT_IN,
+    BUILT_IN_DATA,
+    YobiContract,
+    load_contract,
+    parse_contract,
+)
 from engagement_ranker_tests.clients.conftest import FAST_RETRY
 
 DAY = date(2026, 11, 16)
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
-PATHS = {source.name: source.path for source in STATS_SOURCES}
+PATHS = {stats.name: stats.path for stats in BUILT_IN.stats}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -39,7 +46,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer()
 
     def _answer(self) -> None:
-        path = urlsplit(self.path).path
+        url = urlsplit(self.path)
+        path = url.path
+        self.server.requests.append((path, parse_qs(url.query)))
         expires = int((NOW + timedelta(hours=1)).timestamp() * 1000)
         payload = self.server.payloads.get(path) or {
             "success": True,
@@ -56,6 +65,7 @@ class _Handler(BaseHTTPRequestHandler):
 class _ScriptedServer(ThreadingHTTPServer):
     daemon_threads = True
     payloads: dict[str, Any]
+    requests: list[tuple[str, dict[str, list[str]]]]  # (path, query) of every request
 
 
 @pytest.fixture
@@ -63,11 +73,16 @@ def scripted() -> Iterator[Callable[[dict[str, Any]], YobiClient]]:
     """Serve `{path: payload}` (login is built in) and return a client pointed at it."""
     server = _ScriptedServer(("127.0.0.1", 0), _Handler)
     server.payloads = {}
+    server.requests = []
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     clients: list[YobiClient] = []
 
-    def serve(results: dict[str, Any], bodies: dict[str, Any] | None = None) -> YobiClient:
+    def serve(
+        results: dict[str, Any],
+        bodies: dict[str, Any] | None = None,
+        contract: YobiContract = BUILT_IN,
+    ) -> YobiClient:
         """`results` are wrapped in Yobi's success envelope; `bodies` are served as given."""
         server.payloads = {path: {"success": True, "results": r} for path, r in results.items()}
         server.payloads |= bodies or {}
@@ -77,10 +92,12 @@ def scripted() -> Iterator[Callable[[dict[str, Any]], YobiClient]]:
             f"http://127.0.0.1:{server.server_address[1]}/api/v1",
             retry=FAST_RETRY,
             clock=lambda: NOW,
+            contract=contract,
         )
         clients.append(client)
         return client
 
+    serve.requests = server.requests  # type: ignore[attr-defined]
     yield serve
     for client in clients:
         client.close()
@@ -221,3 +238,40 @@ def test_a_login_token_of_the_wrong_type_is_described_not_quoted(scripted):
         client.tenants()
     assert "LEAKED-TOKEN-VALUE" not in str(caught.value)
     assert "results.token is dict" in str(caught.value)
+
+
+def test_a_field_yobi_renamed_is_read_once_the_contract_file_says_so(scripted, tmp_path):
+    payloads = stats()
+    for location in payloads["/api/v1" + PATHS["appointments"]]["locations"]:
+        for bucket in location["trend"]:
+            bucket["new_patient_appointments"] = bucket.pop("new_patients")
+    with pytest.raises(MissingKeyError) as caught:
+        scripted(payloads).weekly_counters([DAY])
+    assert "entry stats.appointments.metrics.new_patients" in str(caught.value)
+    assert "YOBI_CONTRACT_FILE" in str(caught.value)
+
+    data = json.loads(json.dumps(BUILT_IN_DATA))
+    data["stats"]["appointments"]["metrics"]["new_patients"] = ["new_patient_appointments"]
+    path = tmp_path / "yobi-contract.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    counters = scripted(payloads, contract=load_contract(path)).weekly_counters([DAY])
+    row = counters.frame.iloc[0]
+    assert (row["new_patients"], row["appointments"], row["missing_days"]) == (1, 5, "")
+
+
+def test_every_endpoint_and_parameter_comes_from_the_contract(scripted):
+    data = json.loads(json.dumps(BUILT_IN_DATA))
+    data["period_param"] = "range"
+    data["periods"] = {"last_month": 31}
+    data["stats"]["calls"]["path"] = "/admin/v2/calls"
+    data["stats"]["calls"]["keys"]["rows"] = ["results.by_tenant"]
+    payloads = stats()
+    payloads["/api/v1/admin/v2/calls"] = {
+        "by_tenant": payloads.pop("/api/v1" + PATHS["calls"])["stats"]
+    }
+    client = scripted(payloads, contract=parse_contract(data, "test"))
+    counters = client.weekly_counters([DAY])
+    assert counters.period == "last_month"
+    assert counters.frame.iloc[0]["calls"] == 3
+    calls = [query for path, query in scripted.requests if path == "/api/v1/admin/v2/calls"]
+    assert calls == [{"range": ["last_month"], "include_non_integrated": ["true"]}]

@@ -18,12 +18,8 @@ from engagement_ranker.clients.hubspot import (
     COMPANIES_UPDATE_PATH,
     SEARCH_PATH,
 )
-from engagement_ranker.clients.yobi import (
-    LOGIN,
-    STATS_SOURCES,
-    TENANTS,
-    TOKEN_REFRESH_MARGIN_SECONDS,
-)
+from engagement_ranker.clients.yobi import TOKEN_REFRESH_MARGIN_SECONDS
+from engagement_ranker.clients.yobi_contract import BUILT_IN
 from engagement_ranker.constants import (
     HTTP_TIMEOUT_SECONDS,
     PROP_RANK,
@@ -52,8 +48,8 @@ SEARCH = f"POST {SEARCH_PATH}"
 ASSOCIATIONS = f"POST {ASSOCIATIONS_PATH}"
 READ = f"POST {COMPANIES_READ_PATH}"
 UPDATE = f"POST {COMPANIES_UPDATE_PATH}"
-TENANT_LIST = " ".join(TENANTS)
-CALLS = next(f"GET {source.path}" for source in STATS_SOURCES if source.name == "calls")
+TENANT_LIST = BUILT_IN.tenants.route
+CALLS = BUILT_IN.endpoint("calls").route
 SLACK = f"POST {WEBHOOK_ROUTE}"
 # Every attempt at one call failing takes ~16 s (6 attempts, backoff from 0.5 s doubling).
 RETRY_ATTEMPTS = DEFAULT_RETRY.attempts
@@ -212,7 +208,7 @@ def reports_retries(service: str) -> Check:
 
 
 def logged_in_again(obs: Observation) -> list[str]:
-    logins = obs.requests["by_service"]["yobi"]["counts"].get(" ".join(LOGIN))
+    logins = obs.requests["by_service"]["yobi"]["counts"].get(BUILT_IN.login.route)
     return [] if (logins or 0) > 1 else [f"Yobi was logged into {logins} time(s), expected more"]
 
 
@@ -275,7 +271,7 @@ COMPLETES = {"expect": Outcome.COMPLETES, "hubspot": HubSpotState.COMPLETE}
 RETRIED = {"expect": Outcome.COMPLETES_AFTER_RETRIES, "hubspot": HubSpotState.COMPLETE}
 RESTORES = {"expect": Outcome.FAILS_AND_RESTORES, "hubspot": HubSpotState.RESTORED}
 SUMMARY_FAILS = {"expect": Outcome.FAILS_AFTER_WRITE, "hubspot": HubSpotState.COMPLETE}
-TENANT_CONTRACT = "update KEYS in engagement_ranker/clients/yobi.py"
+TENANT_CONTRACT = f"name that file in {Env.YOBI_CONTRACT_FILE}"
 
 ROWS: tuple[Row, ...] = (
     Row(BASELINE, **COMPLETES),

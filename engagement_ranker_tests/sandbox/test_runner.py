@@ -231,3 +231,13 @@ def test_serve_prints_the_environment_serves_and_stops_on_sigterm() -> None:
         if process.poll() is None:
             process.kill()
             process.wait(timeout=10)
+
+
+def test_a_sparse_sandbox_names_its_contract_file_while_it_runs(make_sandbox: MakeSandbox) -> None:
+    box = make_sandbox(SandboxConfig(companies=5, yobi_sparse=True))
+    env = box.env
+    assert set(env) == {str(key) for key in ENV_KEYS | {Env.YOBI_CONTRACT_FILE}}
+    path = env[Env.YOBI_CONTRACT_FILE]
+    assert os.path.isfile(path)
+    box.stop()
+    assert not os.path.exists(path)

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
-from engagement_ranker.constants import TIMEZONE
+from engagement_ranker.clients.yobi_contract import BUILT_IN, Trends, load_contract
+from engagement_ranker.constants import TIMEZONE, Env
 from engagement_ranker.sandbox import Sandbox, SandboxConfig
+from engagement_ranker.sandbox.control import SandboxControlError
 from engagement_ranker.sandbox.yobi import period_days
 
 ZONE = ZoneInfo(TIMEZONE)
@@ -285,6 +290,136 @@ def test_trend_short_by_days_keeps_the_totals(yobi: Yobi) -> None:
     for before, after in zip(full, short, strict=True):
         assert [b["date"] for b in after["trend"]] == _days("7days")[:-2]
         assert after["total_calls"] == before["total_calls"]
+
+
+@pytest.mark.parametrize(
+    ("route", "rows", "identity", "edits"),
+    [
+        ("/admin/pms/stats/calls-by-tenant", "stats", "tenant_id", True),
+        ("/admin/pms/stats/calls-by-tenant", "stats", "tenant_id", {"trend.0.total_calls": 999}),
+        ("/admin/dental-tenants/tasks/created", "by_tenant", "tenant_id", {"total.created": 0}),
+        (
+            "/admin/pms/stats/appointments-by-location",
+            "locations",
+            "location_id",
+            {"trend.-1.new_patients": 7, "stats.extra": "x"},
+        ),
+    ],
+)
+def test_a_duplicated_row_is_an_exact_copy_or_carries_the_given_edits(
+    yobi: Yobi, route: str, rows: str, identity: str, edits: Any
+) -> None:
+    clean = yobi.results(route, period="7days")[rows]
+    chosen = clean[2][identity]
+    yobi.box.control.set_faults(
+        {
+            "corrupt": [
+                {
+                    "route": f"GET {route}",
+                    "path": f"results.{rows}.{identity}={chosen}",
+                    "duplicate": edits,
+                }
+            ]
+        }
+    )
+    served = yobi.results(route, period="7days")[rows]
+    assert served[:3] == clean[:3] and served[4:] == clean[3:]
+    copy = json.loads(json.dumps(clean[2]))
+    for path, value in ({} if edits is True else edits).items():
+        *parents, last = path.split(".")
+        holder = copy
+        for step in parents:
+            holder = holder[int(step)] if isinstance(holder, list) else holder[step]
+        holder[int(last) if isinstance(holder, list) else last] = value
+    assert served[3] == copy
+    assert (served[3] == clean[2]) is (edits is True)
+
+
+@pytest.mark.parametrize(
+    ("duplicate", "message"),
+    [
+        ("yes", "use true"),
+        ({}, "use true"),
+        ({"trend..x": 1}, "dotted path"),
+        ([1], "use true"),
+    ],
+)
+def test_a_duplicate_with_edits_that_cannot_apply_is_refused(
+    box: Sandbox, duplicate: Any, message: str
+) -> None:
+    entry = {"route": "GET /admin/pms/locations", "path": "results.0", "duplicate": duplicate}
+    with pytest.raises(SandboxControlError, match=message):
+        box.control.set_faults({"corrupt": [entry]})
+
+
+def test_answers_are_dated_by_the_sandbox_clock(yobi: Yobi) -> None:
+    served = parsedate_to_datetime(yobi.get("/admin/pms/locations").headers["Date"])
+    assert NOW <= served <= NOW + timedelta(minutes=1)
+
+
+def test_buckets_can_be_days_of_another_zone(make_sandbox: Callable[..., Sandbox]) -> None:
+    evening = datetime(2026, 11, 22, 21, 30, tzinfo=ZONE)  # already Monday in UTC
+    box = make_sandbox(SandboxConfig(companies=5, now=evening, yobi_bucket_timezone="UTC", seed=5))
+    client = Yobi(box)
+    assert client.login().status_code == 200
+    row = client.results("/admin/pms/stats/calls-by-tenant", period="7days")["stats"][0]
+    assert [b["date"] for b in row["trend"]] == [f"2026-11-{d}" for d in range(17, 24)]
+    client.http.close()
+
+
+def test_a_bucket_zone_that_does_not_exist_is_refused() -> None:
+    with pytest.raises(ValueError, match="yobi_bucket_timezone is 'Mars/Base'; use an IANA"):
+        SandboxConfig(yobi_bucket_timezone="Mars/Base")
+
+
+# --- sparse mode --------------------------------------------------------------------------
+SPARSE_ROUTES = [
+    ("/admin/pms/stats/calls-by-tenant", "stats", "tenant_id", ("total_calls",)),
+    ("/admin/dental-tenants/tasks/created", "by_tenant", "tenant_id", ("created",)),
+    (
+        "/admin/pms/stats/appointments-by-location",
+        "locations",
+        "location_id",
+        ("total_appointments", "new_patients"),
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def sparse_box() -> Iterator[Sandbox]:
+    with Sandbox(SandboxConfig(seed=5, companies=60, now=NOW, yobi_sparse=True)) as sandbox:
+        yield sandbox
+
+
+@pytest.mark.parametrize(("route", "rows", "identity", "counters"), SPARSE_ROUTES)
+def test_sparse_mode_leaves_out_zero_days_and_idle_rows_and_nothing_else(
+    yobi: Yobi, sparse_box: Sandbox, route: str, rows: str, identity: str, counters: tuple
+) -> None:
+    dense = yobi.results(route, period="30days")[rows]
+    sparse_yobi = Yobi(sparse_box)
+    assert sparse_yobi.login().status_code == 200
+    sparse = {row[identity]: row for row in sparse_yobi.results(route, period="30days")[rows]}
+    sparse_yobi.http.close()
+    idle = 0
+    for row in dense:
+        active = [b for b in row["trend"] if any(b[counter] for counter in counters)]
+        if not active:
+            assert row[identity] not in sparse, f"{identity} {row[identity]} has no activity"
+            idle += 1
+            continue
+        assert sparse[row[identity]]["trend"] == active
+        assert {k: v for k, v in sparse[row[identity]].items() if k != "trend"} == {
+            k: v for k, v in row.items() if k != "trend"
+        }
+    assert len(sparse) == len(dense) - idle
+    assert idle > 0, "the dataset has no idle row: the test proves nothing"
+    assert any(len(row["trend"]) < 30 for row in sparse.values()), "no day was left out"
+
+
+def test_a_sparse_sandbox_names_a_contract_with_sparse_trends(sparse_box: Sandbox) -> None:
+    contract = load_contract(sparse_box.env[Env.YOBI_CONTRACT_FILE])
+    assert {stats.trends for stats in contract.stats} == {Trends.SPARSE}
+    assert replace(contract, stats=BUILT_IN.stats) == BUILT_IN
 
 
 # --- transport faults ---------------------------------------------------------------------
