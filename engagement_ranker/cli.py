@@ -45,6 +45,15 @@ def main() -> None:
 @click.option("--yobi-port", default=0, show_default=True)
 @click.option("--slack-port", default=0, show_default=True)
 @click.option("--smtp-port", default=0, show_default=True)
+@click.option(
+    "--yobi-sparse", is_flag=True, help="Yobi omits zero-activity days and tenants (sparse trends)."
+)
+@click.option(
+    "--yobi-bucket-timezone",
+    default="America/New_York",
+    show_default=True,
+    help="The zone whose days Yobi's trend buckets are.",
+)
 def sandbox(**options: Any) -> None:
     """Start the HubSpot, Yobi, Slack and SMTP stand-ins and print the environment to use."""
     from engagement_ranker.sandbox.runner import serve

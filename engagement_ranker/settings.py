@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from engagement_ranker.clients.http import redact
+from engagement_ranker.clients.yobi_contract import BUILT_IN, YobiContract, load_contract
 from engagement_ranker.constants import (
     DEFAULT_HUBSPOT_BASE_URL,
     DEFAULT_INTERNAL_YOBI_EMAIL_DOMAINS,
@@ -304,6 +305,14 @@ class HubSpotSettings(SettingsGroup):
     )
 
 
+def _read_contract(value: object, variable: str) -> YobiContract:
+    """The Yobi contract in the file the variable names (a spike finding, saved)."""
+    try:
+        return load_contract(str(value))
+    except ValueError as error:
+        raise SettingError(f"{variable}: {error}") from None
+
+
 class YobiSettings(SettingsGroup):
     SECRETS = (Env.YOBI_PASSWORD,)
 
@@ -320,6 +329,9 @@ class YobiSettings(SettingsGroup):
         frozenset[str], _validated(_parse_domains, Env.INTERNAL_YOBI_USER_EMAIL_DOMAINS)
     ] = Field(
         frozenset(DEFAULT_INTERNAL_YOBI_EMAIL_DOMAINS), alias=Env.INTERNAL_YOBI_USER_EMAIL_DOMAINS
+    )
+    contract: Annotated[YobiContract, _validated(_read_contract, Env.YOBI_CONTRACT_FILE)] = Field(
+        BUILT_IN, alias=Env.YOBI_CONTRACT_FILE
     )
 
 

@@ -184,13 +184,16 @@ def weekly_metrics(
 ) -> dg.Output[Reported]:
     """The four counters of every tenant for exactly this Sun–Sat week, from daily trend buckets."""
     week = week_of(context)
-    counters, warnings = yobi.read(lambda client: client.weekly_counters(week.dates))
+    tenants = set(yobi_tenants["tenant_id"].astype(int))
+    counters, warnings = yobi.read(
+        lambda client: client.weekly_counters(week.dates, tenants=tenants)
+    )
     metrics = (
         yobi_tenants[["tenant_id"]]
         .merge(counters.frame, on="tenant_id", how="left")
         .assign(period=counters.period)
     )
-    metrics["missing_days"] = metrics["missing_days"].fillna("")
+    metrics[["missing_days", "absent_from"]] = metrics[["missing_days", "absent_from"]].fillna("")
     # Gaps block the week only for tenants we rank (week_covered_by_trends); all are reported.
     gaps = [
         Anomaly(
@@ -200,10 +203,23 @@ def weekly_metrics(
         )
         for row in metrics[metrics["missing_days"] != ""].itertuples(index=False)
     ]
+    absent = [
+        Anomaly(
+            AnomalyKind.MISSING_METRICS,
+            f"Yobi tenant {row.tenant_id}: no row in {row.absent_from} (sparse trends), "
+            "counted as zero",
+            tenant_id=int(row.tenant_id),
+        )
+        for row in metrics[metrics["absent_from"] != ""].itertuples(index=False)
+    ]
+    repeated = [
+        Anomaly(AnomalyKind.API_WARNING, duplicate.note, tenant_id=duplicate.tenant_id)
+        for duplicate in counters.duplicates
+    ]
     return _reported(
         context,
         metrics,
-        [*gaps, *_api_warnings("Yobi", warnings)],
+        [*gaps, *absent, *repeated, *_api_warnings("Yobi", warnings)],
         week_start=week.start.isoformat(),
         week_end=week.end.isoformat(),
         period=counters.period,

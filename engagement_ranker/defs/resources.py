@@ -45,6 +45,7 @@ class SettingsResource(dg.ConfigurableResource):
     yobi_email: str | None = None
     yobi_password: str | None = None
     yobi_base_url: str | None = None
+    yobi_contract_file: str | None = None
     slack_webhook_url: str | None = None
     smtp_host: str | None = None
     smtp_port: str | None = None
@@ -148,6 +149,7 @@ class YobiResource(dg.ConfigurableResource):
             base_url=yobi.base_url,
             timeout=self.timeout_seconds,
             internal_email_domains=sorted(yobi.internal_email_domains),
+            contract=yobi.contract,
         )
 
 

@@ -79,11 +79,14 @@ class Harness:
 def harness(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> Iterator[Harness]:
-    """Parametrize indirectly with a company count for a bigger dataset (default COMPANIES)."""
+    """Parametrize indirectly with a company count for a bigger dataset (default COMPANIES),
+    or with a whole SandboxConfig."""
     for variable in Env:
         monkeypatch.delenv(variable.value, raising=False)
     monkeypatch.setenv(Env.ENGAGEMENT_DUCKDB_PATH, str(tmp_path / "warehouse.duckdb"))
-    with Sandbox(SandboxConfig(companies=getattr(request, "param", COMPANIES))) as box:
+    param = getattr(request, "param", COMPANIES)
+    config = param if isinstance(param, SandboxConfig) else SandboxConfig(companies=param)
+    with Sandbox(config) as box:
         for name, value in box.env.items():
             monkeypatch.setenv(name, value)
         (tmp_path / "dagster").mkdir()

@@ -1,0 +1,60 @@
+"""Yobi's contract in a whole run: sparse trends rank with zeros, UTC buckets fail fast."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from engagement_ranker.clients.yobi_contract import BUILT_IN
+from engagement_ranker.constants import METRICS, Env
+from engagement_ranker.defs.alerts import error_text
+from engagement_ranker.sandbox import SandboxConfig
+from engagement_ranker_tests.defs.conftest import COMPANIES, Harness
+
+
+@pytest.mark.parametrize(
+    "harness", [SandboxConfig(companies=COMPANIES, yobi_sparse=True)], indirect=True
+)
+def test_a_sparse_week_ranks_with_zeros_for_the_days_and_tenants_yobi_left_out(
+    harness: Harness,
+) -> None:
+    result = harness.run(mode="dry-run")
+
+    assert result.success
+    metrics = result.asset_value("weekly_metrics")
+    table = metrics.table
+    assert (table["missing_days"] == "").all()
+    absent = table[table["absent_from"] != ""]
+    assert len(absent), "the sparse sandbox left no tenant out"
+    assert (absent[[m.value for m in METRICS]].fillna(-1) >= 0).all().all()
+    notes = [a.message for a in metrics.anomalies if "counted as zero" in a.message]
+    assert len(notes) == len(absent)
+    ranked = harness.ranked()
+    mapped_absent = ranked[ranked["tenant_id"].isin(absent["tenant_id"])]
+    assert len(mapped_absent), "no ranked company's tenant was absent from an endpoint"
+
+
+@pytest.mark.parametrize(
+    "harness", [SandboxConfig(companies=COMPANIES, yobi_bucket_timezone="UTC")], indirect=True
+)
+def test_utc_day_buckets_fail_the_week_before_anything_is_ranked(
+    harness: Harness, tmp_path: Path
+) -> None:
+    """The spike found Yobi's days are UTC days and the contract says so: the exact ET week
+    cannot be summed from them, so the week fails fast with that reason."""
+    contract = tmp_path / "yobi-contract.json"
+    contract.write_text(replace(BUILT_IN, bucket_timezone="UTC").to_json(), encoding="utf-8")
+    harness.setenv(Env.YOBI_CONTRACT_FILE, str(contract))
+
+    result = harness.run(mode="full")
+
+    assert not result.success
+    assert harness.control.writes() == []
+    failure = result.failure_data_for_node("weekly_metrics")
+    assert failure is not None
+    assert "bucket_timezone" in error_text(failure.error)
+    materialized = {e.asset_key for e in result.get_asset_materialization_events()}
+    assert dg.AssetKey("ranked_scores") not in materialized
