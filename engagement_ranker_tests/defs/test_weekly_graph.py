@@ -10,12 +10,15 @@ import dagster as dg
 import pytest
 
 from engagement_ranker.constants import (
+    DEFAULT_HUBSPOT_API_VERSION,
     ENGAGEMENT_PROPERTIES,
     HUBSPOT_BATCH_UPDATE_MAX,
+    HUBSPOT_ROUTES,
     PROP_RANK,
     PROP_SCORE,
     PROP_TIER,
     Env,
+    HubSpotOperation,
 )
 from engagement_ranker.defs.alerts import error_text
 from engagement_ranker.defs.checks import ALL_CHECKS, GATING_CHECK_KEYS
@@ -305,7 +308,8 @@ def test_bad_settings_are_all_named_at_the_start_and_nothing_is_written(harness:
     )
 
 
-PROPERTY_DEFINITION = "GET /crm/v3/properties/companies/{propertyName}"
+HUBSPOT = HUBSPOT_ROUTES[DEFAULT_HUBSPOT_API_VERSION]  # the path family a run speaks by default
+PROPERTY_DEFINITION = HUBSPOT[HubSpotOperation.COMPANY_PROPERTY]
 YOBI_LOGIN = "POST /users/login"
 YOBI_TENANTS = "GET /admin/dental-tenants/list"
 YOBI_STATS = (
@@ -319,7 +323,7 @@ def test_the_weeks_yobi_counters_download_while_hubspot_is_still_searching(
     harness: Harness,
 ) -> None:
     """Steps run one at a time in process; weekly_metrics' download must not wait for them."""
-    search = "POST /crm/v3/objects/contacts/search"
+    search = HUBSPOT[HubSpotOperation.CONTACTS_SEARCH]
     # HubSpot's first search page hangs for 5 s, then is dropped and retried.
     harness.control.set_faults(
         {"timeout_seconds": 5, "routes": {search: {"bursts": [{"nth": 1, "error": "timeout"}]}}}
