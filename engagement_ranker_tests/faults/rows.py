@@ -30,6 +30,7 @@ from engagement_ranker.constants import (
     TIER_BOTTOM,
     TIMEZONE,
     Env,
+    HubSpotApiVersion,
     HubSpotOperation,
 )
 from engagement_ranker.core.anomalies import AnomalyKind
@@ -236,6 +237,17 @@ def names_the_companies_to_fix(obs: Observation) -> list[str]:
     return [f"the alert names companies {holding}, which hold a status"] if holding else []
 
 
+def speaks_only(version: HubSpotApiVersion) -> Check:
+    """Every HubSpot call of the trial went to a path of `version`'s family."""
+
+    def check(obs: Observation) -> list[str]:
+        used = set(obs.requests["by_service"]["hubspot"]["counts"])
+        strays = sorted(used - set(HUBSPOT_ROUTES[version].values()))
+        return [f"HubSpot was called outside its {version} paths: {strays}"] if strays else []
+
+    return check
+
+
 def logged_in_again(obs: Observation) -> list[str]:
     logins = obs.requests["by_service"]["yobi"]["counts"].get(" ".join(LOGIN))
     return [] if (logins or 0) > 1 else [f"Yobi was logged into {logins} time(s), expected more"]
@@ -303,7 +315,13 @@ SUMMARY_FAILS = {"expect": Outcome.FAILS_AFTER_WRITE, "hubspot": HubSpotState.CO
 TENANT_CONTRACT = "update KEYS in engagement_ranker/clients/yobi.py"
 
 ROWS: tuple[Row, ...] = (
-    Row(BASELINE, **COMPLETES),
+    Row(BASELINE, checks=(speaks_only(DEFAULT_HUBSPOT_API_VERSION),), **COMPLETES),
+    Row(
+        f"HubSpot legacy paths ({Env.HUBSPOT_API_VERSION}=legacy)",
+        setup=lambda trial: trial.set_env(Env.HUBSPOT_API_VERSION, HubSpotApiVersion.LEGACY),
+        checks=(speaks_only(HubSpotApiVersion.LEGACY),),
+        **COMPLETES,
+    ),
     # --- HubSpot while reading ---------------------------------------------------------------
     Row(
         "HubSpot 401: token revoked",
