@@ -105,6 +105,8 @@ FIX_RATE = (
 FIX_VALIDATION = "correct the listed values to fit each property's definition (type, options)"
 FIX_RULES_PAGE = "HubSpot Settings > Properties > {name} > Rules"
 TRACE_PREFIX = "company-"
+# The code of a finding HubSpot gave none: no ground to call it a rule's refusal.
+NO_CODE = "?"
 FIX_MALFORMED = "HubSpot answered outside its documented contract: rerun; if it persists, report it"
 
 _limiters: dict[tuple[str, str, str], tuple[SlidingWindowLimiter, SlidingWindowLimiter]] = {}
@@ -507,7 +509,7 @@ class HubSpotClient(ClosingClient):
 
     def validation_rules(self, names: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
         """The property validation rules on each named company property ([]: none), in one
-        call to the property validation API: from 2026-09 every one applies to API writes."""
+        call to the property validation API; HubSpot holds API writes to every one of them."""
         names = self._property_names(names)
         params = {"objectTypeId": HUBSPOT_COMPANY_OBJECT_TYPE_ID}
         endpoint = self.endpoint(Op.PROPERTY_VALIDATIONS, **params)
@@ -773,7 +775,7 @@ class HubSpotClient(ClosingClient):
             names = context.get("propertyName") or [error.get("in") or error.get("name")]
             key = (
                 names[0] if isinstance(names, list) and names else None,
-                str(error.get("code") or error.get("subCategory") or "?"),
+                str(error.get("code") or error.get("subCategory") or NO_CODE),
                 redact(str(error.get("message", "")), (self._token,)),
             )
             grouped.setdefault(key, set()).update(self._companies(context, traces))
@@ -786,8 +788,12 @@ class HubSpotClient(ClosingClient):
         self, error: ValidationError, written: set[str]
     ) -> ValidationRuleRefusal | None:
         """`error` as a validation rule's refusal, naming for each rule what fixes it; None
-        when every finding is about a value and its property's definition."""
-        rules = [code for code in error.codes if code.code not in HUBSPOT_DEFINITION_CODES]
+        when every finding is about a value and its property's definition (or has no code)."""
+        rules = [
+            code
+            for code in error.codes
+            if code.code not in HUBSPOT_DEFINITION_CODES and code.code != NO_CODE
+        ]
         if not rules:
             return None
         fixes = []
@@ -801,9 +807,9 @@ class HubSpotClient(ClosingClient):
             else:
                 where = f" on companies {listed(code.company_ids)}" if code.company_ids else ""
                 fixes.append(
-                    f"set {name}{where} in HubSpot (the portal's {code.code} rule requires it "
-                    f"when {', '.join(sorted(written))} are written), or have a HubSpot admin "
-                    "exempt this app from that rule"
+                    f"set {name}{where} in HubSpot (a validation rule of the portal, "
+                    f"{code.code}, requires it for this write), or have a HubSpot admin exempt "
+                    "this app from that rule"
                 )
         if len(rules) < len(error.codes):
             fixes.append(FIX_VALIDATION)
