@@ -105,7 +105,6 @@ class Refusal:
     """Why a batch update is refused: `property` `code` `message`, for the inputs `traces`."""
 
     property: str
-    value: str
     code: str
     message: str
     traces: tuple[str, ...] = ()
@@ -452,9 +451,9 @@ class HubSpotService(JsonService):
                 [self._planned_rejection(rejection, updates, traces)]
                 if rejection is not None
                 else [
-                    Refusal(*problem, traces=(trace,) if trace else ())
+                    Refusal(name, code, message, (trace,) if trace else ())
                     for (_, props), trace in zip(updates, traces, strict=True)
-                    for problem in self._invalid_values(props)
+                    for name, _, code, message in self._invalid_values(props)
                 ]
             )
             if problems:
@@ -561,16 +560,14 @@ class HubSpotService(JsonService):
                     if dated and not after.get(rule.requires):
                         message = f"{rule.requires} is required when {rule.property} is set."
                         refusals.append(
-                            Refusal(rule.requires, "", CONDITIONAL_RULE_CODE, message, traced)
+                            Refusal(rule.requires, CONDITIONAL_RULE_CODE, message, traced)
                         )
                 elif _breaks(rule, value):
                     message = (
                         f'"{value}" does not meet the {rule.rule_type} rule '
                         f"({', '.join(rule.arguments)}) of {rule.property}."
                     )
-                    refusals.append(
-                        Refusal(rule.property, value, str(rule.rule_type), message, traced)
-                    )
+                    refusals.append(Refusal(rule.property, str(rule.rule_type), message, traced))
         return refusals
 
     def _planned_rejection(
@@ -601,7 +598,7 @@ class HubSpotService(JsonService):
             "READ_ONLY_VALUE": _read_only(name),
         }
         traced = (trace,) if trace else ()
-        return Refusal(name, value or "", rejection.code, messages[rejection.code], traced)
+        return Refusal(name, rejection.code, messages[rejection.code], traced)
 
     # --- single objects and property definitions ---------------------------------------------
     def _getter(self, obj: ObjectType) -> Callable[[Request], Response]:
