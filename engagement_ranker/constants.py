@@ -44,6 +44,92 @@ HUBSPOT_WINDOW_SECONDS = 10
 HUBSPOT_TIER_LIMITS: dict[str, int] = {"free": 100, "pro": 190}  # requests per rolling 10 s
 # Every object's numeric id as a searchable, sortable property (the keyset cursor).
 HUBSPOT_ID_PROPERTY = "hs_object_id"
+# HubSpot's objectTypeId of companies, as the property validation API names object types.
+HUBSPOT_COMPANY_OBJECT_TYPE_ID = "0-2"
+# The codes of a 400 VALIDATION_ERROR that say a value does not fit its property's definition;
+# any other code on a write is a portal validation rule refusing it (reference/hubspot-api.md).
+HUBSPOT_DEFINITION_CODES: frozenset[str] = frozenset(
+    {
+        "INVALID_BOOLEAN",
+        "INVALID_DATE",
+        "INVALID_DECIMAL",
+        "INVALID_INTEGER",
+        "INVALID_LONG",
+        "INVALID_OPTION",
+        "PROPERTY_DOESNT_EXIST",
+        "READ_ONLY_VALUE",
+    }
+)
+
+
+class HubSpotApiVersion(StrEnum):
+    """The path family the client speaks (HUBSPOT_API_VERSION)."""
+
+    V2026_09 = "2026-09"  # /crm/objects/2026-09/..., validation rules enforced on writes
+    LEGACY = "legacy"  # /crm/v3 and /crm/v4: unsupported from September 2027
+
+
+DEFAULT_HUBSPOT_API_VERSION = HubSpotApiVersion.V2026_09
+
+
+class HubSpotOperation(StrEnum):
+    """Each HubSpot call the product or the sandbox serves, whatever its path family."""
+
+    CONTACTS_SEARCH = "contacts search"
+    COMPANIES_SEARCH = "companies search"
+    CONTACT_COMPANIES = "contact to company associations batch read"
+    COMPANIES_READ = "companies batch read"
+    COMPANIES_UPDATE = "companies batch update"
+    COMPANY = "one company"
+    CONTACT = "one contact"
+    COMPANY_PROPERTIES = "company property definitions"
+    COMPANY_PROPERTY = "one company property definition"
+    PROPERTY_VALIDATIONS = "an object's property validation rules"
+    PROPERTY_VALIDATION = "one property's validation rules"
+
+
+# "METHOD /path/template" of every operation in each family: the client's paths and the
+# sandbox's routes (its request-log keys). The 2026-09 paths as HubSpot's 2026-09 reference
+# gives them (developers.hubspot.com/docs/api-reference/latest/..., checked against the 2026-09
+# rollouts of HubSpot/HubSpot-public-api-spec-collection; docs/internals.md lists each source).
+HUBSPOT_ROUTES: dict[HubSpotApiVersion, dict[HubSpotOperation, str]] = {
+    HubSpotApiVersion.V2026_09: {
+        HubSpotOperation.CONTACTS_SEARCH: "POST /crm/objects/2026-09/contacts/search",
+        HubSpotOperation.COMPANIES_SEARCH: "POST /crm/objects/2026-09/companies/search",
+        HubSpotOperation.CONTACT_COMPANIES: (
+            "POST /crm/associations/2026-09/contacts/companies/batch/read"
+        ),
+        HubSpotOperation.COMPANIES_READ: "POST /crm/objects/2026-09/companies/batch/read",
+        HubSpotOperation.COMPANIES_UPDATE: "POST /crm/objects/2026-09/companies/batch/update",
+        HubSpotOperation.COMPANY: "GET /crm/objects/2026-09/companies/{companyId}",
+        HubSpotOperation.CONTACT: "GET /crm/objects/2026-09/contacts/{contactId}",
+        HubSpotOperation.COMPANY_PROPERTIES: "GET /crm/properties/2026-09/companies",
+        HubSpotOperation.COMPANY_PROPERTY: "GET /crm/properties/2026-09/companies/{propertyName}",
+        HubSpotOperation.PROPERTY_VALIDATIONS: (
+            "GET /crm/property-validations/2026-09/{objectTypeId}"
+        ),
+        HubSpotOperation.PROPERTY_VALIDATION: (
+            "GET /crm/property-validations/2026-09/{objectTypeId}/{propertyName}"
+        ),
+    },
+    HubSpotApiVersion.LEGACY: {
+        HubSpotOperation.CONTACTS_SEARCH: "POST /crm/v3/objects/contacts/search",
+        HubSpotOperation.COMPANIES_SEARCH: "POST /crm/v3/objects/companies/search",
+        HubSpotOperation.CONTACT_COMPANIES: (
+            "POST /crm/v4/associations/contacts/companies/batch/read"
+        ),
+        HubSpotOperation.COMPANIES_READ: "POST /crm/v3/objects/companies/batch/read",
+        HubSpotOperation.COMPANIES_UPDATE: "POST /crm/v3/objects/companies/batch/update",
+        HubSpotOperation.COMPANY: "GET /crm/v3/objects/companies/{companyId}",
+        HubSpotOperation.CONTACT: "GET /crm/v3/objects/contacts/{contactId}",
+        HubSpotOperation.COMPANY_PROPERTIES: "GET /crm/v3/properties/companies",
+        HubSpotOperation.COMPANY_PROPERTY: "GET /crm/v3/properties/companies/{propertyName}",
+        HubSpotOperation.PROPERTY_VALIDATIONS: "GET /crm/v3/property-validations/{objectTypeId}",
+        HubSpotOperation.PROPERTY_VALIDATION: (
+            "GET /crm/v3/property-validations/{objectTypeId}/{propertyName}"
+        ),
+    },
+}
 
 # Yobi's stats periods, shortest first, with the days each reaches back from today.
 YOBI_PERIODS: tuple[tuple[str, int], ...] = (("7days", 7), ("30days", 30), ("90days", 90))
@@ -144,6 +230,7 @@ class Env(StrEnum):
     HUBSPOT_ACCESS_TOKEN = "HUBSPOT_ACCESS_TOKEN"
     HUBSPOT_BASE_URL = "HUBSPOT_BASE_URL"
     HUBSPOT_TIER = "HUBSPOT_TIER"
+    HUBSPOT_API_VERSION = "HUBSPOT_API_VERSION"
     YOBI_EMAIL = "YOBI_EMAIL"
     YOBI_PASSWORD = "YOBI_PASSWORD"
     YOBI_BASE_URL = "YOBI_BASE_URL"

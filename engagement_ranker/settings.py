@@ -27,6 +27,7 @@ from pydantic import (
 from engagement_ranker.clients.http import redact
 from engagement_ranker.clients.yobi_contract import BUILT_IN, YobiContract, load_contract
 from engagement_ranker.constants import (
+    DEFAULT_HUBSPOT_API_VERSION,
     DEFAULT_HUBSPOT_BASE_URL,
     DEFAULT_INTERNAL_YOBI_EMAIL_DOMAINS,
     DEFAULT_MAPPING_COVERAGE_MIN,
@@ -34,6 +35,7 @@ from engagement_ranker.constants import (
     HUBSPOT_TIER_LIMITS,
     TIMEZONE,
     Env,
+    HubSpotApiVersion,
     WriteMode,
 )
 from engagement_ranker.core.identity import (
@@ -112,6 +114,17 @@ def _parse_tier(value: object, variable: str) -> str:
         tiers = ", ".join(f"{t} ({n} requests/10 s)" for t, n in HUBSPOT_TIER_LIMITS.items())
         raise SettingError(f"{_shown(variable, str(value))} is not a HubSpot tier: use {tiers}")
     return str(value)
+
+
+def _parse_api_version(value: object, variable: str) -> HubSpotApiVersion:
+    try:
+        return HubSpotApiVersion(str(value).strip().lower())
+    except ValueError:
+        versions = ", ".join(v.value for v in HubSpotApiVersion)
+        raise SettingError(
+            f"{_shown(variable, str(value))} is not an API version this job speaks: use one of "
+            f"{versions} (legacy: HubSpot's /crm/v3 paths, supported until September 2027)"
+        ) from None
 
 
 def _parse_email(value: object, variable: str) -> str:
@@ -303,6 +316,9 @@ class HubSpotSettings(SettingsGroup):
     tier: Annotated[str, _validated(_parse_tier, Env.HUBSPOT_TIER)] = Field(
         "free", alias=Env.HUBSPOT_TIER
     )
+    api_version: Annotated[
+        HubSpotApiVersion, _validated(_parse_api_version, Env.HUBSPOT_API_VERSION)
+    ] = Field(DEFAULT_HUBSPOT_API_VERSION, alias=Env.HUBSPOT_API_VERSION)
 
 
 def _read_contract(value: object, variable: str) -> YobiContract:

@@ -3,11 +3,12 @@
 Before the job may write, the spec wants proof that the Yobi account reaches every
 cross-tenant endpoint with every field the job reads for an exact Sun–Sat week, and that
 HubSpot's customer companies can be mapped to Yobi tenants. This checks both, plus the
-HubSpot token and property definitions, against whatever the environment points at, through
-the job's own clients, Yobi contract and resolver, so a PASS means the job will find what it
-needs. For Yobi it also measures what the contract must say (dense or sparse trends per
-endpoint, which days the buckets are) and prints the contract it observed, ready to save as
-the file YOBI_CONTRACT_FILE names. It only reads: it never calls a HubSpot write.
+HubSpot token, property definitions and validation rules (in the API version the job speaks),
+against whatever the environment points at, through the job's own clients, Yobi contract and
+resolver, so a PASS means the job will find what it needs. For Yobi it also measures what the
+contract must say (dense or sparse trends per endpoint, which days the buckets are) and prints
+the contract it observed, ready to save as the file YOBI_CONTRACT_FILE names. It only reads:
+it never calls a HubSpot write.
 
 Exit codes: 0 every verification passed, 1 at least one failed, 2 bad command-line input.
 """
@@ -41,12 +42,14 @@ from engagement_ranker.clients.yobi_contract import (
     load_contract,
 )
 from engagement_ranker.constants import (
+    DEFAULT_HUBSPOT_API_VERSION,
     DEFAULT_HUBSPOT_BASE_URL,
     DEFAULT_YOBI_BASE_URL,
     ENGAGEMENT_PROPERTIES,
     METRICS,
     TIMEZONE,
     Env,
+    HubSpotApiVersion,
     MatchMethod,
 )
 from engagement_ranker.core.identity import (
@@ -100,6 +103,15 @@ SECRET_VARIABLES: tuple[Env, ...] = (
 FIX_SEPARATOR = ". Fix: "
 FIX_SETTINGS = "correct the variable named above and rerun `engagement-ranker spike`"
 FIX_PROPERTIES = "correct the company properties in HubSpot as each problem says, then rerun"
+FIX_RULES = (
+    "have a HubSpot admin exempt the property from these rules, or confirm every engagement "
+    "value passes them (HubSpot Settings > Properties > the property > Rules)"
+)
+# What the property validation API cannot show: from 2026-09, conditional rules apply too.
+CONDITIONAL_RULES_NOTE = (
+    "conditional rules (a property required when another is written) are not listed by the "
+    "property validation API; from 2026-09 they apply to writes, and a refusal names the rule"
+)
 FIX_UPSTREAM = "fix the HubSpot and Yobi failures above, then rerun"
 FIX_UNIVERSE = (
     "check that customer contacts have lifecyclestage=customer and are associated with "
@@ -699,8 +711,35 @@ def _usable_domains(universe: pd.DataFrame, generic: frozenset[str]) -> dict[str
     }
 
 
+def _rule_text(rule: Mapping[str, Any]) -> str:
+    """A validation rule as HubSpot's settings show it, e.g. "MAX_NUMBER (100)"."""
+    return f"{rule['ruleType']} ({', '.join(map(str, rule['ruleArguments']))})"
+
+
+def _check_rules(section: Section, client: HubSpotClient) -> None:
+    """Our properties' validation rules: any one of them could refuse a write."""
+    try:
+        rules = client.validation_rules(ENGAGEMENT_PROPERTIES)
+    except ApiError as error:
+        section.fail_with(error, FIX_SETTINGS)
+        return
+    section.findings["validation_rules"] = {
+        name: [_rule_text(rule) for rule in found] for name, found in rules.items()
+    }
+    if client.api_version is HubSpotApiVersion.V2026_09:
+        section.findings["validation_rules_note"] = CONDITIONAL_RULES_NOTE
+    for name, found in rules.items():
+        if found:
+            section.fail(
+                f"HubSpot could refuse writes of {name}: its validation rule(s) "
+                f"{', '.join(_rule_text(rule) for rule in found)} apply to API writes",
+                FIX_RULES,
+            )
+
+
 def check_hubspot(env: Mapping[str, str]) -> tuple[Section, pd.DataFrame | None]:
-    """Token and scopes, the three property definitions, and the customer universe's counts."""
+    """Token and scopes, the API version, the three property definitions and their validation
+    rules, and the customer universe's counts."""
     section = Section(HUBSPOT_CHECK)
     base_url = _setting(env, Env.HUBSPOT_BASE_URL) or DEFAULT_HUBSPOT_BASE_URL
     section.findings["base_url"] = base_url
@@ -711,10 +750,12 @@ def check_hubspot(env: Mapping[str, str]) -> tuple[Section, pd.DataFrame | None]
             env.get(Env.HUBSPOT_ACCESS_TOKEN, ""),
             base_url,
             tier=_setting(env, Env.HUBSPOT_TIER) or "free",
+            api_version=_setting(env, Env.HUBSPOT_API_VERSION) or DEFAULT_HUBSPOT_API_VERSION,
         )
     except ValueError as error:
         section.fail_with(error, FIX_SETTINGS)
         return section, None
+    section.findings["api_version"] = client.api_version.value
     read = read_properties(rules)
     with client:
         try:
@@ -724,6 +765,7 @@ def check_hubspot(env: Mapping[str, str]) -> tuple[Section, pd.DataFrame | None]
             section.findings["authentication"] = _token_status(error)
             section.fail_with(error, FIX_SETTINGS)
             return section, None
+        _check_rules(section, client)
     section.findings["authentication"] = "ok"
     section.findings["scopes"] = {
         **dict.fromkeys(HUBSPOT_READ_SCOPES, "ok"),
@@ -935,10 +977,12 @@ def _yobi_lines(yobi: Mapping[str, Any]) -> list[str]:
 def _hubspot_lines(hubspot: Mapping[str, Any]) -> list[str]:
     lines = [
         f"HubSpot ({hubspot['base_url']})",
+        f"  API version: {hubspot.get('api_version', 'not set')}",
         f"  token: {hubspot.get('authentication', 'not tried')}",
     ]
     if "scopes" in hubspot:
         lines.append(f"  scopes: {_joined(hubspot['scopes'])}")
+    rules = hubspot.get("validation_rules", {})
     for name, d in hubspot.get("properties", {}).items():
         shape = (
             f"{d['type']}/{d['fieldType']}"
@@ -947,7 +991,13 @@ def _hubspot_lines(hubspot: Mapping[str, Any]) -> list[str]:
             if d["exists"]
             else "MISSING"
         )
+        if name in rules:
+            shape += "; validation rules: " + (
+                f"{', '.join(rules[name])} (could refuse writes)" if rules[name] else "none"
+            )
         lines.append(f"  property {name}: {shape}")
+    if "validation_rules_note" in hubspot:
+        lines.append(f"  note: {hubspot['validation_rules_note']}")
     if "universe" in hubspot:
         u = hubspot["universe"]
         lines += [

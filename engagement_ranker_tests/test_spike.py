@@ -15,12 +15,17 @@ import pytest
 
 from engagement_ranker.clients.yobi_contract import BUILT_IN
 from engagement_ranker.constants import (
+    ENGAGEMENT_PROPERTIES,
+    HUBSPOT_ROUTES,
+    PROP_SCORE,
     PROP_TIER,
     TIER_BOTTOM,
     TIER_MIDDLE,
     TIER_TOP,
     TIMEZONE,
     Env,
+    HubSpotApiVersion,
+    HubSpotOperation,
     MatchMethod,
 )
 from engagement_ranker.core.identity import STRONG_SUGGESTION_SCORE
@@ -38,15 +43,22 @@ from engagement_ranker.spike import (
 REPO = Path(__file__).resolve().parents[1]
 COMPANIES = 60
 ADMIN_ENDPOINTS = tuple(endpoint.route for endpoint in BUILT_IN.endpoints()[1:])
-# Every HubSpot POST the spike may send: searches and batch reads, which change nothing.
+# Every POST the spike may send: searches and batch reads, which change nothing.
 READ_ONLY_POSTS = frozenset(
     {
-        "POST /crm/v3/objects/contacts/search",
-        "POST /crm/v4/associations/contacts/companies/batch/read",
-        "POST /crm/v3/objects/companies/batch/read",
+        *(
+            HUBSPOT_ROUTES[version][operation]
+            for version in HubSpotApiVersion
+            for operation in (
+                HubSpotOperation.CONTACTS_SEARCH,
+                HubSpotOperation.CONTACT_COMPANIES,
+                HubSpotOperation.COMPANIES_READ,
+            )
+        ),
         "POST /users/login",
     }
 )
+SCORE_AT_MOST_100 = {"property": PROP_SCORE, "ruleType": "MAX_NUMBER", "ruleArguments": ["100"]}
 RANKED = ("mapped", "ambiguous")
 NOT_RANKED = ("unmapped", "duplicate_claim")
 
@@ -124,6 +136,8 @@ def test_default_dataset_passes_every_verification(spike):
     assert yobi["observed_contract"] == BUILT_IN.as_data()
     assert yobi["tenants"]["with_website"] < yobi["tenants"]["count"]
     hubspot = report["hubspot"]
+    assert hubspot["api_version"] == "2026-09"
+    assert hubspot["validation_rules"] == {name: [] for name in ENGAGEMENT_PROPERTIES}
     assert hubspot["authentication"] == "ok"
     assert all(d["exists"] and not d["read_only"] for d in hubspot["properties"].values())
     assert hubspot["universe"]["customer_contacts"] > hubspot["universe"]["included"] > 0
@@ -137,6 +151,52 @@ def test_the_spike_never_writes_to_hubspot(spike, sandbox):
     assert routes, "the request log recorded nothing: the spike did not reach the sandbox"
     writes = [r for r in routes if not r.startswith("GET ") and r not in READ_ONLY_POSTS]
     assert writes == []
+
+
+@pytest.mark.parametrize(
+    ("setting", "family"),
+    [(None, HubSpotApiVersion.V2026_09), ("legacy", HubSpotApiVersion.LEGACY)],
+)
+def test_the_spike_speaks_the_hubspot_api_version_the_job_speaks(
+    spike, sandbox, monkeypatch, setting, family
+):
+    if setting:
+        monkeypatch.setenv(Env.HUBSPOT_API_VERSION, setting)
+    code, out, _ = spike(as_json=False)
+    assert code == 0
+    assert f"  API version: {family.value}" in out.splitlines()
+    used = set(sandbox.control.requests()["by_service"]["hubspot"]["counts"])
+    assert used, "the spike never reached HubSpot"
+    assert used <= set(HUBSPOT_ROUTES[family].values())
+    assert HUBSPOT_ROUTES[family][HubSpotOperation.PROPERTY_VALIDATIONS] in used
+
+
+def test_an_unknown_hubspot_api_version_fails_naming_the_variable(spike, monkeypatch):
+    monkeypatch.setenv(Env.HUBSPOT_API_VERSION, "v3")
+    code, out, _ = spike()
+    verdict = json.loads(out)["hubspot"]["verdict"]
+    assert code == 1
+    assert verdict.startswith(f"FAIL {HUBSPOT_CHECK}: {Env.HUBSPOT_API_VERSION}='v3' is not")
+    assert "use one of 2026-09, legacy" in verdict
+
+
+def test_a_validation_rule_on_our_property_fails_saying_it_could_refuse_writes(spike):
+    code, out, _ = spike(
+        as_json=False, faults={"hubspot": {"validation_rules": [SCORE_AT_MOST_100]}}
+    )
+    lines = out.splitlines()
+    assert code == 1
+    score = next(line for line in lines if line.startswith(f"  property {PROP_SCORE}: "))
+    assert score.endswith("validation rules: MAX_NUMBER (100) (could refuse writes)")
+    tier = next(line for line in lines if line.startswith(f"  property {PROP_TIER}: "))
+    assert tier.endswith("validation rules: none")
+    assert any(line.startswith("  note: conditional rules") for line in lines)
+    verdict = next(line for line in lines if line.startswith(f"FAIL {HUBSPOT_CHECK}: "))
+    assert f"HubSpot could refuse writes of {PROP_SCORE}: its validation rule(s) MAX_NUMBER" in (
+        verdict
+    )
+    assert "Fix: have a HubSpot admin exempt the property from these rules" in verdict
+    assert f"PASS {MAPPING_CHECK}" in lines
 
 
 def test_the_spike_reads_each_yobi_endpoint_once(spike, sandbox):

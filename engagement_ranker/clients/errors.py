@@ -85,26 +85,55 @@ class NotFoundError(ApiError):
         super().__init__(*args, **kwargs)
 
 
+# Record ids named in one message before "and N more": enough to find them, short enough to read.
+IDS_SHOWN = 5
+
+
+def listed(ids: Sequence[str], shown: int = IDS_SHOWN) -> str:
+    """The first `shown` of `ids` and how many others, e.g. "101, 102 and 3 more"."""
+    head = ", ".join(ids[:shown])
+    return head if len(ids) <= shown else f"{head} and {len(ids) - shown} more"
+
+
 @dataclass(frozen=True)
 class PropertyCode:
-    """One of HubSpot's per-property validation findings."""
+    """One of HubSpot's per-property validation findings, and the companies it concerns."""
 
     property: str | None
     code: str
     message: str
+    company_ids: tuple[str, ...] = ()
 
     def __str__(self) -> str:
-        return f"{self.property or '?'}: {self.code} ({self.message})"
+        text = f"{self.property or '?'}: {self.code} ({self.message})"
+        companies = self.company_ids
+        if companies:
+            text += f" for compan{'y' if len(companies) == 1 else 'ies'} {listed(companies)}"
+        return text
 
 
 class ValidationError(ApiError):
-    """The request was rejected as invalid (400); `codes` are HubSpot's per-property findings."""
+    """The request was rejected as invalid (400); `codes` are HubSpot's per-property findings.
+
+    HubSpot applies nothing of a batch it refuses this way.
+    """
 
     def __init__(self, *args: Any, codes: Sequence[PropertyCode] = (), **kwargs: Any) -> None:
         self.codes = tuple(codes)
         if self.codes:
             kwargs["detail"] = "; ".join(str(code) for code in self.codes)
         super().__init__(*args, **kwargs)
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        """The companies the findings name, in numeric order."""
+        return tuple(sorted({c for code in self.codes for c in code.company_ids}, key=int))
+
+
+class ValidationRuleRefusal(ValidationError):
+    """A portal's admin-configured validation rule refused the write (400 VALIDATION_ERROR; from
+    HubSpot's 2026-09 version every rule applies to API writes). Nothing of the batch was
+    applied; the message names HubSpot's words, the property and the fix for each rule."""
 
 
 class RateLimitExhausted(ApiError):

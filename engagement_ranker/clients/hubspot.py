@@ -8,6 +8,11 @@ shared by every client of the same app in this process, and the 10-second one fo
 process) slow this one down instead of drawing 429s. Retries (429, 5xx, timeouts, dropped
 connections) are safe because every call here is idempotent: reads, searches, and batch
 updates that set absolute values.
+
+It speaks one of HubSpot's path families, chosen once (`api_version`, HUBSPOT_API_VERSION):
+the date-versioned 2026-09 by default, or the legacy v3/v4 paths until they retire; the paths
+of both are the one table `constants.HUBSPOT_ROUTES`. Every batch write input carries an
+`objectWriteTraceId`, through which each error names its company.
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ from engagement_ranker.clients.errors import (
     ScopeError,
     UpstreamUnavailable,
     ValidationError,
+    ValidationRuleRefusal,
+    listed,
 )
 from engagement_ranker.clients.http import (
     DEFAULT_RETRY,
@@ -49,12 +56,16 @@ from engagement_ranker.clients.http import (
 from engagement_ranker.constants import (
     CONTACT_PROPERTIES,
     CUSTOMER_LIFECYCLE_STAGE,
+    DEFAULT_HUBSPOT_API_VERSION,
     DEFAULT_HUBSPOT_BASE_URL,
     HTTP_TIMEOUT_SECONDS,
     HUBSPOT_ASSOCIATIONS_BATCH_MAX,
     HUBSPOT_BATCH_READ_MAX,
     HUBSPOT_BATCH_UPDATE_MAX,
+    HUBSPOT_COMPANY_OBJECT_TYPE_ID,
+    HUBSPOT_DEFINITION_CODES,
     HUBSPOT_ID_PROPERTY,
+    HUBSPOT_ROUTES,
     HUBSPOT_SEARCH_PAGE_MAX,
     HUBSPOT_SEARCH_PER_SECOND,
     HUBSPOT_SEARCH_RESULT_CAP,
@@ -62,15 +73,13 @@ from engagement_ranker.constants import (
     HUBSPOT_TIER_LIMITS,
     HUBSPOT_WINDOW_SECONDS,
     Env,
+    HubSpotApiVersion,
+    HubSpotOperation,
 )
 from engagement_ranker.core.identity import is_record_id
 
 SERVICE = "HubSpot"
-SEARCH_PATH = "/crm/v3/objects/contacts/search"
-ASSOCIATIONS_PATH = "/crm/v4/associations/contacts/companies/batch/read"
-COMPANIES_READ_PATH = "/crm/v3/objects/companies/batch/read"
-COMPANIES_UPDATE_PATH = "/crm/v3/objects/companies/batch/update"
-PROPERTY_PATH = "/crm/v3/properties/companies/{name}"
+Op = HubSpotOperation
 
 REMAINING_HEADER = "X-HubSpot-RateLimit-Remaining"
 NO_ASSOCIATIONS = "crm.associations.NO_ASSOCIATIONS_FOUND"
@@ -94,6 +103,10 @@ FIX_RATE = (
     f"and set {Env.HUBSPOT_TIER} to the account's real tier"
 )
 FIX_VALIDATION = "correct the listed values to fit each property's definition (type, options)"
+FIX_RULES_PAGE = "HubSpot Settings > Properties > {name} > Rules"
+TRACE_PREFIX = "company-"
+# The code of a finding HubSpot gave none: no ground to call it a rule's refusal.
+NO_CODE = "?"
 FIX_MALFORMED = "HubSpot answered outside its documented contract: rerun; if it persists, report it"
 
 _limiters: dict[tuple[str, str, str], tuple[SlidingWindowLimiter, SlidingWindowLimiter]] = {}
@@ -274,6 +287,7 @@ class HubSpotClient(ClosingClient):
         timeout: float = HTTP_TIMEOUT_SECONDS,
         *,
         retry: RetryPolicy = DEFAULT_RETRY,
+        api_version: str = DEFAULT_HUBSPOT_API_VERSION,
     ) -> None:
         if not isinstance(access_token, str) or not access_token.strip():
             raise ValueError(
@@ -284,6 +298,14 @@ class HubSpotClient(ClosingClient):
                 f"{Env.HUBSPOT_TIER}={tier!r} is not a known tier: use one of "
                 + ", ".join(HUBSPOT_TIER_LIMITS)
             )
+        try:
+            self.api_version = HubSpotApiVersion(api_version)
+        except ValueError:
+            raise ValueError(
+                f"{Env.HUBSPOT_API_VERSION}={api_version!r} is not a HubSpot API version this "
+                "client speaks: use one of " + ", ".join(HubSpotApiVersion)
+            ) from None
+        self._routes = HUBSPOT_ROUTES[self.api_version]
         self._token = access_token
         base_url = check_base_url(base_url, Env.HUBSPOT_BASE_URL)
         self._burst, self._search = _account_limiters(base_url, access_token, tier)
@@ -296,6 +318,11 @@ class HubSpotClient(ClosingClient):
             timeout=make_timeout(timeout),
             headers={"Authorization": f"Bearer {access_token}"},
         )
+
+    def route(self, operation: HubSpotOperation, **params: str) -> tuple[str, str]:
+        """(method, path) of `operation` in this client's path family, `params` filled in."""
+        method, template = self._routes[operation].split(" ", 1)
+        return method, template.format(**params)
 
     @property
     def warnings(self) -> list[str]:
@@ -341,6 +368,7 @@ class HubSpotClient(ClosingClient):
         Pages of 200 sorted by id; before a query would page past the cap, a fresh query
         continues with `hs_object_id GT <last id>`, so no call is wasted.
         """
+        endpoint = self.endpoint(Op.CONTACTS_SEARCH)
         last_id: str | None = None
         while True:
             filters = [
@@ -363,12 +391,12 @@ class HubSpotClient(ClosingClient):
             chunk_start = last_id
             seen = 0
             while True:
-                page = self._call("POST", SEARCH_PATH, json=body, search=True)
-                records = self._records(f"POST {SEARCH_PATH}", page)
+                page = self._call(Op.CONTACTS_SEARCH, json=body)
+                records = self._records(endpoint, page)
                 yield [
                     {
                         "contact_id": record["id"],
-                        **self._values(f"POST {SEARCH_PATH}", record, CONTACT_PROPERTIES),
+                        **self._values(endpoint, record, CONTACT_PROPERTIES),
                     }
                     for record in records
                 ]
@@ -384,7 +412,7 @@ class HubSpotClient(ClosingClient):
                 body = {**body, "after": after}
             if last_id == chunk_start:
                 raise self._malformed(
-                    f"POST {SEARCH_PATH}",
+                    endpoint,
                     f"a query filtered on {HUBSPOT_ID_PROPERTY} GT {last_id} made no progress",
                 )
 
@@ -407,8 +435,10 @@ class HubSpotClient(ClosingClient):
         """Set absolute property values on up to 100 companies in one call.
 
         HubSpot applies a batch whole or rejects it whole (400), so a repeat after a 429, 5xx
-        or dropped connection cannot leave a different result: it is retried. A 207 (some
-        companies gone) raises `NotFoundError` naming them; the others were written.
+        or dropped connection cannot leave a different result: it is retried. A 400 raises
+        `ValidationError`, or `ValidationRuleRefusal` when a portal validation rule refused it,
+        naming the companies; nothing was written. A 207 (some companies gone) raises
+        `NotFoundError` naming them; the others were written.
         """
         if len(batch) > HUBSPOT_BATCH_UPDATE_MAX:
             raise ValueError(
@@ -428,10 +458,29 @@ class HubSpotClient(ClosingClient):
                     )
         if not batch:
             return
-        endpoint = f"POST {COMPANIES_UPDATE_PATH}"
-        body = {"inputs": [{"id": cid, "properties": dict(values)} for cid, values in batch]}
-        page = self._call("POST", COMPANIES_UPDATE_PATH, json=body)
-        missing = self._not_found_ids(endpoint, page)
+        endpoint = self.endpoint(Op.COMPANIES_UPDATE)
+        traces = {f"{TRACE_PREFIX}{cid}": cid for cid, _ in batch}
+        body = {
+            "inputs": [
+                {"id": cid, "properties": dict(values), "objectWriteTraceId": trace}
+                for trace, (cid, values) in zip(traces, batch, strict=True)
+            ]
+        }
+        try:
+            page = self._call(Op.COMPANIES_UPDATE, json=body, traces=traces)
+        except ValidationError as error:
+            written = {name for _, values in batch for name in values}
+            raise self._rule_refusal(error, written) or error from None
+        echoed = {
+            str(result["objectWriteTraceId"])
+            for result in _dicts(page.get("results"))
+            if "objectWriteTraceId" in result
+        }
+        if echoed - set(traces):
+            raise self._malformed(
+                endpoint, f"results carry trace ids not sent: {sorted(echoed - set(traces))}"
+            )
+        missing = self._not_found_ids(endpoint, page, traces)
         if missing:
             raise NotFoundError(
                 SERVICE,
@@ -448,7 +497,7 @@ class HubSpotClient(ClosingClient):
         """A company property's definition, or None when HubSpot says it does not exist."""
         (name,) = self._property_names([name])
         try:
-            return self._call("GET", PROPERTY_PATH.format(name=name))
+            return self._call(Op.COMPANY_PROPERTY, {"propertyName": name})
         except NotFoundError as exc:
             if exc.category == OBJECT_NOT_FOUND:
                 return None
@@ -458,14 +507,41 @@ class HubSpotClient(ClosingClient):
         """Each named company property's definition; None for one HubSpot does not have."""
         return {name: self.company_property(name) for name in names}
 
+    def validation_rules(self, names: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+        """The property validation rules on each named company property ([]: none), in one
+        call to the property validation API; HubSpot holds API writes to every one of them."""
+        names = self._property_names(names)
+        params = {"objectTypeId": HUBSPOT_COMPANY_OBJECT_TYPE_ID}
+        endpoint = self.endpoint(Op.PROPERTY_VALIDATIONS, **params)
+        page = self._call(Op.PROPERTY_VALIDATIONS, params)
+        rules: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+        results = page.get("results")
+        if not isinstance(results, list):
+            raise self._malformed(endpoint, "the response has no list of results")
+        for entry in results:
+            name = entry.get("propertyName") if isinstance(entry, dict) else None
+            listed_rules = entry.get("propertyValidationRules") if isinstance(entry, dict) else None
+            if not isinstance(name, str) or not isinstance(listed_rules, list):
+                raise self._malformed(endpoint, "an entry lacks propertyName or its rules")
+            for rule in listed_rules:
+                if not (
+                    isinstance(rule, dict)
+                    and isinstance(rule.get("ruleType"), str)
+                    and isinstance(rule.get("ruleArguments"), list)
+                ):
+                    raise self._malformed(endpoint, f"a rule on {name} lacks ruleType/arguments")
+            if name in rules:
+                rules[name].extend(listed_rules)
+        return rules
+
     # --- paging helpers ------------------------------------------------------------------
 
     def _associations_page(
         self, inputs: Sequence[dict[str, str]], companies: dict[str, set[str]]
     ) -> list[dict[str, str]]:
-        """One v4 batch read; adds what it found to `companies`, returns inputs to page on."""
-        endpoint = f"POST {ASSOCIATIONS_PATH}"
-        page = self._call("POST", ASSOCIATIONS_PATH, json={"inputs": list(inputs)})
+        """One batch read; adds what it found to `companies`, returns inputs to page on."""
+        endpoint = self.endpoint(Op.CONTACT_COMPANIES)
+        page = self._call(Op.CONTACT_COMPANIES, json={"inputs": list(inputs)})
         cursors: list[dict[str, str]] = []
         asked = {item["id"] for item in inputs}
         results = page.get("results")
@@ -499,13 +575,13 @@ class HubSpotClient(ClosingClient):
     def _companies_page(
         self, ids: Sequence[str], names: Sequence[str]
     ) -> tuple[dict[str, dict[str, str | None]], list[str]]:
-        endpoint = f"POST {COMPANIES_READ_PATH}"
+        endpoint = self.endpoint(Op.COMPANIES_READ)
         body = {
             "inputs": [{"id": company_id} for company_id in ids],
             "properties": list(names),
             "propertiesWithHistory": [],
         }
-        page = self._call("POST", COMPANIES_READ_PATH, json=body)
+        page = self._call(Op.COMPANIES_READ, json=body)
         found: dict[str, dict[str, str | None]] = {}
         for record in self._records(endpoint, page):
             found[record["id"]] = self._values(endpoint, record, names)
@@ -520,11 +596,17 @@ class HubSpotClient(ClosingClient):
             )
         return found, missing
 
-    def _not_found_ids(self, endpoint: str, page: Mapping[str, Any]) -> list[str]:
-        """Ids of a 207's OBJECT_NOT_FOUND errors; any other batch error raises."""
+    def _not_found_ids(
+        self, endpoint: str, page: Mapping[str, Any], traces: Mapping[str, str] | None = None
+    ) -> list[str]:
+        """Ids of a 207's OBJECT_NOT_FOUND errors; any other batch error raises, naming its
+        companies (a 207 applied the rest: the batch is not known to be unapplied)."""
         missing: list[str] = []
         for error in _dicts(page.get("errors")):
+            context = error.get("context") if isinstance(error.get("context"), dict) else {}
+            traced = self._companies(context, traces)
             if error.get("category") != OBJECT_NOT_FOUND:
+                message = redact(str(error.get("message", "")), (self._token,))
                 raise ApiError(
                     SERVICE,
                     endpoint,
@@ -532,10 +614,21 @@ class HubSpotClient(ClosingClient):
                     error.get("category"),
                     page.get("correlationId"),
                     fix=FIX_MALFORMED,
-                    detail=redact(str(error.get("message", "")), (self._token,)),
+                    detail=f"{message} (companies {listed(traced)})" if traced else message,
                 )
-            missing.extend(str(i) for i in error.get("context", {}).get("ids", []))
+            missing.extend(traced or (str(i) for i in context.get("ids", [])))
         return sorted(set(missing), key=int)
+
+    @staticmethod
+    def _companies(context: Mapping[str, Any], traces: Mapping[str, str] | None) -> list[str]:
+        """The companies an error's `context.objectWriteTraceId` names, through `traces`."""
+        if not traces:
+            return []
+        named = context.get("objectWriteTraceId")
+        return sorted(
+            {traces[t] for t in named if t in traces} if isinstance(named, list) else set(),
+            key=int,
+        )
 
     def _records(self, endpoint: str, page: Mapping[str, Any]) -> list[dict[str, Any]]:
         """The `results` of a search or batch read, checked for id and properties."""
@@ -587,9 +680,25 @@ class HubSpotClient(ClosingClient):
 
     # --- one HTTP call -------------------------------------------------------------------
 
-    def _call(self, method: str, path: str, *, search: bool = False, **request: Any) -> Any:
-        """Send one paced, retried call; return its JSON (200/207) or raise a typed error."""
+    def endpoint(self, operation: HubSpotOperation, **params: str) -> str:
+        """How errors and warnings name a call: `operation`'s method and path as sent."""
+        return " ".join(self.route(operation, **params))
+
+    def _call(
+        self,
+        operation: HubSpotOperation,
+        params: Mapping[str, str] | None = None,
+        *,
+        traces: Mapping[str, str] | None = None,
+        **request: Any,
+    ) -> Any:
+        """Send one paced, retried call; return its JSON (200/207) or raise a typed error.
+
+        `traces` (trace id -> company id) lets an error name the companies it concerns.
+        """
+        method, path = self.route(operation, **(params or {}))
         endpoint = f"{method} {path}"
+        search = path.endswith("/search")
         try:
             response = send_with_retries(
                 self._http,
@@ -617,9 +726,11 @@ class HubSpotClient(ClosingClient):
             if not isinstance(body, dict):
                 raise self._malformed(endpoint, f"HTTP {response.status_code} body is no object")
             return body
-        raise self._error(endpoint, response)
+        raise self._error(endpoint, response, traces)
 
-    def _error(self, endpoint: str, response: httpx.Response) -> ApiError:
+    def _error(
+        self, endpoint: str, response: httpx.Response, traces: Mapping[str, str] | None
+    ) -> ApiError:
         body = _json_or_empty(response)
         status = response.status_code
         category = body.get("category") or body.get("policyName")
@@ -650,22 +761,67 @@ class HubSpotClient(ClosingClient):
             return NotFoundError(*args, fix=FIX_NOT_FOUND, detail=detail)
         if status == 400:
             return ValidationError(
-                *args, fix=FIX_VALIDATION, detail=detail, codes=self._codes(body)
+                *args, fix=FIX_VALIDATION, detail=detail, codes=self._codes(body, traces)
             )
         return ApiError(*args, fix=FIX_MALFORMED, detail=detail)
 
-    def _codes(self, body: Mapping[str, Any]) -> list[PropertyCode]:
-        codes = []
+    def _codes(
+        self, body: Mapping[str, Any], traces: Mapping[str, str] | None
+    ) -> list[PropertyCode]:
+        """HubSpot's findings, one per property, code and message, with their companies."""
+        grouped: dict[tuple[str | None, str, str], set[str]] = {}
         for error in _dicts(body.get("errors")):
-            names = (error.get("context") or {}).get("propertyName") or [error.get("name")]
-            codes.append(
-                PropertyCode(
-                    property=names[0],
-                    code=str(error.get("code") or error.get("subCategory") or "?"),
-                    message=redact(str(error.get("message", "")), (self._token,)),
-                )
+            context = error.get("context") if isinstance(error.get("context"), dict) else {}
+            names = context.get("propertyName") or [error.get("in") or error.get("name")]
+            key = (
+                names[0] if isinstance(names, list) and names else None,
+                str(error.get("code") or error.get("subCategory") or NO_CODE),
+                redact(str(error.get("message", "")), (self._token,)),
             )
-        return codes
+            grouped.setdefault(key, set()).update(self._companies(context, traces))
+        return [
+            PropertyCode(name, code, message, tuple(sorted(ids, key=int)))
+            for (name, code, message), ids in grouped.items()
+        ]
+
+    def _rule_refusal(
+        self, error: ValidationError, written: set[str]
+    ) -> ValidationRuleRefusal | None:
+        """`error` as a validation rule's refusal, naming for each rule what fixes it; None
+        when every finding is about a value and its property's definition (or has no code)."""
+        rules = [
+            code
+            for code in error.codes
+            if code.code not in HUBSPOT_DEFINITION_CODES and code.code != NO_CODE
+        ]
+        if not rules:
+            return None
+        fixes = []
+        for code in rules:
+            name = code.property or "the property HubSpot names"
+            if code.property in written:
+                fixes.append(
+                    f"have a HubSpot admin exempt {name} from its {code.code} rule or loosen "
+                    f"the rule to accept the engagement values ({FIX_RULES_PAGE.format(name=name)})"
+                )
+            else:
+                where = f" on companies {listed(code.company_ids)}" if code.company_ids else ""
+                fixes.append(
+                    f"set {name}{where} in HubSpot (a validation rule of the portal, "
+                    f"{code.code}, requires it for this write), or have a HubSpot admin exempt "
+                    "this app from that rule"
+                )
+        if len(rules) < len(error.codes):
+            fixes.append(FIX_VALIDATION)
+        return ValidationRuleRefusal(
+            SERVICE,
+            error.endpoint,
+            error.status,
+            error.category,
+            error.correlation_id,
+            fix="; ".join(dict.fromkeys(fixes)) + "; then rerun",
+            codes=error.codes,
+        )
 
     def _exhausted(self, endpoint: str, exc: RetriesExhausted) -> ApiError:
         response = exc.last.response

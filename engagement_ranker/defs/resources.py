@@ -42,6 +42,7 @@ class SettingsResource(dg.ConfigurableResource):
     hubspot_access_token: str | None = None
     hubspot_base_url: str | None = None
     hubspot_tier: str | None = None
+    hubspot_api_version: str | None = None
     yobi_email: str | None = None
     yobi_password: str | None = None
     yobi_base_url: str | None = None
@@ -103,6 +104,7 @@ class HubSpotResource(dg.ConfigurableResource):
             access_token=hubspot.access_token.get_secret_value(),
             base_url=hubspot.base_url,
             tier=hubspot.tier,
+            api_version=hubspot.api_version,
             timeout=self.timeout_seconds,
         ) as client:
             yield client

@@ -9,7 +9,7 @@ Slack and SMTP do on a bad day. The document is replaced whole by ``POST /_sandb
       "latency_ms": 0,               # added to every request of every HTTP service
       "timeout_seconds": 30,         # longest a "timeout" stalls before the socket is closed
       "routes": {                    # per route; key: "METHOD /template", "<service> *" or "*"
-        "POST /crm/v3/objects/contacts/search": {
+        "POST /crm/objects/2026-09/contacts/search": {
           "latency_ms": 200,
           "error_rate": 0.1,                    # random share of calls that fail (seeded)
           "error_statuses": [500, 502, 503],    # drawn from for error_rate
@@ -33,7 +33,16 @@ Slack and SMTP do on a bad day. The document is replaced whole by ``POST /_sandb
           {"nth": 2, "code": "INVALID_INTEGER", "property": "customer_engagement_score"}
         ],
         "search_index_lag_seconds": 0,       # written records stay stale in search this long
-        "associations_page_size": 500        # per-input page size of associations batch read
+        "associations_page_size": 500,       # per-input page size of associations batch read
+        "validation_rules": [                # the portal's admin-configured rules on companies
+          # a conditional rule: writing the property needs `requires` set on the company
+          # (enforced from the 2026-09 paths on; the property validation API does not list it)
+          {"property": "customer_engagement_tier", "requires": "customer_status"},
+          # a property validation rule, listed by the property validation API and enforced on
+          # writes in both path families; ruleType one of RULE_TYPES
+          {"property": "customer_engagement_score", "ruleType": "MAX_NUMBER",
+           "ruleArguments": ["100"]}
+        ]
       },
       "yobi": {
         "login_fails": false,                # every login answers 401
@@ -46,7 +55,9 @@ Slack and SMTP do on a bad day. The document is replaced whole by ``POST /_sandb
       "smtp": {"down": false}                # every SMTP transaction answers 421
     }
 
-Slack faults are route faults on ``POST /services/{team}/{channel}/{token}`` (e.g. a burst of 429 with
+A HubSpot route key applies to its operation in both path families (the legacy template and
+the 2026-09 one name the same operation, `constants.HUBSPOT_ROUTES`), with one call counter:
+a fault stays put whichever version the client speaks. Slack faults are route faults on ``POST /services/{team}/{channel}/{token}`` (e.g. a burst of 429 with
 ``retry_after``). Errors: 400/401/403/404/429/500/502/503/504 answer that status with the
 service's own error body; "drop" closes the socket without a response; "timeout" stalls
 until the client gives up (bounded by ``timeout_seconds``); "malformed" answers 200 with
@@ -70,10 +81,13 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from engagement_ranker.constants import HUBSPOT_ROUTES
 
 ERROR_STATUSES: frozenset[int] = frozenset({400, 401, 403, 404, 429, 500, 502, 503, 504})
 ERROR_KINDS: frozenset[str] = frozenset({"drop", "timeout", "malformed", "drop_after"})
@@ -91,6 +105,11 @@ DEFAULT_ERROR_STATUSES: tuple[int, ...] = (500, 502, 503)
 DEFAULT_TIMEOUT_SECONDS = 30.0
 DEFAULT_TOKEN_TTL_SECONDS = 3600
 DEFAULT_ASSOCIATIONS_PAGE_SIZE = 500
+# The property validation rule types the HubSpot stand-in enforces (HubSpot has more; a rule it
+# would not enforce is refused rather than served and ignored).
+RULE_TYPES: frozenset[str] = frozenset(
+    {"MAX_NUMBER", "MIN_NUMBER", "MAX_LENGTH", "MIN_LENGTH", "REGEX"}
+)
 ALL_ROUTES = "*"
 CORRUPT_OPERATIONS: tuple[str, ...] = ("value", "duplicate", "invalid_utf8")
 # Stands in for the non-UTF-8 bytes until the answer is serialized (JSON cannot carry them).
@@ -207,6 +226,18 @@ class Corruption:
         return f"{'.'.join(str(step) for step in self.path)!r} of {self.route}"
 
 
+@dataclass(frozen=True)
+class ValidationRule:
+    """A portal rule on company property `property`: a property validation rule (`rule_type`
+    with `arguments`) or a conditional one (`requires`: a write of the property needs that
+    other property set on the company)."""
+
+    property: str
+    rule_type: str | None = None
+    arguments: tuple[str, ...] = ()
+    requires: str | None = None
+
+
 @dataclass
 class HubSpotFaults:
     """HubSpot-only faults, read by the HubSpot server."""
@@ -217,6 +248,7 @@ class HubSpotFaults:
     batch_update_rejections: tuple[BatchRejection, ...] = ()
     search_index_lag_seconds: float = 0.0
     associations_page_size: int = DEFAULT_ASSOCIATIONS_PAGE_SIZE
+    validation_rules: tuple[ValidationRule, ...] = ()
 
 
 @dataclass
@@ -265,13 +297,21 @@ class Faults:
             spec.get("timeout_seconds", DEFAULT_TIMEOUT_SECONDS), "faults.timeout_seconds"
         )
         routes = _as_mapping(spec.get("routes", {}), "faults.routes")
-        self.routes: dict[str, RouteFaults] = {
-            key: _route_faults(value, f"faults.routes[{key!r}]") for key, value in routes.items()
-        }
+        self.routes: dict[str, RouteFaults] = {}
+        for key, value in routes.items():
+            rule = _route_faults(value, f"faults.routes[{key!r}]")
+            for alias in EQUIVALENT_ROUTES.get(key, (key,)):
+                if alias in self.routes:
+                    raise FaultsError(
+                        f"faults.routes names {key!r} and {alias!r}, one operation in two path "
+                        "families; key it once (the fault applies to both)"
+                    )
+                self.routes[alias] = rule
         self.corrupt: dict[str, tuple[Corruption, ...]] = {}
         for i, item in enumerate(_as_list(spec.get("corrupt", []), "faults.corrupt")):
             corruption = _corruption(item, f"faults.corrupt[{i}]")
-            self.corrupt[corruption.route] = (*self.corrupt.get(corruption.route, ()), corruption)
+            for alias in EQUIVALENT_ROUTES.get(corruption.route, (corruption.route,)):
+                self.corrupt[alias] = (*self.corrupt.get(alias, ()), corruption)
         self.hubspot = _hubspot_faults(spec.get("hubspot", {}))
         self.yobi = _yobi_faults(spec.get("yobi", {}))
         smtp = _as_mapping(spec.get("smtp", {}), "faults.smtp")
@@ -349,6 +389,18 @@ class Faults:
             else:
                 result[key] = value
         return result
+
+
+def _equivalent_routes() -> dict[str, tuple[str, ...]]:
+    """Each HubSpot route template -> the templates of its operation in every path family."""
+    by_operation: dict[str, list[str]] = {}
+    for table in HUBSPOT_ROUTES.values():
+        for operation, template in table.items():
+            by_operation.setdefault(operation, []).append(template)
+    return {t: tuple(templates) for templates in by_operation.values() for t in templates}
+
+
+EQUIVALENT_ROUTES = _equivalent_routes()
 
 
 def _deep_copy(value: Any) -> Any:
@@ -456,6 +508,7 @@ def _hubspot_faults(value: Any) -> HubSpotFaults:
             "batch_update_rejections",
             "search_index_lag_seconds",
             "associations_page_size",
+            "validation_rules",
         },
     )
     auth = spec.get("auth", "ok")
@@ -468,6 +521,7 @@ def _hubspot_faults(value: Any) -> HubSpotFaults:
     rejections = _as_list(
         spec.get("batch_update_rejections", []), f"{where}.batch_update_rejections"
     )
+    rules = _as_list(spec.get("validation_rules", []), f"{where}.validation_rules")
     return HubSpotFaults(
         rate_limit_storm=_integer(
             spec.get("rate_limit_storm", 0), f"{where}.rate_limit_storm", minimum=0
@@ -484,6 +538,9 @@ def _hubspot_faults(value: Any) -> HubSpotFaults:
             spec.get("associations_page_size", DEFAULT_ASSOCIATIONS_PAGE_SIZE),
             f"{where}.associations_page_size",
             minimum=1,
+        ),
+        validation_rules=tuple(
+            _validation_rule(r, f"{where}.validation_rules[{i}]") for i, r in enumerate(rules)
         ),
     )
 
@@ -508,6 +565,42 @@ def _rejection(value: Any, where: str) -> BatchRejection:
         raise FaultsError(f"{where}.property is {prop!r}; name a company property")
     nth = _integer(spec.get("nth", 1), f"{where}.nth", minimum=1)
     return BatchRejection(nth=nth, code=code, property=prop)
+
+
+def _validation_rule(value: Any, where: str) -> ValidationRule:
+    spec = _as_mapping(value, where)
+    _only_keys(spec, where, {"property", "requires", "ruleType", "ruleArguments"})
+    names = {key: spec.get(key) for key in ("property", "requires") if key in spec}
+    for key, name in names.items():
+        if not isinstance(name, str) or not name:
+            raise FaultsError(f"{where}.{key} is {name!r}; name a company property")
+    if "property" not in names or ("requires" in spec) == ("ruleType" in spec):
+        raise FaultsError(
+            f"{where} needs a 'property' and exactly one of 'requires' (a conditional rule) "
+            "or 'ruleType' with 'ruleArguments' (a property validation rule)"
+        )
+    if "requires" in spec:
+        if "ruleArguments" in spec:
+            raise FaultsError(f"{where}.ruleArguments belongs to a ruleType rule; drop it")
+        return ValidationRule(property=spec["property"], requires=spec["requires"])
+    rule_type, arguments = spec["ruleType"], spec.get("ruleArguments")
+    if rule_type not in RULE_TYPES:
+        raise FaultsError(f"{where}.ruleType is {rule_type!r}; use one of {sorted(RULE_TYPES)}")
+    if not isinstance(arguments, list) or len(arguments) != 1 or not isinstance(arguments[0], str):
+        raise FaultsError(f"{where}.ruleArguments is {arguments!r}; give one string, e.g. ['100']")
+    (argument,) = arguments
+    try:
+        if rule_type == "REGEX":
+            re.compile(argument)
+        elif rule_type.endswith("_LENGTH"):
+            int(argument)
+        else:
+            float(argument)
+    except (re.error, ValueError):
+        raise FaultsError(
+            f"{where}.ruleArguments[0] is {argument!r}, not a valid argument of {rule_type}"
+        ) from None
+    return ValidationRule(property=spec["property"], rule_type=rule_type, arguments=(argument,))
 
 
 def _yobi_faults(value: Any) -> YobiFaults:

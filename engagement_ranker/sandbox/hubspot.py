@@ -1,9 +1,14 @@
 """The HubSpot CRM stand-in: the endpoints the product and the official client use, as HubSpot
 answers them (reference/hubspot-api.md).
 
-Served: contacts and companies search, v4 contact->company associations batch read, companies
-batch read and batch update, one company or contact by id, company property definitions, and
-`/_sandbox/*` (delegated to the control module). Every request passes, in order: the faults
+Served, in both path families (`constants.HUBSPOT_ROUTES`: the date-versioned 2026-09 paths and
+the legacy v3/v4 ones): contacts and companies search, contact->company associations batch
+read, companies batch read and batch update, one company or contact by id, company property
+definitions, the property validation API, and `/_sandbox/*` (delegated to the control module).
+The families answer alike but where HubSpot's differ: on the 2026-09 paths a batch update
+echoes each input's `objectWriteTraceId` in its results and names it in every error (a missing
+company is one 207 error per input), and the portal's conditional validation rules apply to
+writes; property validation rules apply in both. Every request passes, in order: the faults
 (shared HTTP layer), Bearer auth (401; 403 MISSING_SCOPES on writes when the faults revoke the
 write scope), the rate limits (429 bodies as HubSpot's, headers on non-search responses), then
 the handler. Values travel as strings, requested-but-unset properties as null, ids as strings
@@ -30,11 +35,15 @@ from engagement_ranker.constants import (
     HUBSPOT_ASSOCIATIONS_BATCH_MAX,
     HUBSPOT_BATCH_READ_MAX,
     HUBSPOT_BATCH_UPDATE_MAX,
+    HUBSPOT_COMPANY_OBJECT_TYPE_ID,
     HUBSPOT_ID_PROPERTY,
+    HUBSPOT_ROUTES,
     TIMEZONE,
+    HubSpotApiVersion,
+    HubSpotOperation,
 )
 from engagement_ranker.sandbox.dataset import hubspot_timestamp
-from engagement_ranker.sandbox.faults import Action, BatchRejection
+from engagement_ranker.sandbox.faults import Action, BatchRejection, ValidationRule
 from engagement_ranker.sandbox.http import (
     HttpError,
     JsonService,
@@ -75,8 +84,30 @@ CATEGORIES: dict[int, str] = {
     429: "RATE_LIMITS",
 }
 SERVER_ERROR_CATEGORY = "INTERNAL_ERROR"
+# The code of a conditional rule's refusal: a property the rule requires is not set.
+CONDITIONAL_RULE_CODE = "CONDITIONALLY_REQUIRED_PROPERTY"
+# The objectTypeId path segment of the property validation API, by the ids and names it takes.
+OBJECT_TYPE_IDS: dict[str, str] = {
+    HUBSPOT_COMPANY_OBJECT_TYPE_ID: "companies",
+    "companies": "companies",
+    "0-1": "contacts",
+    "contacts": "contacts",
+}
+TRACE_ID = "objectWriteTraceId"
 _PLAIN_NUMBER = re.compile(r"-?\d+(\.\d+)?")
 _CURSOR_PREFIX = "offset:"
+Op = HubSpotOperation
+V2026_09 = HubSpotApiVersion.V2026_09
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a batch update is refused: `property` `code` `message`, for the inputs `traces`."""
+
+    property: str
+    code: str
+    message: str
+    traces: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -138,6 +169,11 @@ class HubSpotService(JsonService):
             )
         self._correlation = random.Random(state.dataset.seed)
         self._correlation_lock = threading.Lock()
+        self._versions = {
+            template: version
+            for version, table in HUBSPOT_ROUTES.items()
+            for template in table.values()
+        }
         state.on_reset(self._reset)
 
     def _warm(self) -> None:
@@ -159,17 +195,28 @@ class HubSpotService(JsonService):
 
     # --- hooks of the shared HTTP layer ------------------------------------------------------
     def routes(self) -> Iterable[Route]:
-        return (
-            route("POST", "/crm/v3/objects/contacts/search", self._searcher(self.contacts)),
-            route("POST", "/crm/v3/objects/companies/search", self._searcher(self.companies)),
-            route("POST", "/crm/v4/associations/contacts/companies/batch/read", self._associations),
-            route("POST", "/crm/v3/objects/companies/batch/read", self._batch_read),
-            route("POST", "/crm/v3/objects/companies/batch/update", self._batch_update),
-            route("GET", "/crm/v3/objects/companies/{companyId}", self._getter(self.companies)),
-            route("GET", "/crm/v3/objects/contacts/{contactId}", self._getter(self.contacts)),
-            route("GET", "/crm/v3/properties/companies", self._property_list),
-            route("GET", "/crm/v3/properties/companies/{propertyName}", self._property),
+        handlers: dict[HubSpotOperation, Callable[[Request], Response]] = {
+            Op.CONTACTS_SEARCH: self._searcher(self.contacts),
+            Op.COMPANIES_SEARCH: self._searcher(self.companies),
+            Op.CONTACT_COMPANIES: self._associations,
+            Op.COMPANIES_READ: self._batch_read,
+            Op.COMPANIES_UPDATE: self._batch_update,
+            Op.COMPANY: self._getter(self.companies),
+            Op.CONTACT: self._getter(self.contacts),
+            Op.COMPANY_PROPERTIES: self._property_list,
+            Op.COMPANY_PROPERTY: self._property,
+            Op.PROPERTY_VALIDATIONS: self._validations,
+            Op.PROPERTY_VALIDATION: self._validation,
+        }
+        return tuple(
+            route(template.split(" ", 1)[0], template, handlers[operation])
+            for table in HUBSPOT_ROUTES.values()
+            for operation, template in table.items()
         )
+
+    def _version(self, request: Request) -> HubSpotApiVersion:
+        """The path family `request` came in on."""
+        return self._versions[request.route]
 
     def error_body(self, status: int, message: str) -> dict[str, Any]:
         """HubSpot's standard error body."""
@@ -364,7 +411,9 @@ class HubSpotService(JsonService):
             missing = [cid for cid in ids if cid not in records]
         return self._batch_envelope(results, self._not_found(missing), started)
 
-    def _not_found(self, missing: list[str]) -> list[dict[str, Any]]:
+    def _not_found(
+        self, missing: list[str], context: Mapping[str, list[str]] | None = None
+    ) -> list[dict[str, Any]]:
         if not missing:
             return []
         return [
@@ -373,7 +422,7 @@ class HubSpotService(JsonService):
                 "category": "OBJECT_NOT_FOUND",
                 "message": f"Could not get some {self.companies.label} objects, they may be "
                 "deleted or not exist. Check that ids are valid.",
-                "context": {"ids": missing},
+                "context": {"ids": missing, **(context or {})},
                 "errors": [],
                 "links": {},
             }
@@ -383,8 +432,10 @@ class HubSpotService(JsonService):
     def _batch_update(self, request: Request) -> Response:
         """All-or-nothing on validation; missing ids are a 207; applied writes are logged."""
         started = self._now()
+        dated = self._version(request) is V2026_09
         inputs = _inputs(request.json(), HUBSPOT_BATCH_UPDATE_MAX)
         updates = [(item["id"], _update_properties(item, n)) for n, item in enumerate(inputs)]
+        traces = [_trace(item, n) for n, item in enumerate(inputs)]
         ids = [company_id for company_id, _ in updates]
         duplicates = sorted({cid for cid in ids if ids.count(cid) > 1}, key=int)
         if duplicates:
@@ -397,18 +448,27 @@ class HubSpotService(JsonService):
             faults = self.state.faults
             rejection = faults.take_batch_rejection()
             problems = (
-                [self._planned_rejection(rejection, updates)]
+                [self._planned_rejection(rejection, updates, traces)]
                 if rejection is not None
-                else [p for _, props in updates for p in self._invalid_values(props)]
+                else [
+                    Refusal(name, code, message, (trace,) if trace else ())
+                    for (_, props), trace in zip(updates, traces, strict=True)
+                    for name, _, code, message in self._invalid_values(props)
+                ]
             )
             if problems:
-                raise HttpError(400, "Property values were not valid", self._invalid(problems))
+                body = self._invalid("Property values were not valid", problems, dated)
+                raise HttpError(400, "Property values were not valid", body)
+            refusals = self._rule_refusals(updates, traces, faults.hubspot.validation_rules, dated)
+            if refusals:
+                body = self._invalid("Validation rules were not met", refusals, dated)
+                raise HttpError(400, "Validation rules were not met", body)
             lag = faults.hubspot.search_index_lag_seconds
             records = self.state.companies
             index = self.indexes[self.companies.plural]
             now = self._now()
             results = []
-            for company_id, props in updates:
+            for (company_id, props), trace in zip(updates, traces, strict=True):
                 current = records.get(company_id)
                 if current is None:
                     continue
@@ -417,9 +477,20 @@ class HubSpotService(JsonService):
                 index.note_write(company_id, current, lag)
                 self.state.record_write(company_id, before, props)
                 names = sorted(set(props) | set(self.companies.always))
-                results.append(self._object(company_id, records[company_id], names))
-            missing = [cid for cid in ids if cid not in records]
-        return self._batch_envelope(results, self._not_found(missing), started)
+                result = self._object(company_id, records[company_id], names)
+                results.append({**result, TRACE_ID: trace} if dated and trace else result)
+            gone = [
+                (cid, trace) for cid, trace in zip(ids, traces, strict=True) if cid not in records
+            ]
+        if dated:  # one error per input, naming its trace id
+            errors = [
+                error
+                for cid, trace in gone
+                for error in self._not_found([cid], {TRACE_ID: [trace]} if trace else {})
+            ]
+        else:
+            errors = self._not_found([cid for cid, _ in gone])
+        return self._batch_envelope(results, errors, started)
 
     def _invalid_values(self, props: Mapping[str, str | None]) -> list[tuple[str, str, str, str]]:
         """(property, value, code, message) for each value HubSpot would refuse."""
@@ -442,27 +513,81 @@ class HubSpotService(JsonService):
                     problems.append((name, text, "INVALID_OPTION", _not_an_option(text, allowed)))
         return problems
 
-    def _invalid(self, problems: list[tuple[str, str, str, str]]) -> dict[str, Any]:
-        """HubSpot's whole-batch 400 for invalid property values."""
+    def _invalid(self, summary: str, refusals: list[Refusal], dated: bool) -> dict[str, Any]:
+        """HubSpot's whole-batch 400; on the 2026-09 paths each finding names its inputs."""
         listed = [
-            {"isValid": False, "message": message, "error": code, "name": name}
-            for name, _, code, message in problems
+            {"isValid": False, "message": r.message, "error": r.code, "name": r.property}
+            for r in refusals
         ]
         return self._error(
-            "Property values were not valid: " + json.dumps(listed, separators=(",", ":")),
+            f"{summary}: " + json.dumps(listed, separators=(",", ":")),
             CATEGORIES[400],
             errors=[
-                {"message": message, "code": code, "context": {"propertyName": [name]}}
-                for name, _, code, message in problems
+                {
+                    "message": r.message,
+                    "code": r.code,
+                    "in": r.property,
+                    "context": {
+                        "propertyName": [r.property],
+                        **({TRACE_ID: list(r.traces)} if dated and r.traces else {}),
+                    },
+                }
+                for r in refusals
             ],
         )
 
+    def _rule_refusals(
+        self,
+        updates: list[tuple[str, dict[str, str | None]]],
+        traces: list[str | None],
+        rules: Sequence[ValidationRule],
+        dated: bool,
+    ) -> list[Refusal]:
+        """What the portal's rules refuse: property validation rules on every path, the
+        conditional ones (a property required when another is written) from 2026-09."""
+        refusals: list[Refusal] = []
+        for (company_id, props), trace in zip(updates, traces, strict=True):
+            record = self.state.companies.get(company_id)
+            if record is None:
+                continue
+            after = {**record, **props}
+            for rule in rules:
+                value = props.get(rule.property)
+                if not value:
+                    continue
+                traced = (trace,) if trace else ()
+                if rule.requires is not None:
+                    if dated and not after.get(rule.requires):
+                        message = f"{rule.requires} is required when {rule.property} is set."
+                        refusals.append(
+                            Refusal(rule.requires, CONDITIONAL_RULE_CODE, message, traced)
+                        )
+                elif _breaks(rule, value):
+                    message = (
+                        f'"{value}" does not meet the {rule.rule_type} rule '
+                        f"({', '.join(rule.arguments)}) of {rule.property}."
+                    )
+                    refusals.append(Refusal(rule.property, str(rule.rule_type), message, traced))
+        return refusals
+
     def _planned_rejection(
-        self, rejection: BatchRejection, updates: list[tuple[str, dict[str, str | None]]]
-    ) -> tuple[str, str, str, str]:
-        """The fault's whole-batch rejection, worded as HubSpot words that code."""
+        self,
+        rejection: BatchRejection,
+        updates: list[tuple[str, dict[str, str | None]]],
+        traces: list[str | None],
+    ) -> Refusal:
+        """The fault's whole-batch rejection, worded as HubSpot words that code, for the first
+        input that writes the property."""
         name = rejection.property
-        value = next((p[name] for _, p in updates if p.get(name)), None) or ""
+        first = next(
+            (
+                (p[name], trace)
+                for (_, p), trace in zip(updates, traces, strict=True)
+                if p.get(name)
+            ),
+            None,
+        )
+        value, trace = first or ("", None)
         definition = self.state.property_definition(name) or {}
         allowed = [option["value"] for option in definition.get("options", [])]
         messages = {
@@ -472,7 +597,8 @@ class HubSpotService(JsonService):
             "PROPERTY_DOESNT_EXIST": _doesnt_exist(name),
             "READ_ONLY_VALUE": _read_only(name),
         }
-        return (name, value, rejection.code, messages[rejection.code])
+        traced = (trace,) if trace else ()
+        return Refusal(name, rejection.code, messages[rejection.code], traced)
 
     # --- single objects and property definitions ---------------------------------------------
     def _getter(self, obj: ObjectType) -> Callable[[Request], Response]:
@@ -512,6 +638,50 @@ class HubSpotService(JsonService):
         definitions = [self.state.property_definition(name) for name in names]
         return json_response({"results": [d for d in definitions if d is not None]})
 
+    # --- the property validation API ---------------------------------------------------------
+    def _listed_rules(self, request: Request) -> dict[str, list[dict[str, Any]]]:
+        """Property name -> its property validation rules, for the request's object type.
+
+        Conditional rules are not property validation rules: this API does not list them.
+        """
+        object_type = request.params["objectTypeId"]
+        plural = OBJECT_TYPE_IDS.get(object_type)
+        if plural is None:
+            raise HttpError(400, f"Unable to infer object type from: {object_type}")
+        with self.state.lock:
+            rules = self.state.faults.hubspot.validation_rules
+        listed: dict[str, list[dict[str, Any]]] = {}
+        for rule in rules:
+            if plural == self.companies.plural and rule.rule_type is not None:
+                listed.setdefault(rule.property, []).append(
+                    {
+                        "ruleType": rule.rule_type,
+                        "ruleArguments": list(rule.arguments),
+                        "shouldApplyNormalization": False,
+                    }
+                )
+        return listed
+
+    def _validations(self, request: Request) -> Response:
+        listed = self._listed_rules(request)
+        return json_response(
+            {
+                "results": [
+                    {"propertyName": name, "propertyValidationRules": listed[name]}
+                    for name in sorted(listed)
+                ]
+            }
+        )
+
+    def _validation(self, request: Request) -> Response:
+        listed = self._listed_rules(request)
+        name = request.params["propertyName"]
+        plural = OBJECT_TYPE_IDS[request.params["objectTypeId"]]
+        obj = self.companies if plural == self.companies.plural else self.contacts
+        if not self._exists(obj, name):
+            raise HttpError(404, f"Unable to find property {name} for object type {plural}")
+        return json_response({"results": listed.get(name, [])})
+
 
 def _is_search(request: Request) -> bool:
     return request.route.endswith("/search")
@@ -548,6 +718,28 @@ def _no_extras(body: Mapping[str, Any]) -> None:
         raise HttpError(400, "propertiesWithHistory is not emulated by the sandbox; send [].")
     if body.get("idProperty") not in (None, HUBSPOT_ID_PROPERTY):
         raise HttpError(400, "The sandbox reads companies by id only; drop idProperty.")
+
+
+def _trace(item: Mapping[str, Any], n: int) -> str | None:
+    """An input's `objectWriteTraceId`, if it carries one."""
+    trace = item.get(TRACE_ID)
+    if trace is not None and (not isinstance(trace, str) or not trace):
+        raise HttpError(400, f"inputs[{n}].{TRACE_ID} must be a non-empty string, got {trace!r}.")
+    return trace
+
+
+def _breaks(rule: ValidationRule, value: str) -> bool:
+    """Whether `value` breaks the property validation rule `rule`."""
+    (argument,) = rule.arguments
+    if rule.rule_type == "REGEX":
+        return re.fullmatch(argument, value) is None
+    if rule.rule_type in ("MAX_LENGTH", "MIN_LENGTH"):
+        limit = int(argument)
+        return len(value) > limit if rule.rule_type == "MAX_LENGTH" else len(value) < limit
+    if not _PLAIN_NUMBER.fullmatch(value):
+        return True
+    bound = float(argument)
+    return float(value) > bound if rule.rule_type == "MAX_NUMBER" else float(value) < bound
 
 
 def _update_properties(item: Mapping[str, Any], n: int) -> dict[str, str | None]:

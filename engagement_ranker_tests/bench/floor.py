@@ -17,26 +17,20 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from engagement_ranker.clients.hubspot import (
-    COMPANIES_UPDATE_PATH,
-    SEARCH_PATH,
-)
 from engagement_ranker.constants import (
     HUBSPOT_BATCH_READ_MAX,
+    HUBSPOT_ROUTES,
     HUBSPOT_SEARCH_PER_SECOND,
     HUBSPOT_SEARCH_WINDOW_SECONDS,
     HUBSPOT_TIER_LIMITS,
     HUBSPOT_WINDOW_SECONDS,
+    HubSpotOperation,
 )
 
-# Routes as the sandbox's request log names them.
-SEARCH_ROUTE = f"POST {SEARCH_PATH}"
-UPDATE_ROUTE = f"POST {COMPANIES_UPDATE_PATH}"
 # Round trips after the last search page before ranking: associations, then company read.
 UNIVERSE_TAIL_TRIPS = 2
 # Round trips of the write phase: the before image, an update, the read-back of what it wrote.
 WRITE_TRIPS = 3
-PROPERTY_ROUTE = "GET /crm/v3/properties/companies/{propertyName}"
 # Round trips around the window: the first call waits for the first search page, the last
 # call's answer ends the run.
 WINDOW_TRIPS = 2
@@ -65,6 +59,11 @@ def formula(tier: str) -> list[str]:
         "   (every non-search call through the rolling window)",
         "floor      = max(t_universe + t_write, t_window)",
     ]
+
+
+def _calls(counts: dict[str, int], operation: HubSpotOperation) -> int:
+    """Calls of `operation` in `counts` (by route, as the sandbox logs them), in any family."""
+    return sum(counts.get(table[operation], 0) for table in HUBSPOT_ROUTES.values())
 
 
 def _windows(calls: int, limit: int) -> int:
@@ -104,11 +103,11 @@ def hubspot_floor(
     companies and wrote `written`."""
     rtt = latency_ms / 1000
     limit = HUBSPOT_TIER_LIMITS[tier]
-    search = counts.get(SEARCH_ROUTE, 0)
+    search = _calls(counts, HubSpotOperation.CONTACTS_SEARCH)
     other = sum(counts.values()) - search
-    updates = counts.get(UPDATE_ROUTE, 0)
+    updates = _calls(counts, HubSpotOperation.COMPANIES_UPDATE)
     readback = math.ceil(written / HUBSPOT_BATCH_READ_MAX)
-    definitions = counts.get(PROPERTY_ROUTE, 0)
+    definitions = _calls(counts, HubSpotOperation.COMPANY_PROPERTY)
     before = math.ceil(ranked / HUBSPOT_BATCH_READ_MAX)
     protocol = definitions + before + updates + readback
     search_windows = _windows(search, HUBSPOT_SEARCH_PER_SECOND) * HUBSPOT_SEARCH_WINDOW_SECONDS

@@ -27,11 +27,14 @@ import httpx
 
 from engagement_ranker.constants import (
     CUSTOMER_LIFECYCLE_STAGE,
+    DEFAULT_HUBSPOT_API_VERSION,
     HTTP_TIMEOUT_SECONDS,
+    HUBSPOT_ROUTES,
     HUBSPOT_SEARCH_PAGE_MAX,
     HUBSPOT_SEARCH_PER_SECOND,
     HUBSPOT_SEARCH_RESULT_CAP,
     Env,
+    HubSpotOperation,
 )
 
 START_TARGET_SECONDS = 15.0
@@ -40,7 +43,10 @@ START_DEADLINE_SECONDS = 120.0
 STOP_DEADLINE_SECONDS = 10.0
 # One search every this many seconds keeps a rolling second under the limit.
 PACE_SECONDS = 1.25 / HUBSPOT_SEARCH_PER_SECOND
-SEARCH_PATH = "/crm/v3/objects/contacts/search"
+# The contacts search as the job sends it by default.
+SEARCH_PATH = HUBSPOT_ROUTES[DEFAULT_HUBSPOT_API_VERSION][HubSpotOperation.CONTACTS_SEARCH].split()[
+    1
+]
 # `engagement-ranker` is this entry point; calling it directly needs no installed script.
 CLI = "from engagement_ranker.cli import main; main()"
 

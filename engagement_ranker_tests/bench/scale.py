@@ -14,11 +14,13 @@ from pathlib import Path
 
 import httpx
 
-from engagement_ranker.clients.hubspot import SEARCH_PATH
 from engagement_ranker.constants import (
     CUSTOMER_LIFECYCLE_STAGE,
+    DEFAULT_HUBSPOT_API_VERSION,
     HTTP_TIMEOUT_SECONDS,
+    HUBSPOT_ROUTES,
     Env,
+    HubSpotOperation,
 )
 from engagement_ranker.sandbox.control import SandboxControl
 from engagement_ranker_tests.bench.floor import Floor, formula, hubspot_floor
@@ -110,7 +112,8 @@ def _customer_contacts(env: dict[str, str]) -> int:
         "limit": 1,
     }
     response = httpx.post(
-        env[Env.HUBSPOT_BASE_URL] + SEARCH_PATH,
+        env[Env.HUBSPOT_BASE_URL]
+        + HUBSPOT_ROUTES[DEFAULT_HUBSPOT_API_VERSION][HubSpotOperation.CONTACTS_SEARCH].split()[1],
         json=body,
         headers={"Authorization": f"Bearer {env[Env.HUBSPOT_ACCESS_TOKEN]}"},
         timeout=HTTP_TIMEOUT_SECONDS,

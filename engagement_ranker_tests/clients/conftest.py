@@ -4,30 +4,63 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from dataclasses import astuple, dataclass
 from datetime import datetime
 from typing import Any
 
 import pytest
 
 from engagement_ranker.clients.http import RetryPolicy
-from engagement_ranker.clients.hubspot import (
-    ASSOCIATIONS_PATH,
-    COMPANIES_READ_PATH,
-    COMPANIES_UPDATE_PATH,
-    SEARCH_PATH,
-    HubSpotClient,
-)
+from engagement_ranker.clients.hubspot import HubSpotClient
 from engagement_ranker.clients.yobi import YobiClient
+from engagement_ranker.constants import (
+    DEFAULT_HUBSPOT_API_VERSION,
+    HUBSPOT_ROUTES,
+    HubSpotApiVersion,
+    HubSpotOperation,
+)
 from engagement_ranker.sandbox import Sandbox
 
-# Request-log keys of the sandbox ("METHOD /template").
-SEARCH = f"POST {SEARCH_PATH}"
-ASSOCIATIONS = f"POST {ASSOCIATIONS_PATH}"
-READ = f"POST {COMPANIES_READ_PATH}"
-UPDATE = f"POST {COMPANIES_UPDATE_PATH}"
-PROPERTY = "GET /crm/v3/properties/companies/{propertyName}"
+
+@dataclass(frozen=True)
+class Routes:
+    """The sandbox's request-log keys ("METHOD /template") of one HubSpot path family."""
+
+    search: str
+    associations: str
+    read: str
+    update: str
+    property: str
+    validations: str
+
+
+def routes(version: HubSpotApiVersion = DEFAULT_HUBSPOT_API_VERSION) -> Routes:
+    table = HUBSPOT_ROUTES[version]
+    return Routes(
+        search=table[HubSpotOperation.CONTACTS_SEARCH],
+        associations=table[HubSpotOperation.CONTACT_COMPANIES],
+        read=table[HubSpotOperation.COMPANIES_READ],
+        update=table[HubSpotOperation.COMPANIES_UPDATE],
+        property=table[HubSpotOperation.COMPANY_PROPERTY],
+        validations=table[HubSpotOperation.PROPERTY_VALIDATIONS],
+    )
+
+
+def path(route: str, **params: str) -> str:
+    """The path a route template ("METHOD /template") has with `params` filled in."""
+    return route.split(" ", 1)[1].format(**params)
+
+
+# The default family's keys, for tests of behaviour no version changes.
+SEARCH, ASSOCIATIONS, READ, UPDATE, PROPERTY, VALIDATIONS = astuple(routes())
 # Same shape as the default policy, waits in milliseconds: the tests prove behaviour, not patience.
 FAST_RETRY = RetryPolicy(attempts=4, initial_wait=0.01, max_wait=0.05, max_total=10.0)
+
+
+@pytest.fixture(params=list(HubSpotApiVersion), ids=str)
+def api_version(request: pytest.FixtureRequest) -> HubSpotApiVersion:
+    """Each HubSpot path family in turn, for tests whose behaviour must not depend on it."""
+    return request.param
 
 
 def hubspot_client(sandbox: Sandbox, **overrides: Any) -> HubSpotClient:

@@ -21,7 +21,7 @@ from engagement_ranker.clients.errors import (
     ValidationError,
 )
 from engagement_ranker.clients.http import RetryPolicy
-from engagement_ranker.clients.hubspot import CONCURRENCY, PROPERTY_PATH
+from engagement_ranker.clients.hubspot import CONCURRENCY
 from engagement_ranker.constants import (
     COMPANY_READ_PROPERTIES,
     CUSTOMER_LIFECYCLE_STAGE,
@@ -41,9 +41,10 @@ from engagement_ranker_tests.clients.conftest import (
     PROPERTY,
     READ,
     SEARCH,
-    UPDATE,
     calls,
     hubspot_client,
+    path,
+    routes,
     statuses,
 )
 
@@ -67,10 +68,12 @@ def new_values(company_id: str) -> dict[str, str]:
 
 def test_customer_universe_is_every_customer_its_companies_and_their_properties_in_fewest_calls(
     sandbox,
+    api_version,
 ):
+    r = routes(api_version)
     expected = customer_contacts_of(sandbox)
     dataset = sandbox.state.dataset
-    with hubspot_client(sandbox) as client:
+    with hubspot_client(sandbox, api_version=api_version) as client:
         found = client.customer_universe(COMPANY_READ_PROPERTIES)
     assert [c["contact_id"] for c in found.contacts] == expected
     first = found.contacts[0]
@@ -89,18 +92,21 @@ def test_customer_universe_is_every_customer_its_companies_and_their_properties_
             p: dataset.companies[company_id].get(p) for p in COMPANY_READ_PROPERTIES
         }
     assert sandbox.control.requests()["counts"] == {
-        SEARCH: math.ceil(len(expected) / HUBSPOT_SEARCH_PAGE_MAX),
-        ASSOCIATIONS: math.ceil(len(expected) / HUBSPOT_ASSOCIATIONS_BATCH_MAX),
-        READ: math.ceil(len(company_ids) / HUBSPOT_BATCH_READ_MAX),
+        r.search: math.ceil(len(expected) / HUBSPOT_SEARCH_PAGE_MAX),
+        r.associations: math.ceil(len(expected) / HUBSPOT_ASSOCIATIONS_BATCH_MAX),
+        r.read: math.ceil(len(company_ids) / HUBSPOT_BATCH_READ_MAX),
     }
 
 
-def test_customer_universe_pages_each_contacts_companies_and_packs_the_follow_ups(sandbox):
+def test_customer_universe_pages_each_contacts_companies_and_packs_the_follow_ups(
+    sandbox, api_version
+):
+    r = routes(api_version)
     # One company per page: a contact with k companies needs k pages.
     sandbox.control.set_faults({"hubspot": {"associations_page_size": 1}})
     contact_ids = customer_contacts_of(sandbox)
     links = sandbox.state.dataset.contact_companies
-    with hubspot_client(sandbox) as client:
+    with hubspot_client(sandbox, api_version=api_version) as client:
         companies = client.customer_universe(["name"]).companies_of
     assert list(companies) == contact_ids
     for contact_id in contact_ids:
@@ -113,7 +119,7 @@ def test_customer_universe_pages_each_contacts_companies_and_packs_the_follow_up
         for page in range(1, depth + 1)
     ]
     minimum = sum(math.ceil(n / HUBSPOT_ASSOCIATIONS_BATCH_MAX) for n in rounds)
-    assert calls(sandbox, ASSOCIATIONS) == minimum
+    assert calls(sandbox, r.associations) == minimum
 
 
 def test_customer_universe_reads_companies_while_the_search_is_still_paging(make_sandbox):
@@ -150,34 +156,45 @@ def test_customer_universe_reads_companies_while_the_search_is_still_paging(make
     assert calls(sandbox, READ) == math.ceil(len(company_ids) / HUBSPOT_BATCH_READ_MAX)
 
 
-def test_a_failed_read_stops_the_search_at_its_next_page(make_sandbox):
+def test_a_failed_read_stops_the_search_at_its_next_page(make_sandbox, api_version):
+    r = routes(api_version)
     sandbox = make_sandbox(SandboxConfig(companies=1_000))
     pages = math.ceil(len(customer_contacts_of(sandbox)) / HUBSPOT_SEARCH_PAGE_MAX)
     # The first association read (sent once 1,000 contacts are found) is refused.
-    sandbox.control.set_faults({"routes": {ASSOCIATIONS: {"bursts": [{"nth": 1, "error": 400}]}}})
-    with hubspot_client(sandbox) as client, pytest.raises(ValidationError):
+    sandbox.control.set_faults({"routes": {r.associations: {"bursts": [{"nth": 1, "error": 400}]}}})
+    with (
+        hubspot_client(sandbox, api_version=api_version) as client,
+        pytest.raises(ValidationError),
+    ):
         client.customer_universe(["name"])
     counts = sandbox.control.requests()["counts"]
-    assert counts[ASSOCIATIONS] == 1
-    assert counts[SEARCH] < pages, "the search paged on after a read had failed"
+    assert counts[r.associations] == 1
+    assert counts[r.search] < pages, "the search paged on after a read had failed"
 
 
-def test_an_association_result_for_a_contact_of_another_batch_is_malformed(make_sandbox):
+def test_an_association_result_for_a_contact_of_another_batch_is_malformed(
+    make_sandbox, api_version
+):
+    r = routes(api_version)
     sandbox = make_sandbox(SandboxConfig(companies=1_000))
     first = customer_contacts_of(sandbox)[0]
     # Every association answer claims its first result is the very first contact's, which
     # only the first batch asked about.
     sandbox.control.set_faults(
-        {"corrupt": [{"route": ASSOCIATIONS, "path": "results.0.from.id", "value": first}]}
+        {"corrupt": [{"route": r.associations, "path": "results.0.from.id", "value": first}]}
     )
-    with hubspot_client(sandbox) as client, pytest.raises(MalformedResponse, match="not asked"):
+    with (
+        hubspot_client(sandbox, api_version=api_version) as client,
+        pytest.raises(MalformedResponse, match="not asked"),
+    ):
         client.customer_universe(["name"])
 
 
-def test_read_companies_returns_every_property_and_names_the_missing_ids(sandbox):
+def test_read_companies_returns_every_property_and_names_the_missing_ids(sandbox, api_version):
+    r = routes(api_version)
     records = sandbox.state.dataset.companies
     ids = sorted(records, key=int)
-    with hubspot_client(sandbox) as client:
+    with hubspot_client(sandbox, api_version=api_version) as client:
         found, missing = client.read_companies(
             [*reversed(ids), *ABSENT_IDS, ids[0]], COMPANY_READ_PROPERTIES
         )
@@ -185,51 +202,63 @@ def test_read_companies_returns_every_property_and_names_the_missing_ids(sandbox
     assert list(found) == ids
     for company_id in ids:
         assert found[company_id] == {p: records[company_id].get(p) for p in COMPANY_READ_PROPERTIES}
-    assert calls(sandbox, READ) == math.ceil((len(ids) + 2) / HUBSPOT_BATCH_READ_MAX)
+    assert calls(sandbox, r.read) == math.ceil((len(ids) + 2) / HUBSPOT_BATCH_READ_MAX)
 
 
-def test_company_property_returns_the_definition_or_none_when_it_does_not_exist(sandbox):
-    with hubspot_client(sandbox) as client:
+def test_company_property_returns_the_definition_or_none_when_it_does_not_exist(
+    sandbox, api_version
+):
+    r = routes(api_version)
+    with hubspot_client(sandbox, api_version=api_version) as client:
         tier = client.company_property(PROP_TIER)
         sandbox.control.set_faults({"hubspot": {"properties": {PROP_TIER: None}}})
         gone = client.company_property(PROP_TIER)
     assert tier is not None and tier["name"] == PROP_TIER and tier["type"] == "enumeration"
     assert gone is None
-    assert calls(sandbox, PROPERTY) == 2
+    assert calls(sandbox, r.property) == 2
 
 
 @pytest.mark.parametrize("bad", ["Name With Spaces", "", "../companies"])
-def test_company_property_refuses_a_name_that_is_no_internal_name(sandbox, bad):
-    with hubspot_client(sandbox) as client, pytest.raises(ValueError, match="internal names"):
+def test_company_property_refuses_a_name_that_is_no_internal_name(sandbox, api_version, bad):
+    r = routes(api_version)
+    with (
+        hubspot_client(sandbox, api_version=api_version) as client,
+        pytest.raises(ValueError, match="internal names"),
+    ):
         client.company_property(bad)
-    assert calls(sandbox, PROPERTY) == 0
+    assert calls(sandbox, r.property) == 0
 
 
 # --- writes ---------------------------------------------------------------------------------
 
 
-def test_update_companies_writes_a_full_batch_in_one_call(sandbox):
+def test_update_companies_writes_a_full_batch_in_one_call(sandbox, api_version):
+    r = routes(api_version)
     ids = sorted(sandbox.state.dataset.companies, key=int)[:100]
-    with hubspot_client(sandbox) as client:
+    with hubspot_client(sandbox, api_version=api_version) as client:
         client.update_companies([(cid, new_values(cid)) for cid in ids])
-    assert calls(sandbox, UPDATE) == 1
+    assert calls(sandbox, r.update) == 1
     for company_id in (ids[0], ids[-1]):
         properties = sandbox.control.company(company_id)
         assert {p: properties[p] for p in ENGAGEMENT_PROPERTIES} == new_values(company_id)
     assert sorted((w["company_id"] for w in sandbox.control.writes()), key=int) == ids
 
 
-def test_update_companies_names_the_companies_that_no_longer_exist(sandbox):
+def test_update_companies_names_the_companies_that_no_longer_exist(sandbox, api_version):
+    r = routes(api_version)
     company_id = sorted(sandbox.state.dataset.companies, key=int)[0]
     batch = [(company_id, new_values(company_id)), (ABSENT_IDS[0], new_values(ABSENT_IDS[0]))]
-    with hubspot_client(sandbox) as client, pytest.raises(NotFoundError) as caught:
+    with (
+        hubspot_client(sandbox, api_version=api_version) as client,
+        pytest.raises(NotFoundError) as caught,
+    ):
         client.update_companies(batch)
     assert caught.value.ids == (ABSENT_IDS[0],)
     assert ABSENT_IDS[0] in str(caught.value) and "rest of the batch was written" in str(
         caught.value
     )
     assert [w["company_id"] for w in sandbox.control.writes()] == [company_id]
-    assert calls(sandbox, UPDATE) == 1
+    assert calls(sandbox, r.update) == 1
 
 
 @pytest.mark.parametrize(
@@ -241,52 +270,73 @@ def test_update_companies_names_the_companies_that_no_longer_exist(sandbox):
         ([("abc", {PROP_SCORE: "1"})], "is not a HubSpot record id"),
     ],
 )
-def test_update_companies_refuses_a_bad_batch_before_any_call(sandbox, batch, message):
-    with hubspot_client(sandbox) as client, pytest.raises(ValueError, match=message):
+def test_update_companies_refuses_a_bad_batch_before_any_call(sandbox, api_version, batch, message):
+    r = routes(api_version)
+    with (
+        hubspot_client(sandbox, api_version=api_version) as client,
+        pytest.raises(ValueError, match=message),
+    ):
         client.update_companies(batch)
-    assert calls(sandbox, UPDATE) == 0
+    assert calls(sandbox, r.update) == 0
 
 
 # --- typed errors ---------------------------------------------------------------------------
 
 
-def test_a_wrong_token_is_an_auth_error_naming_the_variable_and_never_retried(sandbox):
+def test_a_wrong_token_is_an_auth_error_naming_the_variable_and_never_retried(sandbox, api_version):
+    r = routes(api_version)
     wrong = "pat-na1-00000000-dead-beef-0000-000000000000"
-    with hubspot_client(sandbox, access_token=wrong) as client, pytest.raises(AuthError) as caught:
+    with (
+        hubspot_client(sandbox, api_version=api_version, access_token=wrong) as client,
+        pytest.raises(AuthError) as caught,
+    ):
         client.customer_universe(["name"])
     message = str(caught.value)
-    assert f"HubSpot {SEARCH} failed: HTTP 401 INVALID_AUTHENTICATION (correlationId " in message
+    assert f"HubSpot {r.search} failed: HTTP 401 INVALID_AUTHENTICATION (correlationId " in message
     assert "check HUBSPOT_ACCESS_TOKEN" in message
     assert caught.value.correlation_id
     assert wrong not in message and "dead-beef" not in message
-    assert calls(sandbox, SEARCH) == 1
+    assert calls(sandbox, r.search) == 1
 
 
-def test_a_missing_write_scope_is_a_scope_error_naming_the_scope(sandbox):
+def test_a_missing_write_scope_is_a_scope_error_naming_the_scope(sandbox, api_version):
+    r = routes(api_version)
     sandbox.control.set_faults({"hubspot": {"auth": "missing_write_scope"}})
     company_id = sorted(sandbox.state.dataset.companies, key=int)[0]
-    with hubspot_client(sandbox) as client, pytest.raises(ScopeError) as caught:
+    with (
+        hubspot_client(sandbox, api_version=api_version) as client,
+        pytest.raises(ScopeError) as caught,
+    ):
         client.update_companies([(company_id, new_values(company_id))])
     assert caught.value.required_scopes == ("crm.objects.companies.write",)
     assert "HTTP 403 MISSING_SCOPES" in str(caught.value)
     assert "grant the private app the scope(s) crm.objects.companies.write" in str(caught.value)
     assert sandbox.control.writes() == []
-    assert calls(sandbox, UPDATE) == 1
+    assert calls(sandbox, r.update) == 1
 
 
-def test_a_wrong_base_url_is_a_not_found_error_naming_the_variable(sandbox):
+def test_a_wrong_base_url_is_a_not_found_error_naming_the_variable(sandbox, api_version):
     base_url = sandbox.env["HUBSPOT_BASE_URL"] + "/not-hubspot"
-    with hubspot_client(sandbox, base_url=base_url) as client, pytest.raises(NotFoundError) as e:
+    with (
+        hubspot_client(sandbox, api_version=api_version, base_url=base_url) as client,
+        pytest.raises(NotFoundError) as e,
+    ):
         client.read_companies(["101"], ["name"])
     assert "HTTP 404" in str(e.value) and "check HUBSPOT_BASE_URL" in str(e.value)
 
 
-def test_a_rejected_batch_is_a_validation_error_with_the_property_codes_and_no_retry(sandbox):
+def test_a_rejected_batch_is_a_validation_error_with_the_property_codes_and_no_retry(
+    sandbox, api_version
+):
+    r = routes(api_version)
     sandbox.control.set_faults(
         {"hubspot": {"batch_update_rejections": [{"nth": 1, "code": "INVALID_INTEGER"}]}}
     )
     ids = sorted(sandbox.state.dataset.companies, key=int)[:3]
-    with hubspot_client(sandbox) as client, pytest.raises(ValidationError) as caught:
+    with (
+        hubspot_client(sandbox, api_version=api_version) as client,
+        pytest.raises(ValidationError) as caught,
+    ):
         client.update_companies([(cid, new_values(cid)) for cid in ids])
     (code,) = caught.value.codes
     assert (code.property, code.code) == (PROP_SCORE, "INVALID_INTEGER")
@@ -294,22 +344,31 @@ def test_a_rejected_batch_is_a_validation_error_with_the_property_codes_and_no_r
     assert "HTTP 400 VALIDATION_ERROR" in str(caught.value)
     assert f"{PROP_SCORE}: INVALID_INTEGER" in str(caught.value)
     assert sandbox.control.writes() == []
-    assert calls(sandbox, UPDATE) == 1
+    assert calls(sandbox, r.update) == 1
 
 
-def test_a_bad_value_is_rejected_by_hubspot_with_its_code(sandbox):
+def test_a_bad_value_is_rejected_by_hubspot_with_its_code(sandbox, api_version):
     company_id = sorted(sandbox.state.dataset.companies, key=int)[0]
-    with hubspot_client(sandbox) as client, pytest.raises(ValidationError) as caught:
+    with (
+        hubspot_client(sandbox, api_version=api_version) as client,
+        pytest.raises(ValidationError) as caught,
+    ):
         client.update_companies([(company_id, {PROP_TIER: "Top 31%"})])
     assert [(c.property, c.code) for c in caught.value.codes] == [(PROP_TIER, "INVALID_OPTION")]
 
 
-def test_malformed_json_is_a_malformed_response_and_not_retried(sandbox):
-    sandbox.control.set_faults({"routes": {SEARCH: {"bursts": [{"nth": 1, "error": "malformed"}]}}})
-    with hubspot_client(sandbox) as client, pytest.raises(MalformedResponse) as caught:
+def test_malformed_json_is_a_malformed_response_and_not_retried(sandbox, api_version):
+    r = routes(api_version)
+    sandbox.control.set_faults(
+        {"routes": {r.search: {"bursts": [{"nth": 1, "error": "malformed"}]}}}
+    )
+    with (
+        hubspot_client(sandbox, api_version=api_version) as client,
+        pytest.raises(MalformedResponse) as caught,
+    ):
         client.customer_universe(["name"])
-    assert f"HubSpot {SEARCH} failed: HTTP 200: HTTP 200 body is not JSON" in str(caught.value)
-    assert calls(sandbox, SEARCH) == 1
+    assert f"HubSpot {r.search} failed: HTTP 200: HTTP 200 body is not JSON" in str(caught.value)
+    assert calls(sandbox, r.search) == 1
 
 
 # --- recovery -------------------------------------------------------------------------------
@@ -329,7 +388,7 @@ def test_calls_another_app_made_on_the_same_budget_slow_the_client_instead_of_dr
         timeout=10,
     ) as other:
         for _ in range(limit - CONCURRENCY):
-            other.get(PROPERTY_PATH.format(name=PROP_SCORE)).raise_for_status()
+            other.get(path(PROPERTY, propertyName=PROP_SCORE)).raise_for_status()
     ids = [str(100_000 + i) for i in range(3 * CONCURRENCY * HUBSPOT_BATCH_READ_MAX)]
     started = time.monotonic()
     with hubspot_client(sandbox) as client:
@@ -342,35 +401,41 @@ def test_calls_another_app_made_on_the_same_budget_slow_the_client_instead_of_dr
     assert calls(sandbox, READ) == 3 * CONCURRENCY
 
 
-def test_a_429_storm_is_ridden_out_and_reported(sandbox):
+def test_a_429_storm_is_ridden_out_and_reported(sandbox, api_version):
+    r = routes(api_version)
     expected = customer_contacts_of(sandbox)
     sandbox.control.set_faults({"hubspot": {"rate_limit_storm": 3}})
-    with hubspot_client(sandbox) as client:
+    with hubspot_client(sandbox, api_version=api_version) as client:
         contacts = client.customer_universe(["name"]).contacts
         warnings = client.warnings
     assert [c["contact_id"] for c in contacts] == expected
     assert statuses(sandbox)["429"] == 3
-    assert warnings == [f"HubSpot {SEARCH}: 3 retries (HTTP 429 x3)"]
+    assert warnings == [f"HubSpot {r.search}: 3 retries (HTTP 429 x3)"]
 
 
-def test_a_5xx_burst_and_dropped_connections_are_retried_until_the_read_completes(sandbox):
+def test_a_5xx_burst_and_dropped_connections_are_retried_until_the_read_completes(
+    sandbox, api_version
+):
+    r = routes(api_version)
     sandbox.control.set_faults(
         {
             "routes": {
-                READ: {"bursts": [{"nth": 1, "count": 2, "error": 503}]},
-                ASSOCIATIONS: {"bursts": [{"nth": 1, "count": 2, "error": "drop"}]},
+                r.read: {"bursts": [{"nth": 1, "count": 2, "error": 503}]},
+                r.associations: {"bursts": [{"nth": 1, "count": 2, "error": "drop"}]},
             }
         }
     )
-    with hubspot_client(sandbox) as client:
+    with hubspot_client(sandbox, api_version=api_version) as client:
         universe = client.customer_universe(["name"])
         warnings = client.warnings
     ids = sorted({c for found in universe.companies_of.values() for c in found}, key=int)
     assert list(universe.companies) == ids and universe.missing == []
-    assert warnings == [
-        f"HubSpot {READ}: 2 retries (HTTP 503 x2)",
-        f"HubSpot {ASSOCIATIONS}: 2 retries (RemoteProtocolError x2)",
-    ]
+    assert warnings == sorted(
+        [
+            f"HubSpot {r.read}: 2 retries (HTTP 503 x2)",
+            f"HubSpot {r.associations}: 2 retries (RemoteProtocolError x2)",
+        ]
+    )
     assert statuses(sandbox)["0"] == 2
 
 
@@ -383,16 +448,17 @@ def test_a_stalled_call_times_out_and_is_retried(sandbox):
         warnings = client.warnings
     assert definition is not None and definition["name"] == PROP_SCORE
     assert warnings == [
-        f"HubSpot GET {PROPERTY_PATH.format(name=PROP_SCORE)}: 1 retries (ReadTimeout x1)"
+        f"HubSpot GET {path(PROPERTY, propertyName=PROP_SCORE)}: 1 retries (ReadTimeout x1)"
     ]
 
 
-def test_a_batch_update_is_retried_after_a_5xx_and_applied_once(sandbox):
-    sandbox.control.set_faults({"routes": {UPDATE: {"bursts": [{"nth": 1, "error": 502}]}}})
+def test_a_batch_update_is_retried_after_a_5xx_and_applied_once(sandbox, api_version):
+    r = routes(api_version)
+    sandbox.control.set_faults({"routes": {r.update: {"bursts": [{"nth": 1, "error": 502}]}}})
     ids = sorted(sandbox.state.dataset.companies, key=int)[:5]
-    with hubspot_client(sandbox) as client:
+    with hubspot_client(sandbox, api_version=api_version) as client:
         client.update_companies([(cid, new_values(cid)) for cid in ids])
-    assert calls(sandbox, UPDATE) == 2
+    assert calls(sandbox, r.update) == 2
     assert [w["company_id"] for w in sandbox.control.writes()] == ids
 
 
@@ -421,22 +487,26 @@ def test_an_outage_is_upstream_unavailable_after_the_bounded_attempts(sandbox):
 # --- secrets --------------------------------------------------------------------------------
 
 
-def test_no_secret_reaches_an_error_a_warning_or_a_log_line(sandbox, all_logs):
+def test_no_secret_reaches_an_error_a_warning_or_a_log_line(sandbox, api_version, all_logs):
+    r = routes(api_version)
     token = sandbox.env["HUBSPOT_ACCESS_TOKEN"]
     texts: list[str] = []
     sandbox.control.set_faults(
         {
             "hubspot": {"rate_limit_storm": 2, "auth": "missing_write_scope"},
-            "routes": {READ: {"bursts": [{"nth": 1, "error": "drop"}, {"nth": 2, "error": 500}]}},
+            "routes": {r.read: {"bursts": [{"nth": 1, "error": "drop"}, {"nth": 2, "error": 500}]}},
         }
     )
-    with hubspot_client(sandbox) as client:
+    with hubspot_client(sandbox, api_version=api_version) as client:
         client.read_companies(["101"], ["name"])
         with pytest.raises(ScopeError) as scope:
             client.update_companies([("101", {PROP_SCORE: "1"})])
         texts += client.warnings
     sandbox.control.set_faults({"hubspot": {"auth": "revoked"}})
-    with hubspot_client(sandbox) as client, pytest.raises(AuthError) as auth:
+    with (
+        hubspot_client(sandbox, api_version=api_version) as client,
+        pytest.raises(AuthError) as auth,
+    ):
         client.customer_universe(["name"])
     for error in (scope.value, auth.value):
         texts += [str(error), repr(error), *map(str, error.args)]

@@ -8,12 +8,15 @@ import dagster as dg
 import pytest
 
 from engagement_ranker.constants import (
+    DEFAULT_HUBSPOT_API_VERSION,
     ENGAGEMENT_PROPERTIES,
     HUBSPOT_BATCH_UPDATE_MAX,
+    HUBSPOT_ROUTES,
     PROP_RANK,
     PROP_SCORE,
     PROP_TIER,
     Env,
+    HubSpotOperation,
 )
 from engagement_ranker.definitions import code_location
 from engagement_ranker.defs.alerts import error_text
@@ -306,7 +309,8 @@ def test_bad_settings_are_all_named_at_the_start_and_nothing_is_written(harness:
     assert run_url({Env.DAGSTER_UI_URL: "http://ui:3000/"}, "r1") == "http://ui:3000/runs/r1"
 
 
-PROPERTY_DEFINITION = "GET /crm/v3/properties/companies/{propertyName}"
+HUBSPOT = HUBSPOT_ROUTES[DEFAULT_HUBSPOT_API_VERSION]  # the path family a run speaks by default
+PROPERTY_DEFINITION = HUBSPOT[HubSpotOperation.COMPANY_PROPERTY]
 YOBI_LOGIN = "POST /users/login"
 YOBI_TENANTS = "GET /admin/dental-tenants/list"
 YOBI_STATS = (

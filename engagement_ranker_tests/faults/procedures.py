@@ -13,11 +13,16 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from engagement_ranker.clients.hubspot import COMPANIES_UPDATE_PATH
+from engagement_ranker.constants import (
+    DEFAULT_HUBSPOT_API_VERSION,
+    HUBSPOT_ROUTES,
+    HubSpotOperation,
+)
 from engagement_ranker_tests.faults.model import Observation, Row
 from engagement_ranker_tests.faults.trial import Trial
 
-UPDATE_ROUTE = f"POST {COMPANIES_UPDATE_PATH}"
+# A route fault applies to its operation whichever path family the job speaks.
+UPDATE_ROUTE = HUBSPOT_ROUTES[DEFAULT_HUBSPOT_API_VERSION][HubSpotOperation.COMPANIES_UPDATE]
 # Tables every run stores for the week; the writeback's audit says what that run wrote.
 INPUT_TABLES = ("customer_companies", "yobi_tenants", "weekly_metrics", "tenant_mapping")
 DERIVED_TABLES = ("ranked_scores",)

@@ -7,27 +7,27 @@ data) or through the environment the product reads; each row runs end to end thr
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from engagement_ranker.clients.http import DEFAULT_RETRY
-from engagement_ranker.clients.hubspot import (
-    ASSOCIATIONS_PATH,
-    COMPANIES_READ_PATH,
-    COMPANIES_UPDATE_PATH,
-    SEARCH_PATH,
-)
 from engagement_ranker.clients.yobi import TOKEN_REFRESH_MARGIN_SECONDS
 from engagement_ranker.clients.yobi_contract import BUILT_IN
 from engagement_ranker.constants import (
+    DEFAULT_HUBSPOT_API_VERSION,
     HTTP_TIMEOUT_SECONDS,
+    HUBSPOT_ROUTES,
+    PROP_CUSTOMER_STATUS,
     PROP_RANK,
     PROP_SCORE,
     PROP_TIER,
     TIER_BOTTOM,
     TIMEZONE,
     Env,
+    HubSpotApiVersion,
+    HubSpotOperation,
 )
 from engagement_ranker.core.anomalies import AnomalyKind
 from engagement_ranker.sandbox.slack import WEBHOOK_ROUTE
@@ -44,10 +44,13 @@ from engagement_ranker_tests.faults.trial import Trial
 Setup = Callable[[Trial], None]
 Check = Callable[[Observation], list[str]]
 
-SEARCH = f"POST {SEARCH_PATH}"
-ASSOCIATIONS = f"POST {ASSOCIATIONS_PATH}"
-READ = f"POST {COMPANIES_READ_PATH}"
-UPDATE = f"POST {COMPANIES_UPDATE_PATH}"
+# HubSpot's routes as the job speaks them by default; a route fault applies to its operation
+# in either path family (sandbox/faults.py), so the rows hold whichever the job speaks.
+_HUBSPOT = HUBSPOT_ROUTES[DEFAULT_HUBSPOT_API_VERSION]
+SEARCH = _HUBSPOT[HubSpotOperation.CONTACTS_SEARCH]
+ASSOCIATIONS = _HUBSPOT[HubSpotOperation.CONTACT_COMPANIES]
+READ = _HUBSPOT[HubSpotOperation.COMPANIES_READ]
+UPDATE = _HUBSPOT[HubSpotOperation.COMPANIES_UPDATE]
 TENANT_LIST = BUILT_IN.tenants.route
 CALLS = BUILT_IN.endpoint("calls").route
 SLACK = f"POST {WEBHOOK_ROUTE}"
@@ -57,6 +60,9 @@ STORM = RETRY_ATTEMPTS - 2  # 429s in a row that one call's retries outlast
 LONG_NAME = ("Northside Family Dental Studio " * 400)[:10_000]
 UNKNOWN_TENANT = 987_654_321
 JUNK_RANK = "banana out of -3"
+# A conditional rule of the portal: a company's engagement tier may only be written while its
+# customer_status is set (HubSpot applies such rules to API writes from 2026-09).
+TIER_NEEDS_STATUS = {"property": PROP_TIER, "requires": PROP_CUSTOMER_STATUS}
 BASELINE = "no fault (baseline)"
 
 
@@ -185,6 +191,15 @@ def _anonymous_tenants(trial: Trial) -> None:
     trial.set_env(Env.TENANT_MAPPING_OVERRIDES_JSON, None)
 
 
+def _tier_needs_status(trial: Trial) -> None:
+    """The portal's rule, and the companies it will refuse (no customer_status)."""
+    trial.notes["lacking"] = sorted(
+        (c for c in trial.truth if not trial.control.company(c).get(PROP_CUSTOMER_STATUS)),
+        key=int,
+    )
+    trial.set_faults({"hubspot": {"validation_rules": [TIER_NEEDS_STATUS]}})
+
+
 def _token_expiry(trial: Trial) -> None:
     """Tokens the client must renew a second after each login, and Yobi refusing one as
     expired in the middle of the stats."""
@@ -203,6 +218,28 @@ def reports_retries(service: str) -> Check:
         if any(service in message and "retr" in message for message in warnings):
             return []
         return [f"no anomaly reports the {service} retries; API warnings: {warnings}"]
+
+    return check
+
+
+def names_the_companies_to_fix(obs: Observation) -> list[str]:
+    """The alert says on which companies to set the property, and each of them lacks it."""
+    error = " ".join((obs.report.get("alert") or {}).get("error", "").split())  # unwrapped
+    named = re.search(rf"set {PROP_CUSTOMER_STATUS} on companies ([\d, ]+)", error)
+    if named is None:
+        return [f"the alert names no company to set {PROP_CUSTOMER_STATUS} on: {error!r}"]
+    companies = {c.strip() for c in named.group(1).split(",") if c.strip()}
+    holding = sorted(companies - set(obs.notes["lacking"]), key=int)
+    return [f"the alert names companies {holding}, which hold a status"] if holding else []
+
+
+def speaks_only(version: HubSpotApiVersion) -> Check:
+    """Every HubSpot call of the trial went to a path of `version`'s family."""
+
+    def check(obs: Observation) -> list[str]:
+        used = set(obs.requests["by_service"]["hubspot"]["counts"])
+        strays = sorted(used - set(HUBSPOT_ROUTES[version].values()))
+        return [f"HubSpot was called outside its {version} paths: {strays}"] if strays else []
 
     return check
 
@@ -274,7 +311,13 @@ SUMMARY_FAILS = {"expect": Outcome.FAILS_AFTER_WRITE, "hubspot": HubSpotState.CO
 TENANT_CONTRACT = f"name that file in {Env.YOBI_CONTRACT_FILE}"
 
 ROWS: tuple[Row, ...] = (
-    Row(BASELINE, **COMPLETES),
+    Row(BASELINE, checks=(speaks_only(DEFAULT_HUBSPOT_API_VERSION),), **COMPLETES),
+    Row(
+        f"HubSpot legacy paths ({Env.HUBSPOT_API_VERSION}=legacy)",
+        setup=lambda trial: trial.set_env(Env.HUBSPOT_API_VERSION, HubSpotApiVersion.LEGACY),
+        checks=(speaks_only(HubSpotApiVersion.LEGACY),),
+        **COMPLETES,
+    ),
     # --- HubSpot while reading ---------------------------------------------------------------
     Row(
         "HubSpot 401: token revoked",
@@ -407,6 +450,19 @@ ROWS: tuple[Row, ...] = (
         step="hubspot_writeback",
         error=("batch update 2 of 2", "INVALID_INTEGER", "restored 100 companies"),
         **RESTORES,
+    ),
+    Row(
+        "HubSpot validation rule refuses batch 1 of 2 (tier needs customer_status)",
+        setup=_tier_needs_status,
+        step="hubspot_writeback",
+        error=(
+            "batch update 1 of 2",
+            f"{PROP_CUSTOMER_STATUS} is required when {PROP_TIER} is set",
+            f"Fix: set {PROP_CUSTOMER_STATUS} on companies",
+            "exempt this app from that rule",
+        ),
+        checks=(names_the_companies_to_fix,),
+        **FETCH_FAILS,
     ),
     Row(
         "HubSpot connection drops on batch 2 of 2 (not applied)",

@@ -7,10 +7,15 @@ from typing import Any
 
 import pytest
 
+from engagement_ranker.constants import HUBSPOT_ROUTES, HubSpotApiVersion, HubSpotOperation
 from engagement_ranker.sandbox.dataset import build_dataset
-from engagement_ranker.sandbox.faults import Action, Faults, FaultsError
+from engagement_ranker.sandbox.faults import Action, Faults, FaultsError, ValidationRule
 
-ROUTE = "POST /crm/v3/objects/contacts/search"
+SEARCHES = tuple(
+    HUBSPOT_ROUTES[version][HubSpotOperation.CONTACTS_SEARCH] for version in HubSpotApiVersion
+)
+ROUTE, OTHER_FAMILY = SEARCHES
+UPDATE = HUBSPOT_ROUTES[HubSpotApiVersion.LEGACY][HubSpotOperation.COMPANIES_UPDATE]
 DEFINITIONS = build_dataset(7, 5, datetime(2026, 11, 22, tzinfo=UTC)).company_property_definitions
 
 
@@ -55,6 +60,17 @@ def test_rules_by_route_service_and_everything_count_their_own_calls() -> None:
     assert faults.take("hubspot", ROUTE) == Action(latency_ms=5)
     second = faults.take("yobi", "POST /users/login")  # the 2nd yobi call, any route
     assert second is not None and second.error == 502
+
+
+@pytest.mark.parametrize("keyed", SEARCHES)
+def test_a_route_fault_applies_to_its_operation_in_both_path_families(keyed: str) -> None:
+    """Whichever family a fault names, the client's calls in either meet it, counted once."""
+    faults = Faults({"routes": {keyed: {"bursts": [{"nth": 2, "count": 2, "error": 503}]}}})
+    errors = [faults.take("hubspot", route) for route in (ROUTE, OTHER_FAMILY, ROUTE, ROUTE)]
+    assert [a.error if a else None for a in errors] == [None, 503, 503, None]
+    assert faults.take("hubspot", UPDATE) is None
+    corrupt = Faults({"corrupt": [{"route": keyed, "path": "total", "value": 0}]})
+    assert set(corrupt.corrupt) == set(SEARCHES)
 
 
 def test_latency_adds_up() -> None:
@@ -123,6 +139,27 @@ def test_property_overrides_never_touch_the_dataset() -> None:
     assert DEFINITIONS["customer_engagement_rank"]["modificationMetadata"]["readOnlyValue"] is False
 
 
+def test_validation_rules_are_read_in_both_kinds() -> None:
+    faults = Faults(
+        {
+            "hubspot": {
+                "validation_rules": [
+                    {"property": "customer_engagement_tier", "requires": "customer_status"},
+                    {
+                        "property": "customer_engagement_score",
+                        "ruleType": "MAX_NUMBER",
+                        "ruleArguments": ["100"],
+                    },
+                ]
+            }
+        }
+    )
+    assert faults.hubspot.validation_rules == (
+        ValidationRule("customer_engagement_tier", requires="customer_status"),
+        ValidationRule("customer_engagement_score", rule_type="MAX_NUMBER", arguments=("100",)),
+    )
+
+
 def test_service_specific_settings_are_read() -> None:
     faults = Faults(
         {
@@ -170,6 +207,26 @@ def test_service_specific_settings_are_read() -> None:
         ({"yobi": {"drop_keys": "new_patients"}}, "drop_keys is 'new_patients'"),
         ({"yobi": {"non_admin": "yes"}}, "faults.yobi.non_admin is 'yes'; use true or false"),
         ({"smtp": {"up": False}}, "faults.smtp has unknown key(s) ['up']"),
+        (
+            {"routes": {ROUTE: {"latency_ms": 1}, OTHER_FAMILY: {"latency_ms": 2}}},
+            "one operation in two path families; key it once",
+        ),
+        *(
+            ({"hubspot": {"validation_rules": [rule]}}, fragment)
+            for rule, fragment in (
+                ({"requires": "x"}, "needs a 'property' and exactly one of 'requires'"),
+                ({"property": "a", "requires": "b", "ruleType": "REGEX"}, "exactly one of"),
+                ({"property": "", "requires": "b"}, "validation_rules[0].property is ''"),
+                ({"property": "a", "requires": "b", "ruleArguments": ["1"]}, "drop it"),
+                (
+                    {"property": "a", "ruleType": "EMAIL", "ruleArguments": []},
+                    "ruleType is 'EMAIL'",
+                ),
+                ({"property": "a", "ruleType": "MAX_NUMBER"}, "ruleArguments is None"),
+                ({"property": "a", "ruleType": "MAX_NUMBER", "ruleArguments": ["ten"]}, "'ten'"),
+                ({"property": "a", "ruleType": "REGEX", "ruleArguments": ["("]}, "'('"),
+            )
+        ),
     ],
 )
 def test_invalid_documents_name_the_key_the_value_and_the_fix(spec: Any, fragment: str) -> None:

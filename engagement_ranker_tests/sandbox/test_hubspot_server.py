@@ -22,33 +22,33 @@ import pytest
 
 from engagement_ranker.constants import (
     CUSTOMER_LIFECYCLE_STAGE,
+    DEFAULT_HUBSPOT_API_VERSION,
     HUBSPOT_ASSOCIATIONS_BATCH_MAX,
     HUBSPOT_BATCH_READ_MAX,
     HUBSPOT_BATCH_UPDATE_MAX,
+    HUBSPOT_ROUTES,
     HUBSPOT_SEARCH_BODY_MAX_CHARS,
     HUBSPOT_SEARCH_PAGE_MAX,
     HUBSPOT_SEARCH_PER_SECOND,
     HUBSPOT_SEARCH_RESULT_CAP,
     HUBSPOT_TIER_LIMITS,
+    PROP_CUSTOMER_STATUS,
     PROP_RANK,
     PROP_SCORE,
     PROP_TIER,
     TIER_BOTTOM,
     TIER_LABELS,
     TIER_TOP,
+    HubSpotApiVersion,
+    HubSpotOperation,
 )
 from engagement_ranker.sandbox.dataset import build_dataset
 from engagement_ranker.sandbox.http import RunningServer
-from engagement_ranker.sandbox.hubspot import start_hubspot_server
+from engagement_ranker.sandbox.hubspot import CONDITIONAL_RULE_CODE, start_hubspot_server
 from engagement_ranker.sandbox.state import SandboxState
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 COMPANIES = 60
-SEARCH = "/crm/v3/objects/contacts/search"
-COMPANY_SEARCH = "/crm/v3/objects/companies/search"
-ASSOCIATIONS = "/crm/v4/associations/contacts/companies/batch/read"
-BATCH_READ = "/crm/v3/objects/companies/batch/read"
-BATCH_UPDATE = "/crm/v3/objects/companies/batch/update"
 CUSTOMERS = {
     "filterGroups": [
         {
@@ -65,6 +65,65 @@ CUSTOMERS = {
 # Searches paced a little under the limit, as a client must (the window is a rolling second).
 SEARCH_PACE_SECONDS = 2 / HUBSPOT_SEARCH_PER_SECOND
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+
+
+@dataclass(frozen=True)
+class Paths:
+    """The paths of one HubSpot path family, as a client sends them."""
+
+    version: HubSpotApiVersion
+
+    def route(self, operation: HubSpotOperation) -> str:
+        """The request-log key ("METHOD /template") of `operation` in this family."""
+        return HUBSPOT_ROUTES[self.version][operation]
+
+    def path(self, operation: HubSpotOperation, **params: str) -> str:
+        return self.route(operation).split(" ", 1)[1].format(**params)
+
+    @property
+    def search(self) -> str:
+        return self.path(HubSpotOperation.CONTACTS_SEARCH)
+
+    @property
+    def company_search(self) -> str:
+        return self.path(HubSpotOperation.COMPANIES_SEARCH)
+
+    @property
+    def associations(self) -> str:
+        return self.path(HubSpotOperation.CONTACT_COMPANIES)
+
+    @property
+    def batch_read(self) -> str:
+        return self.path(HubSpotOperation.COMPANIES_READ)
+
+    @property
+    def batch_update(self) -> str:
+        return self.path(HubSpotOperation.COMPANIES_UPDATE)
+
+    @property
+    def properties(self) -> str:
+        return self.path(HubSpotOperation.COMPANY_PROPERTIES)
+
+    def property(self, name: str) -> str:
+        return self.path(HubSpotOperation.COMPANY_PROPERTY, propertyName=name)
+
+    def company(self, company_id: str) -> str:
+        return self.path(HubSpotOperation.COMPANY, companyId=company_id)
+
+    def contact(self, contact_id: str) -> str:
+        return self.path(HubSpotOperation.CONTACT, contactId=contact_id)
+
+    def validations(self, object_type: str) -> str:
+        return self.path(HubSpotOperation.PROPERTY_VALIDATIONS, objectTypeId=object_type)
+
+    def validation(self, object_type: str, name: str) -> str:
+        return self.path(
+            HubSpotOperation.PROPERTY_VALIDATION, objectTypeId=object_type, propertyName=name
+        )
+
+
+DEFAULT = Paths(DEFAULT_HUBSPOT_API_VERSION)
+DATED, LEGACY = Paths(HubSpotApiVersion.V2026_09), Paths(HubSpotApiVersion.LEGACY)
 
 
 @dataclass
@@ -105,6 +164,12 @@ def world() -> Iterator[HubSpotWorld]:
         yield running
 
 
+@pytest.fixture(params=[DATED, LEGACY], ids=lambda paths: paths.version.value)
+def paths(request: pytest.FixtureRequest) -> Paths:
+    """Each path family in turn, for behaviour both must share."""
+    return request.param
+
+
 @pytest.fixture
 def hubspot(world: HubSpotWorld) -> Iterator[httpx.Client]:
     world.state.reset()
@@ -131,31 +196,33 @@ def customer_ids(state: SandboxState) -> list[str]:
 
 # --- auth ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("token", [None, "pat-na1-wrong"])
-def test_requests_without_the_right_bearer_token_get_401(world, hubspot, token) -> None:
+def test_requests_without_the_right_bearer_token_get_401(paths, world, hubspot, token) -> None:
     headers = {} if token is None else {"Authorization": f"Bearer {token}"}
-    response = httpx.post(world.server.url + SEARCH, json=CUSTOMERS, headers=headers)
+    response = httpx.post(world.server.url + paths.search, json=CUSTOMERS, headers=headers)
     body = assert_error(response, 401, "INVALID_AUTHENTICATION")
     assert body["message"].startswith("Authentication credentials not found.")
     assert world.token not in response.text
 
 
-def test_a_revoked_token_gets_401_even_when_correct(world, hubspot) -> None:
+def test_a_revoked_token_gets_401_even_when_correct(paths, world, hubspot) -> None:
     world.faults({"hubspot": {"auth": "revoked"}})
-    assert_error(hubspot.post(SEARCH, json=CUSTOMERS), 401, "INVALID_AUTHENTICATION")
+    assert_error(hubspot.post(paths.search, json=CUSTOMERS), 401, "INVALID_AUTHENTICATION")
 
 
-def test_missing_write_scope_refuses_writes_with_403_but_serves_reads(world, hubspot) -> None:
+def test_missing_write_scope_refuses_writes_with_403_but_serves_reads(
+    paths, world, hubspot
+) -> None:
     world.faults({"hubspot": {"auth": "missing_write_scope"}})
     company_id = next(iter(world.state.companies))
-    assert hubspot.post(BATCH_READ, json={"inputs": [{"id": company_id}]}).status_code == 200
+    assert hubspot.post(paths.batch_read, json={"inputs": [{"id": company_id}]}).status_code == 200
     update = {"inputs": [{"id": company_id, "properties": {PROP_SCORE: "5"}}]}
-    body = assert_error(hubspot.post(BATCH_UPDATE, json=update), 403, "MISSING_SCOPES")
+    body = assert_error(hubspot.post(paths.batch_update, json=update), 403, "MISSING_SCOPES")
     assert body["errors"][0]["context"]["requiredGranularScopes"] == ["crm.objects.companies.write"]
     assert world.state.writes == []
 
 
 # --- contacts search -----------------------------------------------------------------------
-def test_search_pages_through_every_customer_in_id_order(world, hubspot) -> None:
+def test_search_pages_through_every_customer_in_id_order(paths, world, hubspot) -> None:
     body = {
         **CUSTOMERS,
         "properties": ["email", "lifecyclestage"],
@@ -165,7 +232,7 @@ def test_search_pages_through_every_customer_in_id_order(world, hubspot) -> None
     seen: list[dict[str, Any]] = []
     after: str | None = None
     while True:
-        page = hubspot.post(SEARCH, json={**body, **({"after": after} if after else {})})
+        page = hubspot.post(paths.search, json={**body, **({"after": after} if after else {})})
         assert page.status_code == 200, page.text
         payload = page.json()
         seen += payload["results"]
@@ -194,8 +261,8 @@ def test_search_pages_through_every_customer_in_id_order(world, hubspot) -> None
     assert any(r["properties"]["email"] is None for r in seen), "unset values come back as null"
 
 
-def test_search_default_page_is_ten_and_default_properties_are_hubspots(hubspot) -> None:
-    payload = hubspot.post(SEARCH, json=CUSTOMERS).json()
+def test_search_default_page_is_ten_and_default_properties_are_hubspots(paths, hubspot) -> None:
+    payload = hubspot.post(paths.search, json=CUSTOMERS).json()
     assert len(payload["results"]) == 10
     assert payload["paging"] == {"next": {"after": "10"}}
     assert sorted(payload["results"][0]["properties"]) == [
@@ -208,7 +275,7 @@ def test_search_default_page_is_ten_and_default_properties_are_hubspots(hubspot)
     ]
 
 
-def test_search_greater_than_on_id_is_numeric(world, hubspot) -> None:
+def test_search_greater_than_on_id_is_numeric(paths, world, hubspot) -> None:
     ids = customer_ids(world.state)
     body = {
         "filterGroups": [
@@ -221,7 +288,7 @@ def test_search_greater_than_on_id_is_numeric(world, hubspot) -> None:
         ],
         "sorts": ["hs_object_id"],
     }
-    assert [r["id"] for r in hubspot.post(SEARCH, json=body).json()["results"]] == ids[-2:]
+    assert [r["id"] for r in hubspot.post(paths.search, json=body).json()["results"]] == ids[-2:]
 
 
 @pytest.mark.parametrize(
@@ -234,20 +301,24 @@ def test_search_greater_than_on_id_is_numeric(world, hubspot) -> None:
         ({"query": "x" * HUBSPOT_SEARCH_BODY_MAX_CHARS}, str(HUBSPOT_SEARCH_BODY_MAX_CHARS)),
     ],
 )
-def test_search_limits_answer_400_validation_error(hubspot, change, says) -> None:
-    body = assert_error(hubspot.post(SEARCH, json={**CUSTOMERS, **change}), 400, "VALIDATION_ERROR")
+def test_search_limits_answer_400_validation_error(paths, hubspot, change, says) -> None:
+    body = assert_error(
+        hubspot.post(paths.search, json={**CUSTOMERS, **change}), 400, "VALIDATION_ERROR"
+    )
     assert says in body["message"]
 
 
-def test_the_last_page_inside_the_result_window_is_served(hubspot) -> None:
+def test_the_last_page_inside_the_result_window_is_served(paths, hubspot) -> None:
     after = str(HUBSPOT_SEARCH_RESULT_CAP - HUBSPOT_SEARCH_PAGE_MAX)
-    response = hubspot.post(SEARCH, json={"after": after, "limit": HUBSPOT_SEARCH_PAGE_MAX})
+    response = hubspot.post(paths.search, json={"after": after, "limit": HUBSPOT_SEARCH_PAGE_MAX})
     assert response.status_code == 200
     assert response.json()["results"] == []
 
 
-def test_search_allows_five_a_second_and_carries_no_rate_limit_headers(hubspot) -> None:
-    responses = [hubspot.post(SEARCH, json=CUSTOMERS) for _ in range(HUBSPOT_SEARCH_PER_SECOND + 1)]
+def test_search_allows_five_a_second_and_carries_no_rate_limit_headers(paths, hubspot) -> None:
+    responses = [
+        hubspot.post(paths.search, json=CUSTOMERS) for _ in range(HUBSPOT_SEARCH_PER_SECOND + 1)
+    ]
     assert [r.status_code for r in responses] == [200] * HUBSPOT_SEARCH_PER_SECOND + [429]
     refused = responses[-1].json()
     assert refused["policyName"] == "SECONDLY"
@@ -257,19 +328,19 @@ def test_search_allows_five_a_second_and_carries_no_rate_limit_headers(hubspot) 
         assert not [h for h in response.headers if h.lower().startswith("x-hubspot-ratelimit")]
 
 
-def test_companies_search_shows_a_write_only_after_the_index_lag(world, hubspot) -> None:
+def test_companies_search_shows_a_write_only_after_the_index_lag(paths, world, hubspot) -> None:
     lag = 1.0
     world.faults({"hubspot": {"search_index_lag_seconds": lag}})
     company_id = next(iter(world.state.companies))
     old_score = world.state.companies[company_id][PROP_SCORE]
     update = {"inputs": [{"id": company_id, "properties": {PROP_SCORE: "4242"}}]}
     written_at = time.monotonic()
-    assert hubspot.post(BATCH_UPDATE, json=update).status_code == 200
+    assert hubspot.post(paths.batch_update, json=update).status_code == 200
 
     def by_score() -> dict[str, Any]:
         filters = [{"propertyName": PROP_SCORE, "operator": "EQ", "value": "4242"}]
         body = {"filterGroups": [{"filters": filters}], "properties": [PROP_SCORE]}
-        return hubspot.post(COMPANY_SEARCH, json=body).json()
+        return hubspot.post(paths.company_search, json=body).json()
 
     by_id = {
         "filterGroups": [
@@ -277,7 +348,7 @@ def test_companies_search_shows_a_write_only_after_the_index_lag(world, hubspot)
         ],
         "properties": [PROP_SCORE],
     }
-    stale = hubspot.post(COMPANY_SEARCH, json=by_id).json()["results"][0]
+    stale = hubspot.post(paths.company_search, json=by_id).json()["results"][0]
     assert stale["properties"][PROP_SCORE] == old_score
     deadline = written_at + lag + 5
     while (found := by_score())["total"] == 0:
@@ -292,7 +363,7 @@ def test_companies_search_shows_a_write_only_after_the_index_lag(world, hubspot)
 def test_ten_second_window_allows_the_tier_limit_then_429s_as_hubspot(tier: str) -> None:
     with running_world(tier) as running:
         limit = HUBSPOT_TIER_LIMITS[tier]
-        property_path = f"/crm/v3/properties/companies/{PROP_TIER}"
+        property_path = DEFAULT.property(PROP_TIER)
         with running.client() as client:
             responses = [client.get(property_path) for _ in range(limit + 1)]
         assert [r.status_code for r in responses] == [200] * limit + [429]
@@ -313,9 +384,9 @@ def test_ten_second_window_allows_the_tier_limit_then_429s_as_hubspot(tier: str)
         assert "Retry-After" not in refused.headers
 
 
-def test_a_429_storm_fault_refuses_the_next_calls_then_recovers(world, hubspot) -> None:
+def test_a_429_storm_fault_refuses_the_next_calls_then_recovers(paths, world, hubspot) -> None:
     world.faults({"hubspot": {"rate_limit_storm": 2}})
-    path = f"/crm/v3/properties/companies/{PROP_SCORE}"
+    path = paths.property(PROP_SCORE)
     statuses = [hubspot.get(path).status_code for _ in range(3)]
     assert statuses == [429, 429, 200]
     assert world.state.requests_summary()["statuses"]["429"] == 2
@@ -323,13 +394,13 @@ def test_a_429_storm_fault_refuses_the_next_calls_then_recovers(world, hubspot) 
 
 # --- associations --------------------------------------------------------------------------
 def test_associations_give_numeric_company_ids_primary_first_and_207_without_any(
-    world, hubspot
+    paths, world, hubspot
 ) -> None:
     links = world.state.dataset.contact_companies
     linked = sorted(links, key=int)[:3]
     orphan = next(cid for cid in sorted(world.state.contacts, key=int) if cid not in links)
     inputs = [{"id": cid} for cid in [*linked, orphan, "999"]]
-    response = hubspot.post(ASSOCIATIONS, json={"inputs": inputs})
+    response = hubspot.post(paths.associations, json={"inputs": inputs})
     assert response.status_code == 207
     payload = response.json()
     assert payload["status"] == "COMPLETE"
@@ -350,14 +421,14 @@ def test_associations_give_numeric_company_ids_primary_first_and_207_without_any
     assert error["context"]["fromObjectId"] == [orphan]
 
 
-def test_associations_page_per_input_with_the_cursor_returned(world, hubspot) -> None:
+def test_associations_page_per_input_with_the_cursor_returned(paths, world, hubspot) -> None:
     links = world.state.dataset.contact_companies
     contact_id, companies = next((c, cs) for c, cs in links.items() if len(cs) > 1)
     world.faults({"hubspot": {"associations_page_size": 1}})
     collected: list[int] = []
     request: dict[str, Any] = {"id": contact_id}
     for _ in range(len(companies)):
-        page = hubspot.post(ASSOCIATIONS, json={"inputs": [request]}).json()["results"][0]
+        page = hubspot.post(paths.associations, json={"inputs": [request]}).json()["results"][0]
         collected += [t["toObjectId"] for t in page["to"]]
         if "paging" not in page:
             break
@@ -366,16 +437,18 @@ def test_associations_page_per_input_with_the_cursor_returned(world, hubspot) ->
     assert collected == [int(c) for c in companies]
 
 
-def test_associations_refuse_a_forged_cursor_and_oversized_batches(hubspot) -> None:
+def test_associations_refuse_a_forged_cursor_and_oversized_batches(paths, hubspot) -> None:
     forged = {"inputs": [{"id": "1", "after": "not-a-cursor"}]}
-    assert_error(hubspot.post(ASSOCIATIONS, json=forged), 400, "VALIDATION_ERROR")
+    assert_error(hubspot.post(paths.associations, json=forged), 400, "VALIDATION_ERROR")
     too_many = {"inputs": [{"id": str(n)} for n in range(HUBSPOT_ASSOCIATIONS_BATCH_MAX + 1)]}
-    body = assert_error(hubspot.post(ASSOCIATIONS, json=too_many), 400, "VALIDATION_ERROR")
+    body = assert_error(hubspot.post(paths.associations, json=too_many), 400, "VALIDATION_ERROR")
     assert str(HUBSPOT_ASSOCIATIONS_BATCH_MAX) in body["message"]
 
 
 # --- companies batch read ------------------------------------------------------------------
-def test_batch_read_returns_strings_and_nulls_and_207_for_missing_ids(world, hubspot) -> None:
+def test_batch_read_returns_strings_and_nulls_and_207_for_missing_ids(
+    paths, world, hubspot
+) -> None:
     state = world.state
     unscored = next(cid for cid, c in state.companies.items() if c[PROP_SCORE] is None)
     scored = next(cid for cid, c in state.companies.items() if c[PROP_SCORE] is not None)
@@ -384,7 +457,7 @@ def test_batch_read_returns_strings_and_nulls_and_207_for_missing_ids(world, hub
         "properties": ["name", PROP_SCORE, "no_such_property"],
         "propertiesWithHistory": [],
     }
-    response = hubspot.post(BATCH_READ, json=body)
+    response = hubspot.post(paths.batch_read, json=body)
     assert response.status_code == 207
     payload = response.json()
     results = {r["id"]: r["properties"] for r in payload["results"]}
@@ -398,23 +471,25 @@ def test_batch_read_returns_strings_and_nulls_and_207_for_missing_ids(world, hub
     assert "X-HubSpot-RateLimit-Remaining" in response.headers
 
 
-def test_batch_read_of_found_ids_is_200_and_caps_inputs(world, hubspot) -> None:
+def test_batch_read_of_found_ids_is_200_and_caps_inputs(paths, world, hubspot) -> None:
     ids = list(world.state.companies)[:2]
-    response = hubspot.post(BATCH_READ, json={"inputs": [{"id": i} for i in ids]})
+    response = hubspot.post(paths.batch_read, json={"inputs": [{"id": i} for i in ids]})
     assert response.status_code == 200
     assert "errors" not in response.json()
     too_many = {"inputs": [{"id": str(n)} for n in range(HUBSPOT_BATCH_READ_MAX + 1)]}
-    assert_error(hubspot.post(BATCH_READ, json=too_many), 400, "VALIDATION_ERROR")
+    assert_error(hubspot.post(paths.batch_read, json=too_many), 400, "VALIDATION_ERROR")
 
 
 # --- companies batch update ----------------------------------------------------------------
-def test_batch_update_applies_logs_before_and_after_and_bumps_modified(world, hubspot) -> None:
+def test_batch_update_applies_logs_before_and_after_and_bumps_modified(
+    paths, world, hubspot
+) -> None:
     state = world.state
     company_id = next(iter(state.companies))
     before = dict(state.companies[company_id])
     values = {PROP_SCORE: "37", PROP_RANK: "3 out of 60", PROP_TIER: TIER_TOP}
     response = hubspot.post(
-        BATCH_UPDATE, json={"inputs": [{"id": company_id, "properties": values}]}
+        paths.batch_update, json={"inputs": [{"id": company_id, "properties": values}]}
     )
     assert response.status_code == 200
     result = response.json()["results"][0]
@@ -428,10 +503,10 @@ def test_batch_update_applies_logs_before_and_after_and_bumps_modified(world, hu
     assert write["after"] == values
 
 
-def test_batch_update_accepts_json_numbers_as_hubspot_strings(world, hubspot) -> None:
+def test_batch_update_accepts_json_numbers_as_hubspot_strings(paths, world, hubspot) -> None:
     company_id = next(iter(world.state.companies))
     update = {"inputs": [{"id": company_id, "properties": {PROP_SCORE: 41}}]}
-    assert hubspot.post(BATCH_UPDATE, json=update).status_code == 200
+    assert hubspot.post(paths.batch_update, json=update).status_code == 200
     assert world.state.companies[company_id][PROP_SCORE] == "41"
 
 
@@ -467,14 +542,16 @@ def test_batch_update_accepts_json_numbers_as_hubspot_strings(world, hubspot) ->
         ({"createdate": "2020-01-01"}, {}, "READ_ONLY_VALUE", '"createdate" is a read only'),
     ],
 )
-def test_one_invalid_value_rejects_the_whole_batch(world, hubspot, values, faults, code, message):
+def test_one_invalid_value_rejects_the_whole_batch(
+    paths, world, hubspot, values, faults, code, message
+):
     world.faults({"hubspot": faults})
     good, bad = list(world.state.companies)[:2]
     inputs = [
         {"id": good, "properties": {PROP_SCORE: "12"}},
         {"id": bad, "properties": values},
     ]
-    response = hubspot.post(BATCH_UPDATE, json={"inputs": inputs})
+    response = hubspot.post(paths.batch_update, json={"inputs": inputs})
     body = assert_error(response, 400, "VALIDATION_ERROR")
     (name,) = values
     assert body["errors"][0]["code"] == code
@@ -488,14 +565,14 @@ def test_one_invalid_value_rejects_the_whole_batch(world, hubspot, values, fault
     assert world.state.companies[good] == world.state.dataset.companies[good]
 
 
-def test_a_planned_rejection_refuses_exactly_the_nth_batch(world, hubspot) -> None:
+def test_a_planned_rejection_refuses_exactly_the_nth_batch(paths, world, hubspot) -> None:
     rejection = {"nth": 2, "code": "INVALID_INTEGER", "property": PROP_SCORE}
     world.faults({"hubspot": {"batch_update_rejections": [rejection]}})
     first, second, third = list(world.state.companies)[:3]
     statuses = []
     for company_id in (first, second, third):
         update = {"inputs": [{"id": company_id, "properties": {PROP_SCORE: "1.5"}}]}
-        response = hubspot.post(BATCH_UPDATE, json=update)
+        response = hubspot.post(paths.batch_update, json=update)
         statuses.append(response.status_code)
         if response.status_code == 400:
             assert response.json()["errors"][0]["message"] == "1.5 was not a valid integer."
@@ -503,11 +580,11 @@ def test_a_planned_rejection_refuses_exactly_the_nth_batch(world, hubspot) -> No
     assert [w["company_id"] for w in world.state.writes] == [first, third]
 
 
-def test_duplicate_ids_are_refused_as_hubspot_words_it(world, hubspot) -> None:
+def test_duplicate_ids_are_refused_as_hubspot_words_it(paths, world, hubspot) -> None:
     company_id = next(iter(world.state.companies))
     inputs = [{"id": company_id, "properties": {PROP_SCORE: str(n)}} for n in range(2)]
     body = assert_error(
-        hubspot.post(BATCH_UPDATE, json={"inputs": inputs}), 400, "VALIDATION_ERROR"
+        hubspot.post(paths.batch_update, json={"inputs": inputs}), 400, "VALIDATION_ERROR"
     )
     assert (
         body["message"] == f"Duplicate IDs found in batch input: [{company_id}]. IDs must be unique"
@@ -515,13 +592,13 @@ def test_duplicate_ids_are_refused_as_hubspot_words_it(world, hubspot) -> None:
     assert world.state.writes == []
 
 
-def test_missing_ids_in_an_update_are_207_and_the_rest_applied(world, hubspot) -> None:
+def test_missing_ids_in_an_update_are_207_and_the_rest_applied(paths, world, hubspot) -> None:
     company_id = next(iter(world.state.companies))
     inputs = [
         {"id": company_id, "properties": {PROP_SCORE: "9"}},
         {"id": "77", "properties": {PROP_SCORE: "9"}},
     ]
-    response = hubspot.post(BATCH_UPDATE, json={"inputs": inputs})
+    response = hubspot.post(paths.batch_update, json={"inputs": inputs})
     assert response.status_code == 207
     payload = response.json()
     assert [r["id"] for r in payload["results"]] == [company_id]
@@ -529,39 +606,168 @@ def test_missing_ids_in_an_update_are_207_and_the_rest_applied(world, hubspot) -
     assert [w["company_id"] for w in world.state.writes] == [company_id]
 
 
-def test_update_batches_over_the_maximum_are_refused(world, hubspot) -> None:
+def test_update_batches_over_the_maximum_are_refused(paths, world, hubspot) -> None:
     inputs = [
         {"id": str(n), "properties": {PROP_SCORE: "1"}} for n in range(HUBSPOT_BATCH_UPDATE_MAX + 1)
     ]
     body = assert_error(
-        hubspot.post(BATCH_UPDATE, json={"inputs": inputs}), 400, "VALIDATION_ERROR"
+        hubspot.post(paths.batch_update, json={"inputs": inputs}), 400, "VALIDATION_ERROR"
     )
     assert str(HUBSPOT_BATCH_UPDATE_MAX) in body["message"]
 
 
-# --- single records and property definitions -----------------------------------------------
-def test_company_and_contact_by_id_and_404_when_missing(world, hubspot) -> None:
+def test_2026_09_updates_echo_trace_ids_and_name_them_in_each_207_error(world, hubspot) -> None:
     company_id = next(iter(world.state.companies))
-    company = hubspot.get(
-        f"/crm/v3/objects/companies/{company_id}", params={"properties": f"name,{PROP_TIER}"}
+    inputs = [
+        {"id": company_id, "properties": {PROP_SCORE: "9"}, "objectWriteTraceId": "t-1"},
+        {"id": "77", "properties": {PROP_SCORE: "9"}, "objectWriteTraceId": "t-2"},
+        {"id": "78", "properties": {PROP_SCORE: "9"}, "objectWriteTraceId": "t-3"},
+    ]
+    dated = hubspot.post(DATED.batch_update, json={"inputs": inputs})
+    assert dated.status_code == 207
+    payload = dated.json()
+    assert [(r["id"], r["objectWriteTraceId"]) for r in payload["results"]] == [(company_id, "t-1")]
+    assert payload["numErrors"] == 2
+    assert [e["context"] for e in payload["errors"]] == [
+        {"ids": ["77"], "objectWriteTraceId": ["t-2"]},
+        {"ids": ["78"], "objectWriteTraceId": ["t-3"]},
+    ]
+    legacy = hubspot.post(LEGACY.batch_update, json={"inputs": inputs}).json()
+    assert "objectWriteTraceId" not in legacy["results"][0]
+    assert [e["context"] for e in legacy["errors"]] == [{"ids": ["77", "78"]}]
+
+
+def test_2026_09_validation_errors_name_the_trace_ids_of_the_inputs_at_fault(
+    world, hubspot
+) -> None:
+    good, bad = list(world.state.companies)[:2]
+    inputs = [
+        {"id": good, "properties": {PROP_SCORE: "12"}, "objectWriteTraceId": "good"},
+        {"id": bad, "properties": {PROP_TIER: "Top 25%"}, "objectWriteTraceId": "bad"},
+    ]
+    body = assert_error(
+        hubspot.post(DATED.batch_update, json={"inputs": inputs}), 400, "VALIDATION_ERROR"
     )
+    assert body["errors"][0]["context"] == {
+        "propertyName": [PROP_TIER],
+        "objectWriteTraceId": ["bad"],
+    }
+    assert world.state.writes == []
+
+
+@pytest.mark.parametrize("trace", [7, "", ["t"]])
+def test_a_trace_id_that_is_no_string_is_refused(world, hubspot, trace) -> None:
+    company_id = next(iter(world.state.companies))
+    inputs = [{"id": company_id, "properties": {PROP_SCORE: "1"}, "objectWriteTraceId": trace}]
+    body = assert_error(
+        hubspot.post(DATED.batch_update, json={"inputs": inputs}), 400, "VALIDATION_ERROR"
+    )
+    assert "objectWriteTraceId must be a non-empty string" in body["message"]
+
+
+def _status_of(state: SandboxState, wanted: bool) -> str:
+    """A company whose customer_status is set (`wanted`) or not."""
+    return next(
+        cid for cid, c in sorted(state.companies.items()) if bool(c[PROP_CUSTOMER_STATUS]) is wanted
+    )
+
+
+def test_a_conditional_rule_refuses_2026_09_writes_only(world, hubspot) -> None:
+    rule = {"property": PROP_TIER, "requires": PROP_CUSTOMER_STATUS}
+    world.faults({"hubspot": {"validation_rules": [rule]}})
+    lacking, holding = _status_of(world.state, False), _status_of(world.state, True)
+    inputs = [
+        {"id": holding, "properties": {PROP_TIER: TIER_TOP}, "objectWriteTraceId": "ok"},
+        {"id": lacking, "properties": {PROP_TIER: TIER_TOP}, "objectWriteTraceId": "refused"},
+    ]
+    body = assert_error(
+        hubspot.post(DATED.batch_update, json={"inputs": inputs}), 400, "VALIDATION_ERROR"
+    )
+    assert body["errors"] == [
+        {
+            "message": f"{PROP_CUSTOMER_STATUS} is required when {PROP_TIER} is set.",
+            "code": CONDITIONAL_RULE_CODE,
+            "in": PROP_CUSTOMER_STATUS,
+            "context": {"propertyName": [PROP_CUSTOMER_STATUS], "objectWriteTraceId": ["refused"]},
+        }
+    ]
+    assert world.state.writes == []
+    # Setting the required property in the same write satisfies the rule.
+    inputs[1]["properties"][PROP_CUSTOMER_STATUS] = "active"
+    assert hubspot.post(DATED.batch_update, json={"inputs": inputs}).status_code == 200
+    # The legacy paths predate the rule's enforcement on API writes.
+    world.state.reset()
+    world.faults({"hubspot": {"validation_rules": [rule]}})
+    update = {"inputs": [{"id": lacking, "properties": {PROP_TIER: TIER_TOP}}]}
+    assert hubspot.post(LEGACY.batch_update, json=update).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("name", "rule_type", "argument", "accepted", "refused"),
+    [
+        (PROP_SCORE, "MAX_NUMBER", "100", "100", "101"),
+        (PROP_SCORE, "MIN_NUMBER", "1", "1", "0"),
+        (PROP_RANK, "MAX_LENGTH", "12", "1 out of 140", "100 out of 140"),
+        (PROP_RANK, "MIN_LENGTH", "9", "1 out of 9", "1 of 9"),
+        (PROP_RANK, "REGEX", r"\d+ out of \d+", "3 out of 9", "third"),
+    ],
+)
+def test_property_validation_rules_are_listed_and_enforced_on_both_families(
+    paths, world, hubspot, name, rule_type, argument, accepted, refused
+) -> None:
+    rule = {"property": name, "ruleType": rule_type, "ruleArguments": [argument]}
+    conditional = {"property": PROP_TIER, "requires": PROP_CUSTOMER_STATUS}
+    world.faults({"hubspot": {"validation_rules": [rule, conditional]}})
+    listed = [
+        {"ruleType": rule_type, "ruleArguments": [argument], "shouldApplyNormalization": False}
+    ]
+    # Conditional rules are no property validation rules: the API does not list them.
+    for object_type in ("0-2", "companies"):
+        assert hubspot.get(paths.validations(object_type)).json() == {
+            "results": [{"propertyName": name, "propertyValidationRules": listed}]
+        }
+    assert hubspot.get(paths.validation("0-2", name)).json() == {"results": listed}
+    assert hubspot.get(paths.validation("0-2", PROP_TIER)).json() == {"results": []}
+    assert hubspot.get(paths.validations("0-1")).json() == {"results": []}
+    company_id = _status_of(world.state, True)
+    update = {"inputs": [{"id": company_id, "properties": {name: refused}}]}
+    body = assert_error(hubspot.post(paths.batch_update, json=update), 400, "VALIDATION_ERROR")
+    (error,) = body["errors"]
+    assert (error["code"], error["in"]) == (rule_type, name)
+    assert f'"{refused}" does not meet the {rule_type} rule' in error["message"]
+    assert world.state.writes == []
+    update = {"inputs": [{"id": company_id, "properties": {name: accepted}}]}
+    assert hubspot.post(paths.batch_update, json=update).status_code == 200
+
+
+def test_the_validation_api_refuses_unknown_object_types_and_properties(paths, hubspot) -> None:
+    body = assert_error(hubspot.get(paths.validations("0-99")), 400, "VALIDATION_ERROR")
+    assert "0-99" in body["message"]
+    body = assert_error(hubspot.get(paths.validation("0-2", "nope")), 404, "OBJECT_NOT_FOUND")
+    assert "nope" in body["message"]
+
+
+# --- single records and property definitions -----------------------------------------------
+def test_company_and_contact_by_id_and_404_when_missing(paths, world, hubspot) -> None:
+    company_id = next(iter(world.state.companies))
+    company = hubspot.get(paths.company(company_id), params={"properties": f"name,{PROP_TIER}"})
     assert company.status_code == 200
     assert company.json()["properties"]["name"] == world.state.companies[company_id]["name"]
     assert PROP_TIER in company.json()["properties"]
     contact_id = next(iter(world.state.contacts))
-    assert hubspot.get(f"/crm/v3/objects/contacts/{contact_id}").json()["id"] == contact_id
-    missing = hubspot.get("/crm/v3/objects/companies/1")
+    assert hubspot.get(paths.contact(contact_id)).json()["id"] == contact_id
+    missing = hubspot.get(paths.company("1"))
     assert assert_error(missing, 404, "OBJECT_NOT_FOUND")["context"] == {"id": ["1"]}
 
 
 def test_property_definitions_as_hubspot_describes_them_and_404_when_missing(
-    world, hubspot
+    paths, world, hubspot
 ) -> None:
-    tier = hubspot.get(f"/crm/v3/properties/companies/{PROP_TIER}").json()
+    tier = hubspot.get(paths.property(PROP_TIER)).json()
     assert (tier["type"], tier["fieldType"]) == ("enumeration", "select")
     assert [o["value"] for o in tier["options"]] == list(TIER_LABELS)
     assert tier["modificationMetadata"]["readOnlyValue"] is False
-    listed = hubspot.get("/crm/v3/properties/companies").json()["results"]
+    listed = hubspot.get(paths.properties).json()["results"]
     assert {PROP_SCORE, PROP_RANK, PROP_TIER} <= {d["name"] for d in listed}
     world.faults(
         {
@@ -573,45 +779,43 @@ def test_property_definitions_as_hubspot_describes_them_and_404_when_missing(
             }
         }
     )
-    body = assert_error(
-        hubspot.get(f"/crm/v3/properties/companies/{PROP_RANK}"), 404, "OBJECT_NOT_FOUND"
-    )
+    body = assert_error(hubspot.get(paths.property(PROP_RANK)), 404, "OBJECT_NOT_FOUND")
     assert PROP_RANK in body["message"]
-    score = hubspot.get(f"/crm/v3/properties/companies/{PROP_SCORE}").json()
+    score = hubspot.get(paths.property(PROP_SCORE)).json()
     assert (score["type"], score["fieldType"]) == ("string", "text")
-    listed = hubspot.get("/crm/v3/properties/companies").json()["results"]
+    listed = hubspot.get(paths.properties).json()["results"]
     assert PROP_RANK not in {d["name"] for d in listed}
 
 
 # --- the server around the API -------------------------------------------------------------
 def test_control_endpoints_are_served_without_auth_and_requests_are_logged_by_template(
-    world, hubspot
+    paths, world, hubspot
 ) -> None:
     company_id = next(iter(world.state.companies))
-    hubspot.get(f"/crm/v3/objects/companies/{company_id}")
+    hubspot.get(paths.company(company_id))
     hubspot.get("/crm/v3/no/such/route")
     summary = httpx.get(f"{world.server.url}/_sandbox/requests").json()
     assert summary["counts"] == {
         "GET /crm/v3/no/such/route": 1,
-        "GET /crm/v3/objects/companies/{companyId}": 1,
+        paths.route(HubSpotOperation.COMPANY): 1,
     }
     assert summary["statuses"] == {"200": 1, "404": 1, "429": 0}
     truth = httpx.get(f"{world.server.url}/_sandbox/truth").json()["truth"]
     assert len(truth) == COMPANIES
 
 
-def test_reset_restores_records_and_forgets_the_search_index_lag(world, hubspot) -> None:
+def test_reset_restores_records_and_forgets_the_search_index_lag(paths, world, hubspot) -> None:
     world.faults({"hubspot": {"search_index_lag_seconds": 600}})
     company_id = next(iter(world.state.companies))
     original = world.state.companies[company_id][PROP_SCORE]
     update = {"inputs": [{"id": company_id, "properties": {PROP_SCORE: "4242"}}]}
-    assert hubspot.post(BATCH_UPDATE, json=update).status_code == 200
+    assert hubspot.post(paths.batch_update, json=update).status_code == 200
     assert httpx.post(f"{world.server.url}/_sandbox/reset").status_code == 200
     assert world.state.companies[company_id][PROP_SCORE] == original
     world.faults({})
-    hubspot.post(BATCH_UPDATE, json=update)
+    hubspot.post(paths.batch_update, json=update)
     filters = [{"propertyName": PROP_SCORE, "operator": "EQ", "value": "4242"}]
-    found = hubspot.post(COMPANY_SEARCH, json={"filterGroups": [{"filters": filters}]}).json()
+    found = hubspot.post(paths.company_search, json={"filterGroups": [{"filters": filters}]}).json()
     assert [r["id"] for r in found["results"]] == [company_id]
 
 
@@ -619,7 +823,7 @@ def test_correlation_ids_are_uuid4_and_the_same_sequence_for_the_same_seed() -> 
     def first_ids() -> list[str]:
         with running_world() as running:
             return [
-                httpx.get(running.server.url + SEARCH).headers["X-HubSpot-Correlation-Id"]
+                httpx.get(running.server.url + DEFAULT.search).headers["X-HubSpot-Correlation-Id"]
                 for _ in range(3)
             ]
 
