@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: install dagster-home demo dev test lint unit faults e2e bench examples clean
+.PHONY: install dagster-home demo dev test lint unit faults production e2e bench examples clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,15 +31,20 @@ lint: install
 	$(BIN)/ruff format --check .
 
 unit: install
-	$(BIN)/pytest -q -n 2 --ignore=engagement_ranker_tests/e2e --ignore=engagement_ranker_tests/bench
+	$(BIN)/pytest -q -n 2 --ignore=engagement_ranker_tests/e2e --ignore=engagement_ranker_tests/bench \
+		--ignore=engagement_ranker_tests/production
 
 faults: install
 	$(BIN)/python -m engagement_ranker_tests.faults
 
+# deploy/ on a real PostgreSQL (Debian's `postgresql`): one stack for the session, not split.
+production: install
+	$(BIN)/pytest -q engagement_ranker_tests/production
+
 e2e: install
 	$(BIN)/pytest -q engagement_ranker_tests/e2e
 
-test: lint unit faults e2e
+test: lint unit faults production e2e
 
 bench: install
 	$(BIN)/python -m engagement_ranker_tests.bench

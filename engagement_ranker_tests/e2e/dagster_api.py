@@ -12,12 +12,15 @@ from typing import Any
 
 import httpx
 import yaml
+from dagster._core.storage.tags import PARTITION_NAME_TAG
 
 from engagement_ranker.constants import HTTP_TIMEOUT_SECONDS
 from engagement_ranker_tests.e2e.waiting import wait_until
 
 # Dagster names the repository of a `Definitions` object this way.
 REPOSITORY_NAME = "__repository__"
+# The middle part of a run's captured-log keys: [run id, "compute_logs", file key].
+COMPUTE_LOGS = "compute_logs"
 RUN_DONE = frozenset({"SUCCESS", "FAILURE", "CANCELED"})
 BACKFILL_DONE = frozenset(
     {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
@@ -51,6 +54,7 @@ class CheckExecution:
     run_id: str
     status: str  # SUCCEEDED, FAILED, EXECUTION_FAILED, SKIPPED, IN_PROGRESS
     description: str | None  # why it failed, as the check said
+    partition: str | None
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,7 @@ class DagsterApi:
     """A small client for the queries the e2e journeys need."""
 
     def __init__(self, url: str) -> None:
+        self.url = url
         self._http = httpx.Client(base_url=url, timeout=HTTP_TIMEOUT_SECONDS)
 
     def close(self) -> None:
@@ -110,6 +115,18 @@ class DagsterApi:
             raise DagsterApiError(f"sensor {sensor} not found in {location}: {found}")
         return len(found["sensorState"]["ticks"])
 
+    def daemon_heartbeats(self) -> dict[str, float | None]:
+        """Each daemon the instance requires, by type: when it last reported (None: never)."""
+        data = self.query(
+            """{ instance { daemonHealth { allDaemonStatuses {
+                 daemonType required lastHeartbeatTime } } } }"""
+        )
+        return {
+            status["daemonType"]: status["lastHeartbeatTime"]
+            for status in data["instance"]["daemonHealth"]["allDaemonStatuses"]
+            if status["required"]
+        }
+
     def community_prompt_pending(self) -> bool:
         """Whether the UI will still ask this instance to join the Dagster community."""
         return bool(self.query("{ shouldShowNux }")["shouldShowNux"])
@@ -141,6 +158,81 @@ class DagsterApi:
         }
 
     # --- runs and backfills --------------------------------------------------------------
+    def launch_run(
+        self,
+        location: str,
+        job: str,
+        partition: str,
+        run_config: dict[str, Any],
+        assets: Sequence[str] | None = None,
+    ) -> str:
+        """Submit a run of `job` (only `assets` when given) for one partition, as the
+        launchpad does; the instance's run coordinator queues it. Returns the run id."""
+        selector: dict[str, Any] = {
+            "repositoryLocationName": location,
+            "repositoryName": REPOSITORY_NAME,
+            "jobName": job,
+        }
+        if assets is not None:
+            selector["assetSelection"] = [_key(asset) for asset in assets]
+        launched = self.query(
+            """mutation($params: ExecutionParams!) { launchRun(executionParams: $params) {
+                 __typename ... on LaunchRunSuccess { run { runId } }
+                 ... on PythonError { message } ... on RunConfigValidationInvalid {
+                   errors { message } } } }""",
+            params={
+                "selector": selector,
+                "runConfigData": run_config,
+                "executionMetadata": {"tags": [{"key": PARTITION_NAME_TAG, "value": partition}]},
+            },
+        )["launchRun"]
+        if launched["__typename"] != "LaunchRunSuccess":
+            raise DagsterApiError(f"run of {job} for {partition} not launched: {launched}")
+        return launched["run"]["runId"]
+
+    def launch_backfill(
+        self, assets: Sequence[str], partitions: Sequence[str], run_config: dict[str, Any]
+    ) -> str:
+        """An asset backfill of `partitions`, as the UI's *Launch backfill* sends it; the
+        daemon turns it into runs. Returns the backfill id."""
+        launched = self.query(
+            """mutation($params: LaunchBackfillParams!) {
+                 launchPartitionBackfill(backfillParams: $params) { __typename
+                   ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }""",
+            params={
+                "assetSelection": [_key(asset) for asset in assets],
+                "partitionNames": list(partitions),
+                "runConfigData": run_config,
+                "fromFailure": False,
+            },
+        )["launchPartitionBackfill"]
+        if launched["__typename"] != "LaunchBackfillSuccess":
+            raise DagsterApiError(f"backfill of {list(partitions)} not launched: {launched}")
+        return launched["backfillId"]
+
+    def runs(self) -> dict[str, str]:
+        """Every run the instance holds: run id -> status."""
+        data = self.query(
+            """{ runsOrError(limit: 1000) { __typename ... on Runs { results { runId status } } } }"""
+        )["runsOrError"]
+        if data["__typename"] != "Runs":
+            raise DagsterApiError(f"runs not listed: {data}")
+        return {run["runId"]: run["status"] for run in data["results"]}
+
+    def run_events(self, run_id: str) -> list[dict[str, Any]]:
+        """The run's event log, oldest first: `__typename` each; for a failed step its
+        `stepKey` and `error.message`; for captured stdout/stderr its `fileKey`."""
+        data = self.query(
+            """query($runId: ID!) { logsForRun(runId: $runId, limit: 10000) { __typename
+                 ... on EventConnection { events { __typename
+                   ... on ExecutionStepFailureEvent { stepKey error { message } }
+                   ... on LogsCapturedEvent { fileKey } } } } }""",
+            runId=run_id,
+        )["logsForRun"]
+        if data["__typename"] != "EventConnection":
+            raise DagsterApiError(f"events of run {run_id} not read: {data}")
+        return data["events"]
+
     def run(self, run_id: str) -> Run:
         data = self.query(
             """query($runId: ID!) { runOrError(runId: $runId) { __typename
@@ -182,25 +274,43 @@ class DagsterApi:
             what=f"backfill {backfill_id} to finish",
         )
 
+    def captured_stderr(self, run_id: str, file_key: str) -> str:
+        """The stderr a run captured under `file_key`, as the UI's log viewer shows it."""
+        logs = self.query(
+            """query($key: [String!]!) { capturedLogs(logKey: $key) { stderr } }""",
+            key=[run_id, COMPUTE_LOGS, file_key],
+        )["capturedLogs"]
+        return logs["stderr"] or ""
+
     # --- results per week ----------------------------------------------------------------
-    def check_execution(self, asset: str, check: str, partition: str) -> CheckExecution | None:
-        """The latest execution of `check` for one partition; None if it never ran."""
+    def check_executions(
+        self, asset: str, check: str, partition: str | None = None, limit: int = 1000
+    ) -> list[CheckExecution]:
+        """Executions of `check`, newest first: for one partition, or for all (None)."""
         executions = self.query(
-            """query($asset: AssetKeyInput!, $check: String!, $partition: String!) {
+            """query($asset: AssetKeyInput!, $check: String!, $partition: String, $limit: Int!) {
                  assetCheckExecutions(assetKey: $asset, checkName: $check, partition: $partition,
-                                      limit: 1) { runId status evaluation { description } } }""",
+                                      limit: $limit) {
+                   runId status partition evaluation { description } } }""",
             asset=_key(asset),
             check=check,
             partition=partition,
+            limit=limit,
         )["assetCheckExecutions"]
-        if not executions:
-            return None
-        latest = executions[0]
-        return CheckExecution(
-            run_id=latest["runId"],
-            status=latest["status"],
-            description=(latest["evaluation"] or {}).get("description"),
-        )
+        return [
+            CheckExecution(
+                run_id=execution["runId"],
+                status=execution["status"],
+                description=(execution["evaluation"] or {}).get("description"),
+                partition=execution["partition"],
+            )
+            for execution in executions
+        ]
+
+    def check_execution(self, asset: str, check: str, partition: str) -> CheckExecution | None:
+        """The latest execution of `check` for one partition; None if it never ran."""
+        executions = self.check_executions(asset, check, partition, limit=1)
+        return executions[0] if executions else None
 
     def materializations(self, asset: str, partitions: Sequence[str]) -> list[Materialization]:
         """Every materialization of `asset` for these partitions, newest first."""

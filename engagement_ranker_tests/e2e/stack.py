@@ -9,7 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,8 +31,10 @@ SANDBOX_COMPANIES = 40
 SANDBOX_START_SECONDS = 60.0
 DAGSTER_START_SECONDS = 180.0
 STOP_SECONDS = 20.0
-# The product's settings come only from the sandbox here, never from the caller's shell.
-PRODUCT_VARIABLES = frozenset(str(variable) for variable in Env) | {"DAGSTER_HOME"}
+# The environment's own Python: the Dagster commands the stacks start are installed beside it.
+BIN = Path(sys.executable).parent
+PRODUCT_VARIABLES = frozenset(str(variable) for variable in Env)
+DAGSTER_PREFIX = "DAGSTER_"
 
 
 @dataclass(frozen=True)
@@ -50,29 +52,40 @@ def _default_signals() -> None:
         signal.signal(number, signal.SIG_DFL)
 
 
-def _spawn(
-    args: Sequence[str], env: dict[str, str], stdout: Path, stderr: Path | None = None
+def spawn(
+    args: Sequence[str],
+    env: dict[str, str],
+    stdout: Path,
+    stderr: Path | None = None,
+    *,
+    user: str | None = None,
+    cwd: Path = REPO_ROOT,
 ) -> subprocess.Popen[bytes]:
-    """Start `args` in its own session; stderr joins stdout unless it has its own file."""
+    """Start `args` in its own session (as `user` when given); stderr joins stdout unless it
+    has its own file. Logs are appended to, so a process started again keeps its history."""
     with ExitStack() as files:
-        out = files.enter_context(stdout.open("wb"))
-        err = files.enter_context(stderr.open("wb")) if stderr else subprocess.STDOUT
+        out = files.enter_context(stdout.open("ab"))
+        err = files.enter_context(stderr.open("ab")) if stderr else subprocess.STDOUT
         return subprocess.Popen(
             args,
-            cwd=REPO_ROOT,
+            cwd=cwd,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=err,
             start_new_session=True,
             preexec_fn=_default_signals,
+            user=user,
+            group=user,
+            extra_groups=[] if user else None,
         )
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the whole process group, SIGKILL to whatever is left after STOP_SECONDS."""
+def stop(process: subprocess.Popen[bytes], first: signal.Signals = signal.SIGTERM) -> None:
+    """`first` (SIGTERM unless told) to the whole process group, SIGKILL to whatever is left
+    after STOP_SECONDS."""
     with suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
+        os.killpg(process.pid, first)
     with suppress(subprocess.TimeoutExpired):
         process.wait(timeout=STOP_SECONDS)
     with suppress(ProcessLookupError):
@@ -80,14 +93,26 @@ def stop(process: subprocess.Popen[bytes]) -> None:
     process.wait()
 
 
-def _alive(process: subprocess.Popen[bytes], name: str, log: Path) -> None:
+def alive(process: subprocess.Popen[bytes], name: str, log: Path) -> None:
+    """Fails naming `name` and its log once `process` has exited."""
     if process.poll() is not None:
         raise AssertionError(f"{name} exited with code {process.returncode}; see {log}")
 
 
+def finish(process: subprocess.Popen[bytes], name: str, log: Path, timeout: float) -> None:
+    """Wait for a one-off command to succeed; fails naming `name` and its log otherwise."""
+    try:
+        code = process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        stop(process)
+        raise AssertionError(f"{name} ran over {timeout:.0f}s; see {log}") from None
+    if code != 0:
+        raise AssertionError(f"{name} exited with code {code}; see {log}")
+
+
 def _exports(process: subprocess.Popen[bytes], stdout: Path, log: Path) -> dict[str, str] | None:
     """The sandbox's `export` lines, once it has printed the blank line that ends them."""
-    _alive(process, "the sandbox", log)
+    alive(process, "the sandbox", log)
     text = stdout.read_text()
     if "\n\n" not in text:
         return None
@@ -95,24 +120,44 @@ def _exports(process: subprocess.Popen[bytes], stdout: Path, log: Path) -> dict[
     return {name: value for name, _, value in pairs}
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A port nothing listens on now, for a server about to start."""
     with socket.socket() as probe:
         probe.bind((HOST, 0))
         return probe.getsockname()[1]
 
 
-def _location_name() -> str:
-    (entry,) = yaml.safe_load(WORKSPACE.read_text())["load_from"]
-    return entry["python_module"]["location_name"]
+def location_name(workspace: Path = WORKSPACE) -> str:
+    """The one code location a workspace file names, whatever kind of entry it is."""
+    (entry,) = yaml.safe_load(workspace.read_text())["load_from"]
+    (origin,) = entry.values()
+    return origin["location_name"]
+
+
+def clean_environment() -> dict[str, str]:
+    """This process's environment without the product's settings or Dagster's: those come
+    from the sandbox and the stack, never from the caller's shell."""
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if name not in PRODUCT_VARIABLES and not name.startswith(DAGSTER_PREFIX)
+    }
+
+
+@dataclass(frozen=True)
+class Sandboxed:
+    """The sandbox process's settings for the product, and its control API."""
+
+    env: dict[str, str]
+    control: SandboxControl
 
 
 @contextmanager
-def running_stack(workdir: Path, logs: Path) -> Iterator[Stack]:
-    """Start the sandbox, then `dagster dev` on it; yield once the daemon is ticking."""
-    base_env = {k: v for k, v in os.environ.items() if k not in PRODUCT_VARIABLES}
+def running_sandbox(workdir: Path, logs: Path) -> Iterator[Sandboxed]:
+    """The sandbox as a process of its own; yields once it has printed its settings."""
     with ExitStack() as cleanup:
         sandbox_log, sandbox_out = logs / "sandbox.log", workdir / "sandbox.env"
-        sandbox = _spawn(
+        sandbox = spawn(
             [
                 sys.executable,
                 "-m",
@@ -120,7 +165,7 @@ def running_stack(workdir: Path, logs: Path) -> Iterator[Stack]:
                 "--companies",
                 str(SANDBOX_COMPANIES),
             ],
-            base_env,
+            clean_environment(),
             sandbox_out,
             sandbox_log,
         )
@@ -130,31 +175,47 @@ def running_stack(workdir: Path, logs: Path) -> Iterator[Stack]:
             timeout=SANDBOX_START_SECONDS,
             what="the sandbox's export lines",
         )
+        control = SandboxControl(sandbox_env.pop(SANDBOX_CONTROL_URL))
+        cleanup.callback(control.close)
+        yield Sandboxed(env=sandbox_env, control=control)
 
+
+def wait_for_location(api: DagsterApi, location: str, check: Callable[[], None]) -> None:
+    """Until the webserver behind `api` has loaded `location`; `check` fails once a process
+    it needs has died."""
+
+    def loaded() -> bool:
+        check()
+        return api.location_loaded(location)
+
+    wait_until(
+        loaded,
+        timeout=DAGSTER_START_SECONDS,
+        what=f"the Dagster webserver at {api.url} with code location {location} loaded",
+        retry_on=(httpx.TransportError, httpx.HTTPStatusError),
+    )
+
+
+@contextmanager
+def running_stack(workdir: Path, logs: Path) -> Iterator[Stack]:
+    """Start the sandbox, then `dagster dev` on it; yield once the daemon is ticking."""
+    with ExitStack() as cleanup:
+        sandbox = cleanup.enter_context(running_sandbox(workdir, logs))
         home = workdir / "dagster_home"
         home.mkdir()
         (home / "dagster.yaml").symlink_to(REPO_ROOT / "dagster.yaml")
-        port = _free_port()
+        port = free_port()
         ui_url = f"http://{HOST}:{port}"
         env = {
-            **base_env,
-            **sandbox_env,
+            **clean_environment(),
+            **sandbox.env,
             "DAGSTER_HOME": str(home),
             str(Env.ENGAGEMENT_DUCKDB_PATH): str(workdir / "warehouse.duckdb"),
             str(Env.DAGSTER_UI_URL): ui_url,
         }
         dagster_log = logs / "dagster-dev.log"
-        dagster = _spawn(
-            [
-                str(Path(sys.executable).with_name("dagster")),
-                "dev",
-                "-w",
-                str(WORKSPACE),
-                "-p",
-                str(port),
-                "-h",
-                HOST,
-            ],
+        dagster = spawn(
+            [str(BIN / "dagster"), "dev", "-w", str(WORKSPACE), "-p", str(port), "-h", HOST],
             env,
             dagster_log,
         )
@@ -162,28 +223,20 @@ def running_stack(workdir: Path, logs: Path) -> Iterator[Stack]:
 
         api = DagsterApi(ui_url)
         cleanup.callback(api.close)
-        location = _location_name()
+        location = location_name()
 
-        def loaded() -> bool:
-            _alive(dagster, "dagster dev", dagster_log)
-            return api.location_loaded(location)
+        def running() -> None:
+            alive(dagster, "dagster dev", dagster_log)
 
         def ticking() -> bool:
-            _alive(dagster, "dagster dev", dagster_log)
+            running()
             return api.sensor_ticks(location, failure_alert.name) > 0
 
-        wait_until(
-            loaded,
-            timeout=DAGSTER_START_SECONDS,
-            what=f"the Dagster webserver at {ui_url} with code location {location} loaded",
-            retry_on=(httpx.TransportError, httpx.HTTPStatusError),
-        )
+        wait_for_location(api, location, running)
         # A run-failure sensor only sees failures after its first tick: wait for the daemon.
         wait_until(
             ticking,
             timeout=DAGSTER_START_SECONDS,
             what=f"the daemon's first tick of the {failure_alert.name} sensor",
         )
-        control = SandboxControl(sandbox_env[SANDBOX_CONTROL_URL])
-        cleanup.callback(control.close)
-        yield Stack(ui_url=ui_url, api=api, control=control)
+        yield Stack(ui_url=ui_url, api=api, control=sandbox.control)
