@@ -70,7 +70,9 @@ def test_a_backfill_of_past_weeks_completes_and_stores_each_week(
     backfill = production.api.finished_backfill(backfill_id, BACKFILL_SECONDS)
     assert backfill["status"] == "COMPLETED_SUCCESS"
     runs = {run["runId"]: run["status"] for run in backfill["runs"]}
-    assert len(runs) == len(weeks)
+    # At least a run per week: the previous week's ranking is an input, so Dagster runs each
+    # week's ranking after the week before's, in runs of their own.
+    assert len(runs) >= len(weeks)
     assert set(runs.values()) == {"SUCCESS"}
     for asset in ASSET_GROUPS:
         stored = production.api.materializations(asset, weeks)
