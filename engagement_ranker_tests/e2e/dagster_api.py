@@ -134,7 +134,7 @@ class DagsterApi:
     # --- definitions ---------------------------------------------------------------------
     def _asset_nodes(self) -> list[dict[str, Any]]:
         return self.query(
-            """{ assetNodes { assetKey { path } groupName
+            """{ assetNodes { assetKey { path } groupName dependencyKeys { path }
                  partitionKeysByDimension { partitionKeys }
                  assetChecksOrError { __typename ... on AssetChecks { checks { name } } } } }"""
         )["assetNodes"]
@@ -142,6 +142,13 @@ class DagsterApi:
     def asset_groups(self) -> dict[str, str]:
         """Asset name -> group name."""
         return {_name(n): n["groupName"] for n in self._asset_nodes()}
+
+    def dependencies(self) -> dict[str, set[str]]:
+        """Asset name -> the names of the assets it depends on, as the lineage draws them."""
+        return {
+            _name(n): {"/".join(key["path"]) for key in n["dependencyKeys"]}
+            for n in self._asset_nodes()
+        }
 
     def partition_keys(self) -> dict[str, list[str]]:
         """Asset name -> its partition keys, oldest first."""

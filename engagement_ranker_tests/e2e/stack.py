@@ -44,6 +44,7 @@ class Stack:
     ui_url: str
     api: DagsterApi
     control: SandboxControl
+    warehouse: Path  # the DuckDB file every run of the stack stores its weeks in
 
 
 def _default_signals() -> None:
@@ -206,11 +207,12 @@ def running_stack(workdir: Path, logs: Path) -> Iterator[Stack]:
         (home / "dagster.yaml").symlink_to(REPO_ROOT / "dagster.yaml")
         port = free_port()
         ui_url = f"http://{HOST}:{port}"
+        warehouse = workdir / "warehouse.duckdb"
         env = {
             **clean_environment(),
             **sandbox.env,
             "DAGSTER_HOME": str(home),
-            str(Env.ENGAGEMENT_DUCKDB_PATH): str(workdir / "warehouse.duckdb"),
+            str(Env.ENGAGEMENT_DUCKDB_PATH): str(warehouse),
             str(Env.DAGSTER_UI_URL): ui_url,
         }
         dagster_log = logs / "dagster-dev.log"
@@ -239,4 +241,4 @@ def running_stack(workdir: Path, logs: Path) -> Iterator[Stack]:
             timeout=DAGSTER_START_SECONDS,
             what=f"the daemon's first tick of the {failure_alert.name} sensor",
         )
-        yield Stack(ui_url=ui_url, api=api, control=sandbox.control)
+        yield Stack(ui_url=ui_url, api=api, control=sandbox.control, warehouse=warehouse)

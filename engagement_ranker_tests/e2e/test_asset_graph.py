@@ -19,6 +19,8 @@ def test_lineage_graph_draws_the_seven_assets_inside_their_groups(
 ) -> None:
     assert len(ASSET_GROUPS) == 7
     assert stack.api.asset_groups() == ASSET_GROUPS
+    # The previous week's ranking is an input of this week's: the lineage shows it.
+    assert RANKED in stack.api.dependencies()[RANKED]
 
     ui.open_lineage(page, stack.ui_url)
     screens.shoot(page, "lineage-collapsed")

@@ -1,12 +1,18 @@
 """Journey 3: a backfill of four past weeks from the UI stores their history and, even asked to
-write in full mode, leaves HubSpot alone (it holds the current week only)."""
+write in full mode, leaves HubSpot alone (it holds the current week only). The daemon runs two
+runs at a time, yet each week is ranked after the week before: its movers come from it."""
 
 from __future__ import annotations
 
+import itertools
+
+from dagster_duckdb import DuckDBResource
 from playwright.sync_api import Page, expect
 
 from engagement_ranker.constants import WriteMode
+from engagement_ranker.defs.keys import RANKED_SCORES
 from engagement_ranker.defs.partitions import weekly_partitions
+from engagement_ranker.defs.warehouse import stored_week
 from engagement_ranker_tests.e2e import ui
 from engagement_ranker_tests.e2e.product import ASSET_GROUPS, RANKED, WRITEBACK, writeback_config
 from engagement_ranker_tests.e2e.stack import Stack
@@ -29,6 +35,7 @@ def test_backfill_of_four_past_weeks_stores_history_and_writes_nothing(
     assert backfill["partitionNames"] == weeks
     runs = {run["runId"]: run for run in backfill["runs"]}
     assert {run["status"] for run in runs.values()} == {"SUCCESS"}
+    assert len(runs) >= len(weeks)
     ui.expect_status(page, "Succeeded")
     screens.shoot(page, "backfill-succeeded")
 
@@ -42,6 +49,16 @@ def test_backfill_of_four_past_weeks_stores_history_and_writes_nothing(
         assert audit.metadata["written"] == 0
         assert audit.metadata["would_write"] > 0
     assert stack.control.writes() == []
+
+    # Every week after the first took its priors from the stored week before it.
+    warehouse = DuckDBResource(database=str(stack.warehouse))
+    for earlier, week in itertools.pairwise(weeks):
+        before = stored_week(warehouse, RANKED_SCORES, earlier).set_index("company_id")["rank"]
+        ranked = stored_week(warehouse, RANKED_SCORES, week).set_index("company_id")
+        both = ranked.index.intersection(before.index)
+        assert len(both), week
+        assert (ranked.loc[both, "prior_source"] == "history").all(), week
+        assert (ranked.loc[both, "prior_rank"] == before.loc[both]).all(), week
 
     # Each week's page names the backfill run that materialized it.
     for ranking in stack.api.materializations(RANKED, weeks):
