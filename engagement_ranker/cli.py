@@ -222,6 +222,12 @@ def run(
         allowlist = parse_company_ids(allow, "--allow") if allow else None
     except SettingError as error:
         raise click.BadParameter(str(error), param_hint="--allow") from None
+    if allowlist and mode is not None and mode != WriteMode.ALLOWLIST:
+        raise click.BadParameter(
+            f"--allow lists companies but --mode is {mode}: use --mode allowlist to write only "
+            "them, or drop --allow to write every ranked company",
+            param_hint="--allow",
+        )
     with _instance() as instance:
         success, report = run_week(instance, week, mode, allowlist, log_level)
     if report_path:
@@ -378,6 +384,65 @@ def read_sandbox_env(process: subprocess.Popen[str]) -> dict[str, str]:
     if process.poll() is not None:
         raise click.ClickException("the sandbox exited before it was ready")
     return _export_lines_to_env(lines)
+
+
+@main.command()
+@click.option("--week", "week", required=True, help="The week's Sunday (YYYY-MM-DD), or latest.")
+def recover(week: str) -> None:
+    """Put back what an interrupted run of a week left in HubSpot (from the write journal)."""
+    import logging
+
+    from engagement_ranker.clients.hubspot import HubSpotClient
+    from engagement_ranker.core.summary import Alert
+    from engagement_ranker.core.week import InvalidWeekKey, choose_week
+    from engagement_ranker.defs.alerts import send_alert
+    from engagement_ranker.defs.journal import LeaseBusy
+    from engagement_ranker.defs.journal import recover as recover_week
+    from engagement_ranker.defs.partitions import latest_week_key
+    from engagement_ranker.settings import Settings, SettingsError
+
+    try:
+        key = choose_week(week, latest_week_key()).key
+    except InvalidWeekKey as error:
+        raise click.BadParameter(str(error), param_hint="--week") from None
+    try:
+        settings = Settings.from_env(os.environ)
+    except SettingsError as error:
+        raise click.ClickException(str(error)) from None
+    hubspot = settings.hubspot
+    with (
+        _instance() as instance,
+        HubSpotClient(
+            hubspot.access_token.get_secret_value(),
+            hubspot.base_url,
+            hubspot.tier,
+            api_version=hubspot.api_version,
+        ) as client,
+    ):
+        try:
+            done = recover_week(
+                instance,
+                client,
+                key,
+                settings.write.lease_wait_seconds,
+                logging.getLogger(__name__),
+            )
+        except LeaseBusy as error:
+            raise click.ClickException(str(error)) from None
+    if not done:
+        click.echo(f"week {key}: no unfinished write in the journal; HubSpot needs nothing")
+        return
+    lines = [c.describe() for c in done]
+    complete = all(c.result.complete for c in done)
+    state = (
+        "HubSpot holds exactly its values before those runs"
+        if complete
+        else "some companies could not be put back: see the lines above"
+    )
+    click.echo("\n".join([*lines, f"week {key}: {state}"]))
+    send_alert(Alert(key, "recover", "\n".join(lines), state), os.environ)
+    if not complete:
+        sys.exit(1)
 
 
 @main.command()

@@ -53,6 +53,9 @@ from engagement_ranker.core.universe import (
 
 UI_URL_FIX = "the Dagster UI's address, e.g. http://localhost:3000"
 DEFAULT_SMTP_PORT = 587
+# How long a run waits for another writer of its week before refusing, and the most it may.
+DEFAULT_LEASE_WAIT_SECONDS = 120.0
+MAX_WAIT_SECONDS = 3600.0
 
 
 class SettingError(ValueError):
@@ -194,6 +197,19 @@ def _parse_fraction(value: object, variable: str) -> float:
     if not 0.0 <= fraction <= 1.0:
         raise SettingError(f"{_shown(variable, str(value))} is outside 0..1: use e.g. 0.8")
     return fraction
+
+
+def _parse_seconds(value: object, variable: str) -> float:
+    try:
+        seconds = float(str(value))
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= MAX_WAIT_SECONDS:
+        raise SettingError(
+            f"{_shown(variable, str(value))} is not a number of seconds between 0 and "
+            f"{MAX_WAIT_SECONDS:.0f}: use e.g. {DEFAULT_LEASE_WAIT_SECONDS:.0f}"
+        )
+    return seconds
 
 
 def _parse_timezone(value: object, variable: str) -> str:
@@ -466,6 +482,9 @@ class WriteSettings(SettingsGroup):
     allowlist: Annotated[
         tuple[str, ...], _validated(parse_company_ids, Env.ENGAGEMENT_WRITE_ALLOWLIST)
     ] = Field((), alias=Env.ENGAGEMENT_WRITE_ALLOWLIST)
+    lease_wait_seconds: Annotated[
+        float, _validated(_parse_seconds, Env.ENGAGEMENT_WRITE_LEASE_WAIT_SECONDS)
+    ] = Field(DEFAULT_LEASE_WAIT_SECONDS, alias=Env.ENGAGEMENT_WRITE_LEASE_WAIT_SECONDS)
 
 
 class LinkSettings(SettingsGroup):

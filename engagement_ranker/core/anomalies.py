@@ -26,6 +26,7 @@ class AnomalyKind(StrEnum):
     ZERO_ACTIVITY = "zero_activity"
     LARGE_SWING = "large_swing"
     API_WARNING = "api_warning"
+    NOT_WRITTEN = "not_written"
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ import pandas as pd
 from engagement_ranker.constants import WriteMode
 from engagement_ranker.core.anomalies import AnomalyKind
 from engagement_ranker.core.summary import Alert, Summary
+from engagement_ranker.core.text import neutralize
 from engagement_ranker.core.week import InvalidWeekKey, parse_week_key
 
 # Slack's Block Kit limits (api.slack.com/reference/block-kit): over them the webhook answers
@@ -54,6 +55,7 @@ ANOMALY_LABELS: dict[AnomalyKind, str] = {
     AnomalyKind.ZERO_ACTIVITY: "Zero activity",
     AnomalyKind.LARGE_SWING: "Large week-over-week swing",
     AnomalyKind.API_WARNING: "API warnings and retries",
+    AnomalyKind.NOT_WRITTEN: "Allowlisted but not written",
 }
 _BAR_EIGHTHS = " ▏▎▍▌▋▊▉"
 _BAR_FULL = "█"
@@ -116,8 +118,8 @@ class Document:
 
 
 def _clip(text: str, limit: int) -> str:
-    """One line, at most `limit` characters; clip raw text before escaping it."""
-    flat = " ".join(text.split())
+    """One line, at most `limit` characters, nothing invisible; clip raw text before escaping."""
+    flat = " ".join(neutralize(text).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + ELLIPSIS
 
 
@@ -349,7 +351,7 @@ def _plain_lines(document: Document, escape: Callable[[str], str]) -> list[str]:
 
 def slack_escape(text: str) -> str:
     """Slack mrkdwn control characters: with these escaped no name can mention or link."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return neutralize(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _slack_code(text: str) -> str:
@@ -497,12 +499,17 @@ def email(message: Summary | Alert) -> tuple[str, str, str]:
 
 # --- Markdown (Dagster UI metadata) ----------------------------------------------------------
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&#!])")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&#!@])")
+# What GitHub-flavoured Markdown links without brackets: "https://…", "www.…" (and e-mail
+# addresses, whose "@" is escaped above).
+_BARE_LINK = re.compile(r"(://|(?i:www)\.)")
 
 
 def markdown_escape(text: str) -> str:
-    """Backslash-escape Markdown syntax (incl. table pipes and raw HTML) so names stay text."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    """Backslash-escape Markdown syntax so an untrusted name stays text: no link (bracketed
+    or bare), image, heading or markup, and nothing invisible."""
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", neutralize(text))
+    return _BARE_LINK.sub(lambda m: m[0].replace("/", "\\/").replace(".", "\\."), escaped)
 
 
 def _fence(lines: Sequence[str]) -> list[str]:

@@ -210,3 +210,27 @@ def readback_mismatches(
                     f"company {company_id}: {prop} reads back {held.get(prop)!r}, sent {value!r}"
                 )
     return mismatches
+
+
+def unwritten_allowlist(
+    allowlist: Collection[str],
+    ranked_ids: Collection[str],
+    universe: pd.DataFrame,
+    mapping: pd.DataFrame,
+) -> list[tuple[str, str]]:
+    """(company id, why) for each allowlisted company that is not ranked this week, so none
+    is left out silently: not a customer company, excluded (and why), or without a tenant."""
+    excluded = dict(zip(universe["company_id"], universe["excluded_reason"], strict=True))
+    status = dict(zip(mapping["company_id"], mapping["status"], strict=True))
+    reasons = []
+    for company_id in sorted(set(allowlist) - set(ranked_ids), key=int):
+        if company_id not in excluded:
+            why = "it is not a customer company this week (no customer contact, or no such id)"
+        elif isinstance(excluded[company_id], str):
+            why = f"it is excluded: {excluded[company_id]}"
+        else:
+            why = (
+                f"it has no Yobi tenant ({status.get(company_id, 'unmapped')}): see tenant_mapping"
+            )
+        reasons.append((company_id, why))
+    return reasons

@@ -39,13 +39,14 @@ from engagement_ranker.core.universe import (
 from engagement_ranker.core.week import WeekRole
 from engagement_ranker.core.writeplan import (
     CompanyOutcome,
-    WriteOutcome,
     batches,
     intended_values,
     plan_writes,
     property_problems,
+    unwritten_allowlist,
 )
 from engagement_ranker.defs import gate
+from engagement_ranker.defs.journal import JournalRecorder, WriteStore, converge, holding
 from engagement_ranker.defs.keys import (
     CUSTOMER_COMPANIES,
     HUBSPOT_WRITEBACK,
@@ -65,11 +66,11 @@ from engagement_ranker.defs.resources import (
 )
 from engagement_ranker.defs.warehouse import Reported, stored_rows_before, stored_week
 from engagement_ranker.defs.writeback import (
-    OUTCOME_KEY,
     WritebackConfig,
     WriteRefused,
     audit_frame,
     resolve_intent,
+    write_failure,
 )
 from engagement_ranker.settings import SettingError
 
@@ -360,10 +361,13 @@ def hubspot_writeback(
     hubspot: HubSpotResource,
     settings: SettingsResource,
     calendar: WeekCalendar,
+    customer_companies: pd.DataFrame,
+    tenant_mapping: pd.DataFrame,
     ranked_scores: pd.DataFrame,
 ) -> dg.Output[Reported]:
     """Score, rank and tier onto each ranked company, only once every check has passed: gate,
-    plan, before image, batches (restored on failure), read-back, audit."""
+    plan, before image, batches (restored on failure), read-back, audit. (The universe and the
+    mapping say why an allowlisted company is not written.)"""
     week = week_of(context)
     refused = gate.refusals(context.instance, HUBSPOT_WRITEBACK, week.key)
     if refused:
@@ -379,8 +383,18 @@ def hubspot_writeback(
         raise WriteRefused(description=f"Nothing written: {error}") from error
     intended = intended_values(ranked_scores)
     names = dict(zip(ranked_scores["company_id"], ranked_scores["name"].fillna(""), strict=True))
+    log, run_id = context.log, context.run_id
+    # One writer per week: the lease and the journal live in the instance's own storage.
+    store = WriteStore(context.instance) if intent.writes else None
+    wait = settings.value.write.lease_wait_seconds
 
-    with hubspot.client() as client:
+    with hubspot.client() as client, holding(store, context.instance, week.key, run_id, wait):
+        converged = converge(store, client, week.key, log) if store else []
+        if leftover := [c.describe() for c in converged if not c.result.complete]:
+            raise WriteRefused(
+                description="Nothing written: an earlier run of this week left companies "
+                f"that could not be put back: {'; '.join(leftover)}"
+            )
         try:
             before, missing = client.read_companies(list(intended), ENGAGEMENT_PROPERTIES)
             problems = property_problems(hubspot.engagement_definitions(client))
@@ -399,46 +413,46 @@ def hubspot_writeback(
                 metadata={"problems": dg.MetadataValue.json(problems)},
             )
         plan = plan_writes(intended, before, intent.effective, intent.allowlist)
+        recorder = JournalRecorder(store, week.key, run_id) if store else None
         try:
             batch_of = (
-                write_batches(client, batches(plan.changes), context.log)
+                write_batches(client, batches(plan.changes), log, recorder)
                 if intent.writes and plan.changes
                 else {}
             )
         except WriteFailed as failure:
-            outcome = (
-                WriteOutcome.RESTORE_INCOMPLETE
-                if failure.unrestored
-                else WriteOutcome.RESTORED
-                if failure.restored
-                else WriteOutcome.NOTHING_WRITTEN
-            )
-            raise dg.Failure(
-                description=str(failure),
-                metadata={
-                    OUTCOME_KEY: outcome.value,
-                    "failed_batch": failure.failed_batch,
-                    "batches": failure.batches,
-                    "restored": failure.restored,
-                    "restore_failures": dg.MetadataValue.json(list(failure.unrestored)),
-                },
-            ) from failure.cause
+            if store is not None and failure.restored.complete:
+                store.settle_run(week.key, run_id)
+            raise write_failure(failure) from failure.cause
         readback: dict[str, dict[str, str | None]] = {}
         if batch_of:
             try:
                 readback, _ = client.read_companies(list(batch_of), ENGAGEMENT_PROPERTIES)
             except ApiError as error:
                 # The write went out; an unreadable result fails `readback_matches`, not this.
-                context.log.error(f"read-back after writing failed: {error}")
+                log.error(f"read-back after writing failed: {error}")
+        if store is not None:
+            store.settle_run(week.key, run_id)
         warnings = list(client.warnings)
 
     audit = audit_frame(intent, plan, intended, before, names, batch_of, readback)
     outcomes = audit["outcome"]
     written = int((outcomes == CompanyOutcome.WRITTEN).sum())
+    recovered = [Anomaly(AnomalyKind.API_WARNING, f"HubSpot: {c.describe()}") for c in converged]
+    skipped = [
+        Anomaly(
+            AnomalyKind.NOT_WRITTEN,
+            f"allowlisted company {company_id} was not written: {why}",
+            company_id=company_id,
+        )
+        for company_id, why in unwritten_allowlist(
+            intent.allowlist, intended, customer_companies, tenant_mapping
+        )
+    ]
     return _reported(
         context,
         audit,
-        _api_warnings("HubSpot", warnings),
+        [*recovered, *skipped, *_api_warnings("HubSpot", warnings)],
         mode=intent.effective.value
         if intent.effective is intent.mode
         else f"{intent.mode.value} (historical week: not written)",

@@ -63,6 +63,7 @@ class SettingsResource(dg.ConfigurableResource):
     generic_email_domains: str | None = None
     engagement_write_mode: str | None = None
     engagement_write_allowlist: str | None = None
+    engagement_write_lease_wait_seconds: str | None = None
     mapping_coverage_min: str | None = None
     engagement_duckdb_path: str | None = None
     dagster_ui_url: str | None = None

@@ -14,6 +14,7 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
+from engagement_ranker.clients.hubspot_writes import WriteFailed
 from engagement_ranker.constants import PROP_RANK, PROP_SCORE, PROP_TIER, WriteMode
 from engagement_ranker.core.week import WeekRole
 from engagement_ranker.core.writeplan import (
@@ -163,4 +164,29 @@ def audit_frame(
         audit.astype({"batch": "Int64", "readback_ok": "boolean"})
         .sort_values("company_id", key=lambda ids: ids.astype("int64"), kind="stable")
         .reset_index(drop=True)
+    )
+
+
+def write_failure(failure: WriteFailed) -> dg.Failure:
+    """The writeback's failure after a failed batch: its words, and what HubSpot now holds
+    (read back) for the alert."""
+    restored = failure.restored
+    outcome = (
+        WriteOutcome.RESTORE_INCOMPLETE
+        if not restored.complete
+        else WriteOutcome.RESTORED
+        if restored.restored
+        else WriteOutcome.NOTHING_WRITTEN
+    )
+    return dg.Failure(
+        description=str(failure),
+        metadata={
+            OUTCOME_KEY: outcome.value,
+            "failed_batch": failure.failed_batch,
+            "batches": failure.batches,
+            "restored": len(restored.restored),
+            "changed_by_others": dg.MetadataValue.json(restored.changed_by_others),
+            "restore_refused": dg.MetadataValue.json(restored.refused),
+            "unverified": dg.MetadataValue.json(restored.unverified),
+        },
     )

@@ -10,11 +10,11 @@ import time
 
 import pytest
 
-from engagement_ranker.clients.hubspot_writes import write_batches
+from engagement_ranker.clients.hubspot_writes import restore, write_batches
 from engagement_ranker.constants import ENGAGEMENT_PROPERTIES, PROP_RANK, PROP_SCORE, PROP_TIER
 from engagement_ranker.core.writeplan import CompanyWrite, batches
 from engagement_ranker.sandbox import SandboxConfig
-from engagement_ranker_tests.clients.conftest import hubspot_client
+from engagement_ranker_tests.clients.conftest import UPDATE, hubspot_client
 
 DEADLINE_SECONDS = 30
 
@@ -54,3 +54,108 @@ def test_an_interruption_mid_write_restores_every_batch_that_may_have_applied(
         assert {p: now[p] or None for p in ENGAGEMENT_PROPERTIES} == {
             p: before[cid][p] or None for p in ENGAGEMENT_PROPERTIES
         }, cid
+
+
+# --- the restore: compare, retry until done, split, read back -----------------------------
+OURS = {PROP_SCORE: "1", PROP_RANK: "1 out of 1", PROP_TIER: "Top 30%"}
+LOG = logging.getLogger(__name__)
+
+
+def _write_ours(sandbox, company_ids: list[str]) -> list[CompanyWrite]:
+    """Write OURS onto the companies (as a run's batch would) and return their writes."""
+    before = {cid: sandbox.control.company(cid) for cid in company_ids}
+    writes = [
+        CompanyWrite(cid, {p: before[cid][p] for p in ENGAGEMENT_PROPERTIES}, OURS)
+        for cid in company_ids
+    ]
+    with hubspot_client(sandbox) as client:
+        for batch in batches(writes):
+            client.update_companies([(w.company_id, dict(w.after)) for w in batch])
+    return writes
+
+
+def _held(sandbox, company_id: str) -> dict[str, str | None]:
+    now = sandbox.control.company(company_id)
+    return {p: now[p] or None for p in ENGAGEMENT_PROPERTIES}
+
+
+def _no_pause(seconds: float) -> None:
+    """The passes' pause, skipped: the sandbox's faults are counted in calls, not seconds."""
+
+
+def test_a_restore_leaves_a_value_someone_changed_during_the_run_and_says_so(sandbox) -> None:
+    ids = sorted(sandbox.control.truth(), key=int)[:3]
+    writes = _write_ours(sandbox, ids)
+    sandbox.control.edit_company(ids[0], {PROP_SCORE: "999"})  # a person, during the run
+
+    with hubspot_client(sandbox) as client:
+        result = restore(client, writes, LOG, pause=_no_pause)
+
+    assert result.changed_by_others == {ids[0]: [PROP_SCORE]}
+    assert result.restored == ids[1:] and result.complete
+    assert _held(sandbox, ids[0])[PROP_SCORE] == "999"  # the person's edit wins
+    for prop in (PROP_RANK, PROP_TIER):  # the rest of that company is put back
+        assert _held(sandbox, ids[0])[prop] == (writes[0].before[prop] or None)
+    for write in writes[1:]:
+        assert _held(sandbox, write.company_id) == {p: v or None for p, v in write.before.items()}
+    assert "changed by someone else during the run" in result.describe()
+
+
+def test_a_restore_outlasts_a_storm_of_errors_with_passes_of_its_own(sandbox) -> None:
+    ids = sorted(sandbox.control.truth(), key=int)[:120]
+    writes = _write_ours(sandbox, ids)
+    storm = {"bursts": [{"nth": 1, "count": 30, "error": 429}]}
+    sandbox.control.set_faults({"routes": {UPDATE: storm}})
+
+    with hubspot_client(sandbox) as client:
+        result = restore(client, writes, LOG, pause=_no_pause)
+
+    assert result.complete and result.restored == ids
+    for write in writes:
+        assert _held(sandbox, write.company_id) == {p: v or None for p, v in write.before.items()}
+
+
+def test_a_refused_restore_is_split_so_only_the_refused_before_values_stay(sandbox) -> None:
+    """The tier became a dropdown without "Bottom 30%" mid-write: a batch holding such a before
+    value is refused whole; split, every other company goes back."""
+    allowed = ("Top 30%", "Middle 40%")
+    tiers = {c: sandbox.control.company(c)[PROP_TIER] for c in sandbox.control.truth()}
+    bottom = sorted((c for c, t in tiers.items() if t == "Bottom 30%"), key=int)[:5]
+    others = sorted((c for c, t in tiers.items() if not t or t in allowed), key=int)[:95]
+    assert bottom, "the dataset holds no company whose tier is Bottom 30%"
+    writes = _write_ours(sandbox, sorted([*bottom, *others], key=int))
+    sandbox.control.set_faults(
+        {
+            "hubspot": {
+                "properties": {
+                    PROP_TIER: {
+                        "type": "enumeration",
+                        "fieldType": "select",
+                        "options": [{"label": t, "value": t} for t in ("Top 30%", "Middle 40%")],
+                    }
+                }
+            }
+        }
+    )
+
+    with hubspot_client(sandbox) as client:
+        result = restore(client, writes, LOG, pause=_no_pause)
+
+    assert sorted(result.refused, key=int) == sorted(bottom, key=int)
+    assert sorted(result.restored, key=int) == sorted(others, key=int)
+    assert not result.complete and "RESTORE INCOMPLETE" in result.describe()
+
+
+def test_a_restore_whose_answer_is_lost_reports_what_a_read_back_shows(sandbox) -> None:
+    """The connection dies after HubSpot applied the restore: the read-back, not the lost
+    answer, says the companies are back."""
+    ids = sorted(sandbox.control.truth(), key=int)[:100]
+    writes = _write_ours(sandbox, ids)
+    sandbox.control.set_faults(
+        {"routes": {UPDATE: {"bursts": [{"nth": 1, "count": 8, "error": "drop_after"}]}}}
+    )
+
+    with hubspot_client(sandbox) as client:
+        result = restore(client, writes, LOG, pause=_no_pause)
+
+    assert result.complete and result.restored == ids

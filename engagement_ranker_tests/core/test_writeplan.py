@@ -21,6 +21,7 @@ from engagement_ranker.core.writeplan import (
     plan_writes,
     property_problems,
     readback_mismatches,
+    unwritten_allowlist,
 )
 
 
@@ -241,3 +242,15 @@ def test_readback_reports_every_difference():
         "company 3: missing when read back",
         "company 10: customer_engagement_score reads back '36', sent '37'",
     ]
+
+
+def test_every_allowlisted_company_not_ranked_is_named_with_why() -> None:
+    universe = pd.DataFrame(
+        {"company_id": ["1", "2", "3"], "excluded_reason": [None, "churned", None]}
+    )
+    mapping = pd.DataFrame({"company_id": ["1", "3"], "status": ["mapped", "unmapped"]})
+    reasons = dict(unwritten_allowlist(["1", "2", "3", "404"], ["1"], universe, mapping))
+    assert set(reasons) == {"2", "3", "404"}
+    assert reasons["2"] == "it is excluded: churned"
+    assert reasons["3"].startswith("it has no Yobi tenant (unmapped)")
+    assert reasons["404"].startswith("it is not a customer company this week")

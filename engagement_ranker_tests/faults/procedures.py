@@ -140,7 +140,9 @@ def killed_while_writing(trial: Trial, row: Row) -> None:
 
 
 def rerun_finished_the_job(obs: Observation) -> list[str]:
-    """The kill left batch 1 written and batch 2 not; the re-run wrote exactly the rest."""
+    """The kill left batch 1 written and batch 2 not, and the journal said so: the re-run put
+    the killed run's companies back to their values before it (HubSpot exactly "before"),
+    said so, then wrote the whole week (exactly "intended")."""
     killed = obs.notes["killed"]
     first, rerun = obs.runs
     problems = []
@@ -149,9 +151,20 @@ def rerun_finished_the_job(obs: Observation) -> list[str]:
     ranked = {row["company_id"] for row in obs.ranked}
     done = {w["company_id"] for w in first.writes}
     needed = {c for c in ranked if obs.before[c] != obs.after[c]}
-    rest = {w["company_id"] for w in rerun.writes}
-    if rest != needed - done:
+    restored = {
+        w["company_id"]
+        for w in rerun.writes
+        if all((obs.before[w["company_id"]][p] or "") == (v or "") for p, v in w["after"].items())
+    }
+    if restored != done:
         problems.append(
-            f"the re-run wrote {len(rest)} companies; {len(needed - done)} were left to write"
+            f"the re-run put back {len(restored)} companies; the killed run had written {len(done)}"
         )
+    last = {w["company_id"] for w in rerun.writes}
+    if not needed <= last:
+        problems.append(f"the re-run left {len(needed - last)} companies unwritten")
+    report = rerun.report or {}
+    said = [a["message"] for a in report.get("anomalies", []) if "unfinished write" in a["message"]]
+    if not said:
+        problems.append("the re-run did not report the killed run's unfinished write")
     return problems

@@ -487,7 +487,7 @@ ROWS: tuple[Row, ...] = (
         **RETRIED,
     ),
     Row(
-        "HubSpot down while restoring after batch 2 of 2 failed",
+        "HubSpot 503s outlast a restore call's retries after batch 2 of 2 failed",
         setup=faults(
             {
                 "hubspot": {
@@ -499,9 +499,9 @@ ROWS: tuple[Row, ...] = (
             }
         ),
         step="hubspot_writeback",
-        error=("batch update 2 of 2", "RESTORE INCOMPLETE", "could not restore companies"),
-        expect=Outcome.RESTORE_INCOMPLETE,
-        hubspot=HubSpotState.PARTIAL,
+        error=("batch update 2 of 2", "Nothing is left half-written", "restored 100 companies"),
+        expect=Outcome.FAILS_AND_RESTORES,
+        hubspot=HubSpotState.RESTORED,
         slow=True,
     ),
     # --- Yobi ------------------------------------------------------------------------------------

@@ -1,0 +1,132 @@
+"""The week's write lease and journal in the instance's storage, across real processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from engagement_ranker.core.writeplan import CompanyWrite
+from engagement_ranker.defs.journal import (
+    LEASE_TTL_SECONDS,
+    LeaseBusy,
+    WriteStore,
+    write_lease,
+)
+
+WEEK = "2026-11-22"
+DEADLINE_SECONDS = 30.0
+# A second process that takes the week's lease, says so, and keeps it until killed.
+HOLDER = textwrap.dedent(
+    """
+    import sys, time, warnings
+    warnings.filterwarnings("ignore")
+    import dagster as dg
+    from engagement_ranker.defs.journal import WriteStore, write_lease
+    with dg.DagsterInstance.get() as instance:
+        store = WriteStore(instance)
+        with write_lease(store, instance, sys.argv[1], "run-elsewhere", 0):
+            print("held", flush=True)
+            time.sleep(600)
+    """
+)
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dg.DagsterInstance]:
+    """A real on-disk instance (SQLite) that other processes open too."""
+    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    with dg.DagsterInstance.get() as instance:
+        yield instance
+
+
+@pytest.fixture
+def holder(home: dg.DagsterInstance) -> Iterator[subprocess.Popen[str]]:
+    """Another process holding WEEK's lease until the test kills it."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, WEEK],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=os.environ,
+        start_new_session=True,
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline().strip() == "held"
+    yield process
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def test_a_second_writer_waits_its_bound_then_refuses_naming_the_holder(
+    home: dg.DagsterInstance, holder: subprocess.Popen[str]
+) -> None:
+    started = time.monotonic()
+    with pytest.raises(LeaseBusy) as refused, write_lease(WriteStore(home), home, WEEK, "me", 2):
+        pytest.fail("took a lease another process holds")
+    assert 2 <= time.monotonic() - started < DEADLINE_SECONDS
+    message = str(refused.value)
+    assert f"week {WEEK} is being written to HubSpot by run run-elsewhere" in message
+    assert f"host {socket.gethostname()} (pid {holder.pid})" in message and "since 20" in message
+    assert "wrote nothing" in message
+
+
+def test_the_lease_of_a_killed_process_is_taken_at_once(
+    home: dg.DagsterInstance, holder: subprocess.Popen[str]
+) -> None:
+    os.killpg(holder.pid, signal.SIGKILL)
+    holder.wait()
+    started = time.monotonic()
+    with write_lease(WriteStore(home), home, WEEK, "me", DEADLINE_SECONDS):
+        assert time.monotonic() - started < LEASE_TTL_SECONDS / 2
+
+
+def test_a_lease_nobody_renews_expires(home: dg.DagsterInstance) -> None:
+    store = WriteStore(home)
+    now = time.time()
+    assert store.acquire(WEEK, "far-away", "run-elsewhere", now) is None
+    # Held by a process on another host, which stopped renewing: busy until the TTL passes.
+    held = store.acquire(WEEK, "mine", "me", now + LEASE_TTL_SECONDS / 2)
+    assert held is not None and held.run_id == "run-elsewhere"
+    assert store.acquire(WEEK, "mine", "me", now + LEASE_TTL_SECONDS + 1) is None
+
+
+def test_one_lease_per_week_not_per_product(home: dg.DagsterInstance) -> None:
+    store = WriteStore(home)
+    with write_lease(store, home, WEEK, "me", 0), write_lease(store, home, "2026-11-15", "me", 0):
+        pass
+    with write_lease(store, home, WEEK, "me", 0):  # released: free again
+        pass
+
+
+def test_the_journal_keeps_what_an_unfinished_run_may_have_left_until_it_is_settled(
+    home: dg.DagsterInstance,
+) -> None:
+    store = WriteStore(home)
+    batch = [
+        CompanyWrite(
+            "101", {"customer_engagement_score": None}, {"customer_engagement_score": "7"}
+        ),
+        CompanyWrite("102", {"customer_engagement_score": "3"}, {"customer_engagement_score": "9"}),
+    ]
+    store.record(WEEK, "run-a", 1, batch)
+    store.record(WEEK, "run-a", 2, [CompanyWrite("103", {}, {})])
+    store.settle_batch(WEEK, "run-a", 2, "refused")  # HubSpot applied nothing of batch 2
+
+    # Another process (the next run of the week) sees what run-a may have left.
+    assert WriteStore(home).unsettled(WEEK) == {"run-a": batch}
+    assert WriteStore(home).unsettled("2026-11-15") == {}
+    store.settle_run(WEEK, "run-a", ["101"])
+    assert store.unsettled(WEEK) == {"run-a": batch[1:]}
+    store.settle_run(WEEK, "run-a")
+    assert store.unsettled(WEEK) == {}
