@@ -159,11 +159,8 @@ def run_week(
     """Materialize one week through Dagster in-process; on failure, alert like the sensor does."""
     from engagement_ranker.core.week import InvalidWeekKey, choose_week
     from engagement_ranker.definitions import build_definitions
-    from engagement_ranker.defs.alerts import alert_for_run, send_alert
     from engagement_ranker.defs.jobs import WEEKLY_JOB_NAME
     from engagement_ranker.defs.partitions import latest_week_key
-    from engagement_ranker.defs.report import run_outputs, week_report
-    from engagement_ranker.settings import run_url, secret_values
 
     try:
         key = choose_week(week, latest_week_key()).key
@@ -180,19 +177,27 @@ def run_week(
         run_config=_run_config(mode, allow, log_level),
         raise_on_error=False,
     )
-    outputs = run_outputs(definitions, instance, result.dagster_run, key)
-    report = week_report(outputs, key, result.success)
-    if not result.success:
+    return result.success, week_outcome(
+        definitions, instance, result.dagster_run, key, result.success
+    )
+
+
+def week_outcome(
+    definitions: Any, instance: Any, run: Any, key: str, succeeded: bool
+) -> dict[str, Any]:
+    """The report of a finished run of the week, and its alert (sent) when it failed."""
+    from engagement_ranker.defs.alerts import alert_for_run, send_alert
+    from engagement_ranker.defs.report import run_outputs, week_report
+    from engagement_ranker.settings import run_url, secret_values
+
+    report = week_report(run_outputs(definitions, instance, run, key), key, succeeded)
+    if not succeeded:
         environ = dict(os.environ)
         alert = alert_for_run(
-            instance,
-            result.dagster_run,
-            key,
-            run_url(environ, result.run_id),
-            secret_values(environ),
+            instance, run, key, run_url(environ, run.run_id), secret_values(environ)
         )
         report["alert"] = _alert_summary(alert, *send_alert(alert, environ))
-    return result.success, report
+    return report
 
 
 @main.command()

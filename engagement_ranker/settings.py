@@ -562,15 +562,20 @@ def notification_channels(
     environ: Mapping[str, str],
 ) -> tuple[SlackSettings | None, EmailSettings | None, list[str]]:
     """Slack and e-mail, each on its own: a bad value in one (or anywhere else) never
-    silences the other. Returns the usable channels and the problems of the others."""
+    silences the other. Returns the usable channels and the problems of the others (a
+    channel whose variable holds another's secret is never contacted)."""
+    misplaced = misplaced_secrets(environ)
     problems: list[str] = []
     channels: list[SettingsGroup | None] = []
     for group in (SlackSettings, EmailSettings):
+        aliases = {field.alias for field in group.model_fields.values()}
+        own = [line for line in misplaced if line.split(" ", 1)[0] in aliases]
         try:
-            channels.append(group.from_env(environ))
+            channels.append(None if own else group.from_env(environ))
         except SettingsError as error:
             problems += error.problems
             channels.append(None)
+        problems += own
     slack, email = channels
     assert slack is None or isinstance(slack, SlackSettings)
     assert email is None or isinstance(email, EmailSettings)

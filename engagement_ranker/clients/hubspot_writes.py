@@ -37,9 +37,10 @@ NOT_APPLIED = (ValidationError, AuthError, ScopeError)
 # the previous; HubSpot's rolling window is the real bound, and the client's limiter keeps to it.
 UPDATES_IN_FLIGHT = 4
 # A restore's own budget, beyond each call's retries: passes over what is still not back, with
-# a growing pause between them, so the tail of a 429 or 5xx storm does not end it.
-RESTORE_PASSES = 5
-RESTORE_PAUSE_SECONDS = 2.0
+# a growing pause between them (capped), so the tail of a 429 or 5xx storm does not end it.
+RESTORE_PASSES = 10
+RESTORE_PAUSE_SECONDS = 1.0
+RESTORE_PAUSE_MAX_SECONDS = 30.0
 
 Batch = Sequence[CompanyWrite]
 
@@ -77,13 +78,14 @@ class Restored:
     changed_by_others: dict[str, list[str]] = field(default_factory=dict)  # id -> properties
     refused: dict[str, str] = field(default_factory=dict)  # id -> why HubSpot refused the value
     gone: list[str] = field(default_factory=list)  # deleted or merged meanwhile
+    still_ours: list[str] = field(default_factory=list)  # read back holding this run's values
     unverified: list[str] = field(default_factory=list)  # HubSpot could not be read back
 
     @property
     def complete(self) -> bool:
         """Everything that could be put back is back (a person's edit and a deleted record
         are not ours to put back)."""
-        return not self.refused and not self.unverified
+        return not self.refused and not self.still_ours and not self.unverified
 
     def describe(self) -> str:
         parts = [f"restored {len(self.restored)} companies to their values before the run"]
@@ -99,6 +101,12 @@ class Restored:
             parts.append(
                 f"RESTORE INCOMPLETE: HubSpot now refuses the before values of "
                 f"{len(self.refused)} companies ({listed(list(self.refused))}): {reasons}"
+            )
+        if self.still_ours:
+            parts.append(
+                f"RESTORE INCOMPLETE: {len(self.still_ours)} companies still hold this run's "
+                f"values after every retry: {listed(self.still_ours)}; run "
+                "`engagement-ranker recover --week <week>` once HubSpot accepts writes"
             )
         if self.unverified:
             parts.append(
@@ -217,6 +225,8 @@ def _put_back(
         half = len(updates) // 2
         first = _put_back(client, updates[:half], refused, gone)
         return _put_back(client, updates[half:], refused, gone) or first
+    except (AuthError, ScopeError):
+        raise  # no pass will fix a revoked token: the journal keeps the rest for `recover`
     except ApiError:
         return True
     return False
@@ -242,13 +252,19 @@ def restore(
         return result
     refused: dict[str, str] = {}
     gone: set[str] = set()
+    read: set[str] = set()  # read back in the last pass
     for number in range(passes + 1):
         troubled = False
         try:
             held, missing = client.read_companies(list(pending), _properties(writes))
+        except (AuthError, ScopeError) as error:
+            log.error(f"restore stopped: HubSpot refuses this app now: {error}")
+            read = set()
+            break
         except ApiError as error:
             log.warning(f"restore pass {number + 1}: could not read HubSpot back: {error}")
             held, missing, troubled = {}, [], True
+        read = set(held)
         gone.update(missing)
         updates = []
         for company_id, now in held.items():
@@ -274,16 +290,20 @@ def restore(
             pending.pop(company_id, None)
         if number == passes or not (updates or troubled):
             break
-        for start in range(0, len(updates), HUBSPOT_BATCH_UPDATE_MAX):
-            chunk = updates[start : start + HUBSPOT_BATCH_UPDATE_MAX]
-            troubled = _put_back(client, chunk, refused, gone) or troubled
+        try:
+            for start in range(0, len(updates), HUBSPOT_BATCH_UPDATE_MAX):
+                chunk = updates[start : start + HUBSPOT_BATCH_UPDATE_MAX]
+                troubled = _put_back(client, chunk, refused, gone) or troubled
+        except (AuthError, ScopeError) as error:
+            log.error(f"restore stopped: HubSpot refuses this app now: {error}")
+            break
         if troubled:
-            pause(RESTORE_PAUSE_SECONDS * 2**number)
+            pause(min(RESTORE_PAUSE_SECONDS * 2**number, RESTORE_PAUSE_MAX_SECONDS))
     result.refused = {cid: why for cid, why in refused.items() if cid in pending}
     result.gone = sorted(gone, key=int)
-    result.unverified = sorted(
-        (cid for cid in pending if cid not in result.refused and cid not in gone), key=int
-    )
+    left = [cid for cid in pending if cid not in result.refused and cid not in gone]
+    result.still_ours = sorted((cid for cid in left if cid in read), key=int)
+    result.unverified = sorted((cid for cid in left if cid not in read), key=int)
     result.restored.sort(key=int)
     (log.info if result.complete else log.error)(result.describe())
     return result

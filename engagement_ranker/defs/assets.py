@@ -388,7 +388,12 @@ def hubspot_writeback(
     store = WriteStore(context.instance) if intent.writes else None
     wait = settings.value.write.lease_wait_seconds
 
-    with hubspot.client() as client, holding(store, context.instance, week.key, run_id, wait):
+    with (
+        hubspot.client() as client,
+        holding(store, context.instance, week.key, run_id, wait) as held,
+    ):
+        if held is not None:
+            raise WriteRefused(description=f"Nothing written: {held}")
         converged = converge(store, client, week.key, log) if store else []
         if leftover := [c.describe() for c in converged if not c.result.complete]:
             raise WriteRefused(

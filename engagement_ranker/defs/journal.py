@@ -17,7 +17,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -293,13 +293,17 @@ def holding(
     week: str,
     run_id: str,
     wait_seconds: float,
-) -> Iterator[None]:
-    """The week's write lease when the run writes (`store` given); nothing for a dry run."""
-    if store is None:
-        yield
-        return
-    with write_lease(store, instance, week, run_id, wait_seconds):
-        yield
+) -> Iterator[LeaseBusy | None]:
+    """The week's write lease when the run writes (`store` given; nothing for a dry run).
+    Yields the refusal instead when another writer kept the week past `wait_seconds`."""
+    with ExitStack() as stack:
+        if store is not None:
+            try:
+                stack.enter_context(write_lease(store, instance, week, run_id, wait_seconds))
+            except LeaseBusy as busy:
+                yield busy
+                return
+        yield None
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ class Outcome(StrEnum):
     RESTORE_INCOMPLETE = "fails while writing, restore incomplete"
     FAILS_AFTER_WRITE = "summary fails after the write"
     RERUN_CONVERGES = "killed mid-write, re-run converges"
+    RECOVERED = "killed mid-write, recover restores"
 
 
 class HubSpotState(StrEnum):
@@ -70,6 +71,7 @@ class RunRecord:
     status: str  # the Dagster run's status
     failures: list[tuple[str, list[str]]]  # (step, exception classes outermost first)
     crash: str | None = None  # run_week itself raised
+    run_id: str = ""  # the Dagster run's id ("" when none started)
 
 
 @dataclass

@@ -7,6 +7,7 @@ data) or through the environment the product reads; each row runs end to end thr
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -28,16 +29,30 @@ from engagement_ranker.constants import (
     Env,
     HubSpotApiVersion,
     HubSpotOperation,
+    WriteMode,
 )
 from engagement_ranker.core.anomalies import AnomalyKind
 from engagement_ranker.sandbox.slack import WEBHOOK_ROUTE
 from engagement_ranker_tests.faults.model import HubSpotState, Observation, Outcome, Row
 from engagement_ranker_tests.faults.procedures import (
     after_a_clean_write,
+    killed_then_recovered,
     killed_while_writing,
+    narrowed_writeback_after_the_universe_changed,
+    only_refused_before_values_stay,
+    person_edits_a_written_company,
+    recover_said_so,
     rerun_finished_the_job,
+    revoked_mid_write_then_rerun,
     same_outputs_no_rewrite,
     same_week_three_times,
+    second_writer,
+    second_writer_named_the_first,
+    the_churned_company_kept_its_values,
+    the_persons_edit_stands,
+    the_rerun_converged_from_the_journal,
+    tier_loses_bottom_option,
+    while_writing,
 )
 from engagement_ranker_tests.faults.trial import Trial
 
@@ -299,6 +314,120 @@ def claim_reported(obs: Observation) -> list[str]:
         if tenants.count(claimed) != 1:
             problems.append(f"tenant {claimed} is credited {tenants.count(claimed)} times")
     return problems
+
+
+# --- issue 16: setups and checks ---------------------------------------------------------------
+TASKS = BUILT_IN.endpoint("tasks").route
+APPOINTMENTS = BUILT_IN.endpoint("appointments").route
+REJECT_BATCH_2 = {
+    "hubspot": {
+        "batch_update_rejections": [{"nth": 2, "code": "INVALID_INTEGER", "property": PROP_SCORE}]
+    }
+}
+
+
+def env(name: str, value: str | None) -> Setup:
+    """The product's variable `name` set to `value` (None: unset)."""
+    return lambda trial: trial.set_env(name, value)
+
+
+def secret_pasted(secret: Env, into: Env) -> Setup:
+    """The value of the secret variable `secret` pasted into the variable `into` as well."""
+    return lambda trial: trial.set_env(into, os.environ[secret])
+
+
+def yobi_repeats(endpoint: str, conflicting: bool) -> Setup:
+    """Yobi lists a mapped tenant's row twice on `endpoint` (its locations' rows for the
+    per-location appointments), identical or with another count on the week's Wednesday."""
+    metric = {"calls": "total_calls", "tasks": "created", "appointments": "total_appointments"}
+
+    def setup(trial: Trial) -> None:
+        tenant = _domain_mapped_tenant(trial)
+        rows = {"calls": "results.stats", "tasks": "results.by_tenant"}.get(
+            endpoint, "results.locations"
+        )
+        day = trial.week.dates[3].isoformat()
+        duplicate: Any = {f"trend.date={day}.{metric[endpoint]}": 999_999} if conflicting else True
+        route = BUILT_IN.endpoint(endpoint).route
+        trial.set_faults(
+            {
+                "corrupt": [
+                    {"route": route, "path": f"{rows}.tenant_id={tenant}", "duplicate": duplicate}
+                ]
+            }
+        )
+        trial.notes["error"] = (str(tenant) if endpoint != "appointments" else "location",)
+        trial.notes["repeated_tenant"] = tenant
+
+    return setup
+
+
+def reports_the_repeat(obs: Observation) -> list[str]:
+    tenant = obs.notes["repeated_tenant"]
+    said = [a for a in obs.anomalies if "twice with identical figures" in a["message"]]
+    if not any(a["tenant_id"] == tenant for a in said):
+        return [f"no anomaly says Yobi listed tenant {tenant} twice: {said}"]
+    return []
+
+
+def allowlist_with_strays(trial: Trial, row: Row) -> None:
+    """An allowlist naming one ranked company, one excluded, one unmapped and one unknown id."""
+    listed = {
+        "ranked": _domain_mapped_company(trial),
+        "excluded": next(c for c, t in sorted(trial.truth.items()) if t["expected"] == "excluded"),
+        "unmapped": next(c for c, t in sorted(trial.truth.items()) if t["expected"] == "unmapped"),
+        "unknown": "999999999999",
+    }
+    trial.notes["allowlist"] = {listed["ranked"]}
+    trial.notes["strays"] = {listed[k]: k for k in ("excluded", "unmapped", "unknown")}
+    trial.run(mode=WriteMode.ALLOWLIST.value, allow=tuple(listed.values()))
+
+
+def names_each_stray_and_why(obs: Observation) -> list[str]:
+    said = {
+        a["company_id"]: a["message"] for a in obs.anomalies if a["kind"] == AnomalyKind.NOT_WRITTEN
+    }
+    why = {"excluded": "excluded", "unmapped": "no Yobi tenant", "unknown": "not a customer"}
+    return [
+        f"allowlisted {kind} company {cid} is not named with why: {said.get(cid)!r}"
+        for cid, kind in obs.notes["strays"].items()
+        if why[kind] not in (said.get(cid) or "")
+    ]
+
+
+def hostile_names(trial: Trial) -> None:
+    """Two mapped companies renamed with Markdown that would link, embed and head, and with
+    NUL and bidirectional overrides."""
+    first, second = (c["company_id"] for c in trial.mapped("domain")[:2])
+    trial.control.edit_company(first, {"name": MARKDOWN_NAME})
+    trial.control.edit_company(second, {"name": INVISIBLE_NAME})
+    trial.notes["renamed"] = [first, second]
+
+
+MARKDOWN_NAME = "[click](https://evil.example) ![x](https://evil.example/x.png)\n# Heading"
+INVISIBLE_NAME = "Smile\x00 Dental \u202eoC\u2066 lasiv\u2069"
+
+
+def nothing_renders_live(obs: Observation) -> list[str]:
+    """No rendering of the week holds a live link, an image, a heading or an invisible
+    character from the hostile names."""
+    problems = []
+    markdown = "\n".join(obs.notes.get("markdown", []))
+    for live in (r"(?<!\\)\]\(", r"(?<!\\)!\[", r"(?m)^#+ Heading", r"(?<!\\)://evil"):
+        if re.search(live, markdown):
+            problems.append(f"the UI's Markdown holds {live!r}")
+    sent = json.dumps([obs.slack, obs.emails], ensure_ascii=False)
+    for hidden in ("\x00", "\u0000", "\u202e", "\u2066"):
+        if hidden in sent or hidden in markdown:
+            problems.append(f"{hidden!r} reached Slack, e-mail or the UI")
+    return problems
+
+
+def run_and_read_markdown(trial: Trial, row: Row) -> None:
+    """One run; every Markdown the Dagster UI shows for its materializations and checks."""
+    row.setup(trial)
+    trial.run()
+    trial.notes["markdown"] = trial.markdown_metadata()
 
 
 # --- the matrix -------------------------------------------------------------------------------
@@ -707,6 +836,205 @@ ROWS: tuple[Row, ...] = (
         expect=Outcome.RERUN_CONVERGES,
         hubspot=HubSpotState.COMPLETE,
         slow=True,
+    ),
+    # --- Issue 16: writes that survive anything ---------------------------------------------------
+    Row(
+        "Second writer of the week while the first writes: refused, naming it",
+        procedure=second_writer(wait_seconds=1),
+        step="hubspot_writeback",
+        error=("is being written to HubSpot by run", "wrote nothing"),
+        checks=(second_writer_named_the_first,),
+        expect=Outcome.FAILS_BEFORE_WRITE,
+        hubspot=HubSpotState.COMPLETE,
+        slow=True,
+    ),
+    Row(
+        "Second writer while the first fails at batch 2 and restores: refused, never mixed",
+        setup=faults(REJECT_BATCH_2),
+        procedure=second_writer(wait_seconds=1),
+        step="hubspot_writeback",
+        error=("is being written to HubSpot by run",),
+        checks=(second_writer_named_the_first,),
+        expect=Outcome.FAILS_BEFORE_WRITE,
+        hubspot=HubSpotState.RESTORED,
+        slow=True,
+    ),
+    Row(
+        "Second writer waits for the first, then finds the week written",
+        procedure=second_writer(wait_seconds=120),
+        slow=True,
+        **RETRIED,
+    ),
+    Row(
+        f"HubSpot token pasted into {Env.YOBI_BASE_URL}",
+        setup=secret_pasted(Env.HUBSPOT_ACCESS_TOKEN, Env.YOBI_BASE_URL),
+        step="settings",
+        error=(
+            f"{Env.YOBI_BASE_URL} (value hidden) holds the value of {Env.HUBSPOT_ACCESS_TOKEN}",
+        ),
+        **FETCH_FAILS,
+    ),
+    Row(
+        f"Slack webhook URL pasted into {Env.HUBSPOT_BASE_URL}",
+        setup=secret_pasted(Env.SLACK_WEBHOOK_URL, Env.HUBSPOT_BASE_URL),
+        step="settings",
+        error=(
+            f"{Env.HUBSPOT_BASE_URL} (value hidden) holds the value of {Env.SLACK_WEBHOOK_URL}",
+        ),
+        **FETCH_FAILS,
+    ),
+    Row(
+        f"SMTP password pasted into {Env.SMTP_HOST}",
+        setup=secret_pasted(Env.SMTP_PASSWORD, Env.SMTP_HOST),
+        step="settings",
+        error=(f"{Env.SMTP_HOST} (value hidden) holds the value of {Env.SMTP_PASSWORD}",),
+        channel_down="email",
+        **FETCH_FAILS,
+    ),
+    Row(
+        "Yobi lists a tenant twice in calls-by-tenant (identical rows)",
+        setup=yobi_repeats("calls", conflicting=False),
+        checks=(reports_the_repeat,),
+        **COMPLETES,
+    ),
+    Row(
+        "Yobi lists a tenant twice in tasks/created (identical rows)",
+        setup=yobi_repeats("tasks", conflicting=False),
+        checks=(reports_the_repeat,),
+        **COMPLETES,
+    ),
+    Row(
+        "Yobi lists a tenant twice in calls-by-tenant with other counts",
+        setup=yobi_repeats("calls", conflicting=True),
+        step="weekly_metrics",
+        error=(CALLS.split(" ", 1)[1],),
+        **FETCH_FAILS,
+    ),
+    Row(
+        "Yobi lists a location twice in appointments-by-location with other counts",
+        setup=yobi_repeats("appointments", conflicting=True),
+        step="weekly_metrics",
+        error=(APPOINTMENTS.split(" ", 1)[1],),
+        **FETCH_FAILS,
+    ),
+    Row(
+        "HubSpot 429 storm of 30 calls from the restore on (batch 2 of 2 failed)",
+        setup=faults({**REJECT_BATCH_2, **burst(UPDATE, 429, nth=3, count=30)}),
+        step="hubspot_writeback",
+        error=("batch update 2 of 2", "Nothing is left half-written"),
+        slow=True,
+        **RESTORES,
+    ),
+    Row(
+        "HubSpot 500 storm of 30 calls from the restore on (batch 2 of 2 failed)",
+        setup=faults({**REJECT_BATCH_2, **burst(UPDATE, 500, nth=3, count=30)}),
+        step="hubspot_writeback",
+        error=("batch update 2 of 2", "Nothing is left half-written"),
+        slow=True,
+        **RESTORES,
+    ),
+    Row(
+        f"Tier dropdown loses {TIER_BOTTOM!r} mid-write: only those before values stay",
+        procedure=while_writing(tier_loses_bottom_option),
+        step="hubspot_writeback",
+        error=("RESTORE INCOMPLETE", "now refuses the before values"),
+        checks=(only_refused_before_values_stay,),
+        expect=Outcome.RESTORE_INCOMPLETE,
+        hubspot=HubSpotState.PARTIAL,
+        slow=True,
+    ),
+    Row(
+        "A person edits a written company's score during a failing write",
+        setup=faults(REJECT_BATCH_2),
+        procedure=while_writing(person_edits_a_written_company),
+        step="hubspot_writeback",
+        error=("batch update 2 of 2", "changed by someone else during the run"),
+        checks=(the_persons_edit_stands,),
+        slow=True,
+        **RESTORES,
+    ),
+    Row(
+        "HubSpot applies the restore but the answer is lost every time",
+        setup=faults(
+            {**REJECT_BATCH_2, **burst(UPDATE, "drop_after", nth=3, count=RETRY_ATTEMPTS)}
+        ),
+        step="hubspot_writeback",
+        error=("batch update 2 of 2", "Nothing is left half-written", "restored 100 companies"),
+        slow=True,
+        **RESTORES,
+    ),
+    Row(
+        "Process killed during batch 2 of 2, then `recover`",
+        procedure=killed_then_recovered,
+        checks=(recover_said_so,),
+        expect=Outcome.RECOVERED,
+        hubspot=HubSpotState.RESTORED,
+        slow=True,
+    ),
+    Row(
+        "HubSpot token revoked mid-write, then the next run converges from the journal",
+        procedure=revoked_mid_write_then_rerun,
+        checks=(the_rerun_converged_from_the_journal,),
+        slow=True,
+        **RETRIED,
+    ),
+    Row(
+        "Markdown, NUL and bidirectional overrides in company names",
+        setup=hostile_names,
+        procedure=run_and_read_markdown,
+        checks=(nothing_renders_live,),
+        same_ranking=False,
+        **COMPLETES,
+    ),
+    Row(
+        f"{Env.SLACK_WEBHOOK_URL} with a trailing newline",
+        setup=lambda trial: trial.set_env(
+            Env.SLACK_WEBHOOK_URL, os.environ[Env.SLACK_WEBHOOK_URL] + "\n"
+        ),
+        step="settings",
+        error=(f"{Env.SLACK_WEBHOOK_URL} (value hidden)", "line break"),
+        channel_down="slack",
+        **FETCH_FAILS,
+    ),
+    Row(
+        f"{Env.SMTP_PORT}=abc",
+        setup=env(Env.SMTP_PORT, "abc"),
+        step="settings",
+        error=(f"{Env.SMTP_PORT}='abc' is not a TCP port",),
+        channel_down="email",
+        **FETCH_FAILS,
+    ),
+    Row(
+        f"{Env.HUBSPOT_ACCESS_TOKEN} unset",
+        setup=env(Env.HUBSPOT_ACCESS_TOKEN, None),
+        step="settings",
+        error=(f"{Env.HUBSPOT_ACCESS_TOKEN} is not set: set it to",),
+        **FETCH_FAILS,
+    ),
+    Row(
+        "HubSpot token with a trailing newline",
+        setup=lambda trial: trial.set_env(
+            Env.HUBSPOT_ACCESS_TOKEN, os.environ[Env.HUBSPOT_ACCESS_TOKEN] + "\n"
+        ),
+        step="settings",
+        error=(f"{Env.HUBSPOT_ACCESS_TOKEN} (value hidden) has a leading or trailing space",),
+        **FETCH_FAILS,
+    ),
+    Row(
+        "Writeback alone with its upstream as source assets, after the top company churned",
+        procedure=narrowed_writeback_after_the_universe_changed,
+        step="hubspot_writeback",
+        error=("Refusing to write", "ranked_scores is older than the latest customer_companies"),
+        checks=(the_churned_company_kept_its_values,),
+        same_ranking=False,
+        expect=Outcome.FAILS_BEFORE_WRITE,
+        hubspot=HubSpotState.COMPLETE,
+    ),
+    Row(
+        "Allowlist naming an excluded, an unmapped and an unknown company",
+        procedure=allowlist_with_strays,
+        checks=(names_each_stray_and_why,),
+        **COMPLETES,
     ),
 )
 BY_NAME: dict[str, Row] = {row.name: row for row in ROWS}

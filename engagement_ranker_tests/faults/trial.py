@@ -50,6 +50,7 @@ class Trial:
         self.notes: dict[str, Any] = {}
         self.outputs: dict[str, str] = {}  # sink -> text, from CLI subprocesses
         self._started: dict[str, tuple[int, set[str]]] = {}  # CLI run -> (writes, run ids)
+        self._faults: dict[str, Any] = {}  # the fault document in place
         self._stack = ExitStack()
 
     def __enter__(self) -> Trial:
@@ -84,6 +85,11 @@ class Trial:
 
     def set_faults(self, faults: Mapping[str, Any]) -> None:
         self.control.set_faults(dict(faults))
+        self._faults = json.loads(json.dumps(dict(faults)))
+
+    def control_faults(self) -> dict[str, Any]:
+        """A copy of the fault document in place, to add to."""
+        return json.loads(json.dumps(self._faults))
 
     def set_env(self, name: str, value: str | None) -> None:
         """Set or (None) unset one variable the product reads."""
@@ -103,36 +109,40 @@ class Trial:
 
     # --- running -----------------------------------------------------------------------------
 
-    def run(self, week_key: str | None = None) -> RunRecord:
+    def run(
+        self, week_key: str | None = None, mode: str = MODE, allow: tuple[str, ...] | None = None
+    ) -> RunRecord:
         """One week in-process through Dagster, alerting on failure, as `engagement-ranker run`."""
         written, known = len(self.control.writes()), self._run_ids()
         crash = None
         try:
             success, report = run_week(
-                self.instance, week_key or self.week.key, MODE, None, LOG_LEVEL
+                self.instance, week_key or self.week.key, mode, allow, LOG_LEVEL
             )
         except Exception:  # a crash is a finding to report, never the end of the matrix
             success, report, crash = False, None, traceback.format_exc()
         return self._record(success, report, written, known, crash)
 
-    def cli_start(self, name: str) -> subprocess.Popen[bytes]:
-        """`engagement-ranker run` for the latest week in its own session (so it can be killed);
-        its output goes to files the leak search reads."""
+    def cli_start(
+        self, name: str, *command: str, env: Mapping[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        """`engagement-ranker run` for the latest week (or `command`) in its own session (so it
+        can be killed); its output goes to files the leak search reads."""
         self._started[name] = (len(self.control.writes()), self._run_ids())
+        command = command or (
+            "run",
+            *("--week", self.week.key, "--mode", MODE, "--log-level", LOG_LEVEL),
+            *("--report", str(self.workdir / f"{name}.report.json")),
+        )
         with (
             (self.workdir / f"{name}.stdout").open("wb") as stdout,
             (self.workdir / f"{name}.stderr").open("wb") as stderr,
         ):
             return subprocess.Popen(
-                [
-                    str(CLI),
-                    "run",
-                    *("--week", self.week.key, "--mode", MODE, "--log-level", LOG_LEVEL),
-                    *("--report", str(self.workdir / f"{name}.report.json")),
-                ],
+                [str(CLI), *command],
                 stdout=stdout,
                 stderr=stderr,
-                env=dict(os.environ),
+                env={**os.environ, **(env or {})},
                 start_new_session=True,
             )
 
@@ -146,6 +156,12 @@ class Trial:
         written, known = self._started.pop(name)
         return self._record(process.returncode == 0, report, written, known, None)
 
+    def record(
+        self, success: bool, report: dict[str, Any] | None, written: int, known: set[str]
+    ) -> RunRecord:
+        """Record a run a procedure made its own way (after `written` writes and `known` runs)."""
+        return self._record(success, report, written, known, None)
+
     def _record(
         self,
         success: bool,
@@ -156,7 +172,7 @@ class Trial:
     ) -> RunRecord:
         """The run that started after `known` runs existed and `written` writes were logged."""
         new = [run for run in self.instance.get_runs() if run.run_id not in known]
-        run = new[0] if new else None
+        run = new[-1] if new else None  # the oldest: a later process may have started since
         record = RunRecord(
             success=success,
             report=report,
@@ -164,6 +180,7 @@ class Trial:
             status=run.status.value if run else "NO RUN",
             failures=_failures(self.instance, run.run_id) if run else [],
             crash=crash,
+            run_id=run.run_id if run else "",
         )
         self.runs.append(record)
         return record
@@ -172,6 +189,19 @@ class Trial:
         return {run.run_id for run in self.instance.get_runs()}
 
     # --- observing ---------------------------------------------------------------------------
+
+    def markdown_metadata(self) -> list[str]:
+        """Every Markdown text the Dagster UI shows for this trial's materializations."""
+        texts = []
+        for run in self.instance.get_runs():
+            for record in self.instance.get_records_for_run(
+                run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+            ).records:
+                materialization = record.asset_materialization
+                for value in (materialization.metadata if materialization else {}).values():
+                    if isinstance(value, dg.MarkdownMetadataValue):
+                        texts.append(value.md_str or "")
+        return texts
 
     def hubspot(self) -> dict[str, Properties]:
         """Every company's engagement properties as HubSpot holds them now ("" is unset, as

@@ -63,10 +63,14 @@ def intended(ranked: list[dict[str, Any]]) -> dict[str, Properties]:
 def hubspot_state(obs: Observation) -> tuple[HubSpotState, str]:
     """Classify the final state (with what makes it so when it is not clean)."""
     target = intended(obs.ranked)
+    if "allowlist" in obs.notes:  # an allowlist run may change its listed companies only
+        target = {c: v for c, v in target.items() if c in obs.notes["allowlist"]}
+    # A person's edit during the run is theirs to keep: it counts as the company's "before".
+    before = {c: {**v, **obs.notes.get("person", {}).get(c, {})} for c, v in obs.before.items()}
     strays = [
         company_id
         for company_id, now in obs.after.items()
-        if now != obs.before[company_id] and now != target.get(company_id)
+        if now != before[company_id] and now != target.get(company_id)
     ]
     if strays:
         return HubSpotState.CORRUPT, "; ".join(
@@ -74,7 +78,7 @@ def hubspot_state(obs: Observation) -> tuple[HubSpotState, str]:
             f"{obs.before[c]} nor the intended {target.get(c, 'none (not ranked)')}"
             for c in strays[:SHOWN]
         )
-    to_change = [c for c, values in target.items() if values != obs.before[c]]
+    to_change = [c for c, values in target.items() if values != before[c]]
     new = [c for c in to_change if obs.after[c] == target[c]]
     if (new and len(new) == len(to_change)) or (target and not to_change and obs.last.success):
         return HubSpotState.COMPLETE, ""
@@ -101,6 +105,9 @@ def retried(obs: Observation) -> bool:
 
 def observed_outcome(obs: Observation, state: HubSpotState) -> str:
     last = obs.last
+    if obs.notes.get("recovered"):
+        back = state is HubSpotState.RESTORED and obs.notes["recovered"]["exit"] == 0
+        return Outcome.RECOVERED if back else "killed; recover did not restore"
     if obs.notes.get("killed"):
         converged = last.success and state is HubSpotState.COMPLETE
         return Outcome.RERUN_CONVERGES if converged else "killed; the re-run did not converge"
@@ -137,9 +144,11 @@ def alert_problems(row: Row, obs: Observation) -> list[str]:
     alerts, summaries = _received(obs)
     alerted = [channel for channel in CHANNELS if alerts[channel]]
     alert = obs.report.get("alert")
+    if row.expect is Outcome.RECOVERED:
+        return []  # a killed run alerts nobody; `recover`'s own alert is the row's check
     if row.expect in SUCCEEDING:
         problems = [f"an alert was sent for a run that succeeded: {alert}"] if alert else []
-        if alerted:
+        if alerted and not obs.notes.get("earlier_run_failed"):
             problems.append(f"alert messages arrived on {alerted}")
         missing = [channel for channel in channels if not summaries[channel]]
         if missing:
