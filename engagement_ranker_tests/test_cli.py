@@ -129,6 +129,21 @@ def test_run_names_a_bad_week_key(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
+def test_run_refuses_an_allowlist_beside_another_mode(tmp_path: Path) -> None:
+    """`--mode full --allow X` once wrote every company, ignoring the list."""
+    done = _run(["run", "--mode", "full", "--allow", "5790939450"], _environment(tmp_path))
+    assert done.returncode == 2
+    assert "--allow lists companies but --mode is full" in " ".join(done.stderr.split())
+    assert "Traceback" not in done.stderr
+
+
+def test_recover_with_nothing_unfinished_says_so(tmp_path: Path, box: Sandbox) -> None:
+    done = _run(["recover", "--week", "latest"], _environment(tmp_path, box))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "no unfinished write in the journal; HubSpot needs nothing" in done.stdout
+    assert box.control.writes() == []
+
+
 def test_run_names_a_bad_allowlist_entry(tmp_path: Path) -> None:
     done = _run(["run", "--mode", "allowlist", "--allow", "12,acme"], _environment(tmp_path))
     assert done.returncode == 2

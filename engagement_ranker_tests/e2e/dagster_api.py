@@ -227,11 +227,13 @@ class DagsterApi:
         return {run["runId"]: run["status"] for run in data["results"]}
 
     def run_events(self, run_id: str) -> list[dict[str, Any]]:
-        """The run's event log, oldest first: `__typename` each; for a failed step its
-        `stepKey` and `error.message`; for captured stdout/stderr its `fileKey`."""
+        """The run's event log, oldest first: `__typename` each; for a started step its
+        `stepKey`, for a failed one also `error.message`; for captured stdout/stderr its
+        `fileKey`."""
         data = self.query(
             """query($runId: ID!) { logsForRun(runId: $runId, limit: 10000) { __typename
                  ... on EventConnection { events { __typename
+                   ... on ExecutionStepStartEvent { stepKey }
                    ... on ExecutionStepFailureEvent { stepKey error { message } }
                    ... on LogsCapturedEvent { fileKey } } } } }""",
             runId=run_id,

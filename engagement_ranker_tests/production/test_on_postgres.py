@@ -6,7 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engagement_ranker.constants import WriteMode
+from engagement_ranker.constants import (
+    DEFAULT_HUBSPOT_API_VERSION,
+    HUBSPOT_ROUTES,
+    Env,
+    HubSpotOperation,
+    WriteMode,
+)
 from engagement_ranker.defs.assets import customer_companies
 from engagement_ranker.defs.jobs import WEEKLY_JOB_NAME
 from engagement_ranker.defs.partitions import latest_week_key, weekly_partitions
@@ -18,7 +24,9 @@ from engagement_ranker_tests.e2e.product import (
     WRITEBACK,
     writeback_config,
 )
+from engagement_ranker_tests.e2e.stack import finish, spawn
 from engagement_ranker_tests.e2e.test_failed_check import FAILING_CHECK, TIER_OPTION_DROPPED
+from engagement_ranker_tests.e2e.waiting import wait_until
 from engagement_ranker_tests.production.stack import ProductionStack
 
 RUN_SECONDS = 180.0
@@ -141,3 +149,44 @@ def test_run_history_and_check_results_survive_restarting_every_process(
     production.restart()
 
     assert _history(production) == before
+
+
+def test_one_writer_per_week_holds_between_a_daemon_run_and_a_cli_run(
+    production: ProductionStack,
+) -> None:
+    """The daemon's run holds the week (its batch update takes 20 s to answer); a CLI run of
+    the same week in another process, on the same PostgreSQL instance, reaching its own write
+    meanwhile, refuses naming it; HubSpot ends holding the daemon's write whole, and a later CLI
+    run finds nothing left to write."""
+    week = latest_week_key()
+    update = HUBSPOT_ROUTES[DEFAULT_HUBSPOT_API_VERSION][HubSpotOperation.COMPANIES_UPDATE]
+    production.control.set_faults({"routes": {update: {"latency_ms": 20_000}}})
+    daemon_run = _launch_week(production, FULL)
+
+    def writing() -> bool:
+        events = production.api.run_events(daemon_run)
+        return any(event.get("stepKey") == WRITEBACK for event in events)
+
+    wait_until(writing, timeout=RUN_SECONDS, what="the daemon run's writeback to start")
+    log = production.logs / "cli-writer.log"
+    cli = [
+        "engagement-ranker",
+        *("run", "--week", week, "--mode", "full"),
+    ]
+    env = production.environment("code-server")
+    second = spawn(cli, {**env, str(Env.ENGAGEMENT_WRITE_LEASE_WAIT_SECONDS): "1"}, log)
+    assert second.wait(timeout=RUN_SECONDS) == 1
+    refusal = " ".join(log.read_text(encoding="utf-8").split())
+    assert f"is being written to HubSpot by run {daemon_run}" in refusal
+
+    assert production.api.finished_run(daemon_run, RUN_SECONDS).status == "SUCCESS"
+    writes = production.control.writes()
+    assert len({w["company_id"] for w in writes}) == len(writes) > 0  # each written once
+    for write in writes:
+        record = production.control.company(write["company_id"])
+        assert {name: record[name] for name in write["after"]} == write["after"]
+
+    production.control.set_faults({})
+    later = spawn(cli, env, production.logs / "cli-later.log")
+    finish(later, "the later CLI run", production.logs / "cli-later.log", RUN_SECONDS)
+    assert production.control.writes() == writes  # the week was whole: nothing left to write
