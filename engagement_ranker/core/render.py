@@ -31,6 +31,9 @@ SLACK_MAX_TEXT_CHARS = 40000
 
 # Readable sizes, far inside those limits even when every character needs escaping (5x).
 NAME_MAX_CHARS = 40
+DRIVER_MAX_CHARS = 48
+# The ranking in the Dagster UI: narrow enough for its Markdown dialog.
+RANKING_NAME_MAX_CHARS = 28
 ANOMALY_MESSAGE_MAX_CHARS = 500
 ANOMALY_EXAMPLES = 5
 ALERT_ERROR_MAX_LINES = 20
@@ -54,6 +57,13 @@ ANOMALY_LABELS: dict[AnomalyKind, str] = {
     AnomalyKind.ZERO_ACTIVITY: "Zero activity",
     AnomalyKind.LARGE_SWING: "Large week-over-week swing",
     AnomalyKind.API_WARNING: "API warnings and retries",
+    AnomalyKind.COUNTER_ALL_ZERO: "Counter zero for every tenant",
+    AnomalyKind.COUNTER_SHIFT: "Counter total far from its usual level",
+    AnomalyKind.UNIVERSE_HALVED: "Customer universe halved",
+    AnomalyKind.UNIVERSE_SHIFT: "Customer universe far from its usual size",
+    AnomalyKind.MAPPED_SHARE_SHIFT: "Mapped share far from its usual level",
+    AnomalyKind.TENANT_JUMP: "Tenant activity far above its own median",
+    AnomalyKind.OWNER_WITHOUT_EMAIL: "Account managers without an e-mail address",
 }
 _BAR_EIGHTHS = " ▏▎▍▌▋▊▉"
 _BAR_FULL = "█"
@@ -132,22 +142,27 @@ def _move(delta: object) -> str:
     return "▲" + str(delta) if delta > 0 else "▼" + str(-delta) if delta < 0 else "="
 
 
-def _company_table(frame: pd.DataFrame) -> Table:
+def _company_table(
+    frame: pd.DataFrame, name_chars: int = NAME_MAX_CHARS, why: bool = False
+) -> Table:
+    """Rank, company, score, tier and move; with `why`, what moved it too."""
     rows = tuple(
         (
             _number(row.rank),
-            _clip(str(row.name), NAME_MAX_CHARS),
+            _clip(str(row.name), name_chars),
             _number(row.score),
             str(row.tier),
             _move(row.delta),
+            *((_driver(row.driver),) if why else ()),
         )
         for row in frame.itertuples(index=False)
     )
-    return Table(("Rank", "Company", "Score", "Tier", "Move"), rows, frozenset({0, 2}))
+    columns = ("Rank", "Company", "Score", "Tier", "Move", *(("Why",) if why else ()))
+    return Table(columns, rows, frozenset({0, 2}))
 
 
 def _movers_part(frame: pd.DataFrame, direction: str) -> Part:
-    """Rank then, rank now and the move; prior N may differ from this week's N."""
+    """Rank then, rank now, the move and why; prior N may differ from this week's N."""
     if frame.empty:
         return Items((f"No company with a known prior rank moved {direction}.",))
     rows = tuple(
@@ -157,10 +172,16 @@ def _movers_part(frame: pd.DataFrame, direction: str) -> Part:
             _number(row.prior_rank),
             _number(row.rank),
             _number(row.score),
+            _driver(row.driver),
         )
         for row in frame.itertuples(index=False)
     )
-    return Table(("Move", "Company", "Was", "Now", "Score"), rows, frozenset({0, 2, 3, 4}))
+    return Table(("Move", "Company", "Was", "Now", "Score", "Why"), rows, frozenset({0, 2, 3, 4}))
+
+
+def _driver(driver: object) -> str:
+    """Why a company moved (core/movers.py's words), or a dash when that is unknown."""
+    return "—" if pd.isna(driver) else _clip(str(driver), DRIVER_MAX_CHARS)
 
 
 def _bar(fraction: float) -> str:
@@ -510,6 +531,18 @@ def _fence(lines: Sequence[str]) -> list[str]:
     longest = max((len(run) for line in lines for run in re.findall("`+", line)), default=0)
     fence = "`" * max(3, longest + 1)
     return [fence + "text", *lines, fence]
+
+
+def ranking_markdown(ranked: pd.DataFrame, limit: int | None = None) -> str:
+    """The ranking as a Markdown table for the Dagster UI, the first `limit` ranks (all when
+    None), with a line saying how many more there are and where they are."""
+    ordered = ranked.sort_values("rank", kind="stable")
+    shown = ordered.head(limit) if limit else ordered
+    lines = _markdown_part(_company_table(shown, RANKING_NAME_MAX_CHARS, why=True))
+    hidden = len(ranked) - len(shown)
+    if hidden:
+        lines.append(f"{_more(hidden)} (the warehouse's ranked_scores table holds every rank)")
+    return "\n".join(lines).rstrip() + "\n"
 
 
 def _markdown_part(part: Part) -> list[str]:

@@ -13,7 +13,7 @@ from dagster_duckdb import DuckDBResource
 
 from engagement_ranker.clients.errors import ApiError
 from engagement_ranker.clients.hubspot_writes import WriteFailed, write_batches
-from engagement_ranker.constants import ENGAGEMENT_PROPERTIES, METRICS, SUMMARY_TOP_N
+from engagement_ranker.constants import ENGAGEMENT_PROPERTIES, METRICS
 from engagement_ranker.core.anomalies import Anomaly, AnomalyKind, company_label
 from engagement_ranker.core.coverage import counter_problems, coverage_problems
 from engagement_ranker.core.identity import (
@@ -26,7 +26,7 @@ from engagement_ranker.core.identity import (
     weekly_activity,
 )
 from engagement_ranker.core.movers import activity_anomalies, attach_prior
-from engagement_ranker.core.render import markdown, markdown_escape
+from engagement_ranker.core.render import markdown, markdown_escape, ranking_markdown
 from engagement_ranker.core.scoring import rank_companies, rank_text
 from engagement_ranker.core.summary import build_summary
 from engagement_ranker.core.tenants import tenant_frame
@@ -55,7 +55,12 @@ from engagement_ranker.defs.keys import (
     WEEKLY_METRICS,
     YOBI_TENANTS,
 )
-from engagement_ranker.defs.metadata import anomalies_table, frame_metadata, markdown_table
+from engagement_ranker.defs.metadata import (
+    PREVIEW_ROWS,
+    anomalies_table,
+    frame_metadata,
+    markdown_table,
+)
 from engagement_ranker.defs.partitions import WeekCalendar, week_of, weekly_partitions
 from engagement_ranker.defs.resources import (
     HubSpotResource,
@@ -74,6 +79,9 @@ from engagement_ranker.defs.writeback import (
 from engagement_ranker.settings import SettingError
 
 OWNERS = ["team:revenue-data"]
+# The whole week's ranking in the UI; beyond this the warehouse table holds the rest (a
+# Markdown entry of tens of thousands of rows would weigh on every page that loads it).
+RANKING_MAX_ROWS = 2_000
 # The warehouse keeps every week: rows carry their week's Sunday, which is the partition key.
 WEEKLY_TABLE = {"partition_expr": "CAST(week AS TIMESTAMP)"}
 COMMON = {
@@ -261,11 +269,12 @@ def tenant_mapping(
 
 
 def _previous_ranks(previous: pd.DataFrame) -> pd.DataFrame | None:
-    """`company_id, rank, n` of the previous week's stored ranking; None if it has none."""
+    """`company_id, rank, n` and the four counters of the previous week's stored ranking (the
+    counters say why each company moved); None if it has none."""
     if previous.empty:
         return None
     return (
-        previous[["company_id", "rank"]]
+        previous[["company_id", "rank", *(m.value for m in METRICS)]]
         .assign(n=len(previous))
         .sort_values("rank")
         .reset_index(drop=True)
@@ -341,13 +350,14 @@ def ranked_scores(
     # HubSpot's text may carry no N ("7"): the N of the latest week stored before this one.
     fallback_n = stored_rows_before(warehouse, RANKED_SCORES, week.key) if from_hubspot else None
     ranked = attach_prior(ranked, history, hubspot_priors, fallback_n=fallback_n)
-    top = ranked.head(SUMMARY_TOP_N)[["rank", "name", "score", "tier"]]
     return _reported(
         context,
         ranked,
         activity_anomalies(ranked),
         ranked=len(ranked),
-        top_10=dg.MetadataValue.md(markdown_table(top)),
+        # What a person reads first, within the page; the whole week one click away.
+        preview=dg.MetadataValue.md(ranking_markdown(ranked, PREVIEW_ROWS)),
+        ranking=dg.MetadataValue.md(ranking_markdown(ranked, RANKING_MAX_ROWS)),
     )
 
 
