@@ -66,6 +66,13 @@ class SettingsResource(dg.ConfigurableResource):
     mapping_coverage_min: str | None = None
     engagement_duckdb_path: str | None = None
     dagster_ui_url: str | None = None
+    alarm_counter_band: str | None = None
+    alarm_universe_band: str | None = None
+    alarm_mapped_share_band: str | None = None
+    alarm_tenant_jump: str | None = None
+    alarm_severities: str | None = None
+    owner_digests: str | None = None
+    owner_digest_fall_places: str | None = None
 
     _settings: Settings | None = PrivateAttr(default=None)
 
