@@ -13,7 +13,18 @@ from dagster_duckdb import DuckDBResource
 
 from engagement_ranker.clients.errors import ApiError
 from engagement_ranker.clients.hubspot_writes import WriteFailed, write_batches
-from engagement_ranker.constants import ENGAGEMENT_PROPERTIES, METRICS
+from engagement_ranker.constants import (
+    ALARM_HISTORY_WEEKS,
+    ENGAGEMENT_PROPERTIES,
+    METRICS,
+    PROP_OWNER,
+)
+from engagement_ranker.core.alarms import (
+    counter_alarms,
+    mapped_share_alarms,
+    tenant_jump_alarms,
+    universe_alarms,
+)
 from engagement_ranker.core.anomalies import Anomaly, AnomalyKind, company_label
 from engagement_ranker.core.coverage import counter_problems, coverage_problems
 from engagement_ranker.core.identity import (
@@ -95,6 +106,16 @@ COMMON = {
 PREVIOUS_WEEK = dg.TimeWindowPartitionMapping(
     start_offset=-1, end_offset=-1, allow_nonexistent_upstream_partitions=True
 )
+# The stored weeks a week's data alarms compare it with (core/alarms.py): the same asset's
+# trailing weeks, as an input, so the lineage shows what the yardstick is.
+TRAILING_WEEKS = dg.TimeWindowPartitionMapping(
+    start_offset=-ALARM_HISTORY_WEEKS, end_offset=-1, allow_nonexistent_upstream_partitions=True
+)
+
+
+def _trailing(key: dg.AssetKey) -> dict[str, dg.AssetIn]:
+    """The `history` input: the asset's own stored weeks before this one."""
+    return {"history": dg.AssetIn(key=key, partition_mapping=TRAILING_WEEKS)}
 
 
 def _stamped(frame: pd.DataFrame, week_key: str) -> pd.DataFrame:
@@ -102,10 +123,15 @@ def _stamped(frame: pd.DataFrame, week_key: str) -> pd.DataFrame:
 
     Column names become plain strings (enum-named columns cannot be serialized as metadata).
     Text columns are typed as text even when every value is null, so the warehouse table
-    keeps one schema from week to week.
+    keeps one schema from week to week; columns of lists (day-by-day counters) stay lists.
     """
     frame = frame.rename(columns=lambda column: str(column))
-    text = {c: "string" for c in frame.columns if frame[c].dtype == object}
+    text = {
+        c: "string"
+        for c in frame.columns
+        if frame[c].dtype == object
+        and not frame[c].map(lambda value: isinstance(value, list)).any()
+    }
     return frame.astype(text).assign(week=week_key)[["week", *frame.columns]]
 
 
@@ -131,17 +157,26 @@ def _api_warnings(service: str, warnings: Sequence[str]) -> list[Anomaly]:
 
 
 @dg.asset(
-    key=CUSTOMER_COMPANIES, group_name="hubspot", kinds={"hubspot", "pandas", "duckdb"}, **COMMON
+    key=CUSTOMER_COMPANIES,
+    group_name="hubspot",
+    kinds={"hubspot", "pandas", "duckdb"},
+    ins=_trailing(CUSTOMER_COMPANIES),
+    **COMMON,
 )
 def customer_companies(
-    context: dg.AssetExecutionContext, hubspot: HubSpotResource, settings: SettingsResource
+    context: dg.AssetExecutionContext,
+    hubspot: HubSpotResource,
+    settings: SettingsResource,
+    history: pd.DataFrame,
 ) -> dg.Output[Reported]:
-    """Companies of contacts whose lifecycle stage is customer, deduplicated, exclusions marked."""
+    """Companies of contacts whose lifecycle stage is customer, deduplicated, exclusions marked,
+    with each company's owner (its account manager)."""
     rules = settings.value.ranking.exclusion_rules
     with hubspot.client() as client:
         found = client.customer_universe(read_properties(rules))
         warnings = list(client.warnings)
     universe = build_universe(found.contacts, found.companies_of, found.companies, rules)
+    universe[PROP_OWNER] = universe["company_id"].map(lambda c: found.companies[c].get(PROP_OWNER))
     excluded = universe[universe["excluded_reason"].notna()]
     anomalies = [
         Anomaly(
@@ -161,10 +196,11 @@ def customer_companies(
         )
         for company_id in found.missing
     ]
+    alarms = universe_alarms(universe, history, settings.value.alarms.universe_band)
     return _reported(
         context,
         universe,
-        [*anomalies, *_api_warnings("HubSpot", warnings)],
+        [*alarms, *anomalies, *_api_warnings("HubSpot", warnings)],
         customer_contacts=len(found.contacts),
         companies=len(universe),
         excluded=len(excluded),
@@ -186,11 +222,22 @@ def yobi_tenants(context: dg.AssetExecutionContext, yobi: YobiResource) -> dg.Ou
     )
 
 
-@dg.asset(key=WEEKLY_METRICS, group_name="yobi", kinds={"python", "pandas", "duckdb"}, **COMMON)
+@dg.asset(
+    key=WEEKLY_METRICS,
+    group_name="yobi",
+    kinds={"python", "pandas", "duckdb"},
+    ins=_trailing(WEEKLY_METRICS),
+    **COMMON,
+)
 def weekly_metrics(
-    context: dg.AssetExecutionContext, yobi: YobiResource, yobi_tenants: pd.DataFrame
+    context: dg.AssetExecutionContext,
+    yobi: YobiResource,
+    settings: SettingsResource,
+    yobi_tenants: pd.DataFrame,
+    history: pd.DataFrame,
 ) -> dg.Output[Reported]:
-    """The four counters of every tenant for exactly this Sun–Sat week, from daily trend buckets."""
+    """The four counters of every tenant for exactly this Sun–Sat week, from daily trend buckets,
+    and day by day."""
     week = week_of(context)
     tenants = set(yobi_tenants["tenant_id"].astype(int))
     counters, warnings = yobi.read(
@@ -200,8 +247,14 @@ def weekly_metrics(
         yobi_tenants[["tenant_id"]]
         .merge(counters.frame, on="tenant_id", how="left")
         .assign(period=counters.period)
+        .merge(counters.by_day, on="tenant_id", how="left")
     )
     metrics[["missing_days", "absent_from"]] = metrics[["missing_days", "absent_from"]].fillna("")
+    bands = settings.value.alarms.bands
+    alarms = [
+        *counter_alarms(metrics, history, bands.counter),
+        *tenant_jump_alarms(metrics, history, bands.tenant_jump),
+    ]
     # Gaps block the week only for tenants we rank (week_covered_by_trends); all are reported.
     gaps = [
         Anomaly(
@@ -227,7 +280,7 @@ def weekly_metrics(
     return _reported(
         context,
         metrics,
-        [*gaps, *absent, *repeated, *_api_warnings("Yobi", warnings)],
+        [*alarms, *gaps, *absent, *repeated, *_api_warnings("Yobi", warnings)],
         week_start=week.start.isoformat(),
         week_end=week.end.isoformat(),
         period=counters.period,
@@ -235,13 +288,20 @@ def weekly_metrics(
     )
 
 
-@dg.asset(key=TENANT_MAPPING, group_name="identity", kinds={"python", "pandas", "duckdb"}, **COMMON)
+@dg.asset(
+    key=TENANT_MAPPING,
+    group_name="identity",
+    kinds={"python", "pandas", "duckdb"},
+    ins=_trailing(TENANT_MAPPING),
+    **COMMON,
+)
 def tenant_mapping(
     context: dg.AssetExecutionContext,
     settings: SettingsResource,
     customer_companies: pd.DataFrame,
     yobi_tenants: pd.DataFrame,
     weekly_metrics: pd.DataFrame,
+    history: pd.DataFrame,
 ) -> dg.Output[Reported]:
     """Each included company's Yobi tenant: overrides, domain, e-mail domain, then name."""
     ranking = settings.value.ranking
@@ -256,11 +316,17 @@ def tenant_mapping(
     mapping = result.mapping
     counts = mapping["status"].value_counts()
     by_method = mapping["method"].value_counts()
+    mapped = int(mapping["tenant_id"].notna().sum())
+    alarms = mapped_share_alarms(mapping, history, settings.value.alarms.mapped_share_band)
     return _reported(
         context,
         mapping,
-        result.anomalies,
-        mapped=int(mapping["tenant_id"].notna().sum()),
+        [*alarms, *result.anomalies],
+        mapped=mapped,
+        # A plain number, so the asset's Plots tab draws it week by week.
+        mapped_share=dg.MetadataValue.float(
+            round(mapped / len(mapping), 4) if len(mapping) else 0.0
+        ),
         unmapped=int(counts.get(UNMAPPED, 0)),
         ambiguous=int(counts.get(AMBIGUOUS, 0)),
         duplicate_claims=int(counts.get(DUPLICATE_CLAIM, 0)),

@@ -45,6 +45,37 @@ class Reported:
     anomalies: tuple[Anomaly, ...] = ()
 
 
+def _columns(connection: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[str]:
+    """A stored table's columns in their order ([] when it does not exist)."""
+    return [
+        name
+        for (name,) in connection.execute(
+            "select column_name from information_schema.columns where table_schema = ? and "
+            "table_name = ? order by ordinal_position",
+            [schema, table],
+        ).fetchall()
+    ]
+
+
+def _conformed(
+    connection: duckdb.DuckDBPyConnection, table_slice: TableSlice, frame: pd.DataFrame
+) -> pd.DataFrame:
+    """`frame` in the stored table's column order, after adding to the table the columns it
+    lacks: an asset that gains a column keeps every week it stored before (their new column
+    is null), and one that drops a column stores null there."""
+    stored = _columns(connection, table_slice.schema, table_slice.table)
+    if not stored or frame.empty:
+        return frame
+    relation = connection.sql("select * from frame")
+    for name, kind in zip(relation.columns, relation.types, strict=True):
+        if name not in stored:
+            connection.execute(
+                f'alter table {table_slice.schema}.{table_slice.table} add column "{name}" {kind}'
+            )
+            stored.append(name)
+    return frame.reindex(columns=stored)
+
+
 def _exists(connection: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     found = connection.execute(
         "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
@@ -56,8 +87,9 @@ def _exists(connection: duckdb.DuckDBPyConnection, schema: str, table: str) -> b
 class _WeekTables(DuckDBPandasTypeHandler):
     """DuckDB's pandas handler, storing an empty week as an empty table (the library skips
     empty frames without creating the table, so a first week with nothing in it would fail
-    its checks with "table does not exist" instead of saying what is empty), and reading a
-    week of a table never stored (the previous week of a first run) as no rows."""
+    its checks with "table does not exist" instead of saying what is empty), reading a week
+    of a table never stored (the previous week of a first run) as no rows, and letting a
+    table gain columns (the library inserts by position into the first week's schema)."""
 
     def load_input(
         self,
@@ -81,7 +113,9 @@ class _WeekTables(DuckDBPandasTypeHandler):
                 f"create table if not exists {table_slice.schema}.{table_slice.table} "
                 "as select * from obj"
             )
-        super().handle_output(context, table_slice, obj, connection)
+        super().handle_output(
+            context, table_slice, _conformed(connection, table_slice, obj), connection
+        )
 
 
 def _anomalies_table(connection: duckdb.DuckDBPyConnection, schema: str) -> str:
