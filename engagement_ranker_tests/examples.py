@@ -2,7 +2,8 @@
 
 Writes `docs/examples/`: the weekly summary as Slack Block Kit JSON, e-mail HTML and plain
 text, and the Markdown the Dagster UI shows on `slack_summary`; the failure alert as Slack
-JSON and e-mail HTML and plain text. The messages are what the sandbox's Slack receiver and
+JSON and e-mail HTML and plain text; and what `engagement-ranker explain` prints for the
+week's biggest faller. The messages are what the sandbox's Slack receiver and
 SMTP server received from the weekly job and the `failure_alert` sensor, so they can never
 differ from what people will read. The sandbox runs on a fixed clock and seed and the runs
 have fixed ids, so the files come out the same byte for byte: a diff in review is a change
@@ -73,6 +74,11 @@ restored), sent by the `failure_alert` run-failure sensor:
 
 - [alert-slack.json](alert-slack.json)
 - [alert-email.html](alert-email.html) and [alert-email.txt](alert-email.txt)
+
+One company's whole week, as `engagement-ranker explain --company {explained} --week {week_key}`
+prints it after the summary run (the week's biggest faller):
+
+- [explain.txt](explain.txt)
 """
 
 
@@ -148,6 +154,20 @@ def _visible_company(box: Sandbox, previous: dg.ExecuteInProcessResult) -> str:
     )
 
 
+def _explain(instance: dg.DagsterInstance, company_id: str) -> str:
+    """What `engagement-ranker explain` prints for the company (imported late, as
+    `_definitions` is)."""
+    from engagement_ranker.defs.explain import explain_company
+
+    return explain_company(instance, company_id, WEEK.key)
+
+
+def _biggest_faller(result: dg.ExecuteInProcessResult) -> str:
+    """The company that fell furthest this week (then the better rank): a story with a driver."""
+    ranked = result.output_for_node("ranked_scores").table
+    return str(ranked.sort_values(["delta", "rank"], kind="stable").iloc[0].company_id)
+
+
 def _json(payloads: list[dict[str, Any]]) -> str:
     return json.dumps(payloads, indent=2, ensure_ascii=False) + "\n"
 
@@ -189,6 +209,8 @@ def render_examples() -> dict[str, str]:
         _require(done, True, "summary")
         summary_slack, [summary_mail] = box.control.slack(), box.control.emails()
         [materialization] = done.asset_materializations_for_node("slack_summary")
+        explained = _biggest_faller(done)
+        story = _explain(instance, explained)
 
     index = INDEX.format(
         seed=config.seed,
@@ -197,6 +219,8 @@ def render_examples() -> dict[str, str]:
         company=company_id,
         hostile=HOSTILE,
         week=WEEK.label,
+        explained=explained,
+        week_key=WEEK.key,
     )
     return {
         "README.md": index,
@@ -207,6 +231,7 @@ def render_examples() -> dict[str, str]:
         "alert-slack.json": _json([alert_slack]),
         "alert-email.html": alert_mail["html"],
         "alert-email.txt": alert_mail["text"],
+        "explain.txt": story,
     }
 
 
