@@ -78,6 +78,7 @@ from engagement_ranker.constants import (
     HubSpotOperation,
 )
 from engagement_ranker.core.identity import is_record_id
+from engagement_ranker.core.owners import Owner
 
 SERVICE = "HubSpot"
 Op = HubSpotOperation
@@ -181,22 +182,6 @@ class CustomerUniverse:
     companies_of: dict[str, list[str]]  # contact id -> its company ids; [] for none
     companies: dict[str, dict[str, str | None]]  # company id -> the properties asked for
     missing: list[str]  # associated company ids HubSpot could not read (deleted or merged)
-
-
-@dataclass(frozen=True)
-class Owner:
-    """An account manager as HubSpot's owners API lists them; `email` is None when HubSpot
-    holds none (their digest cannot be sent, and is never guessed)."""
-
-    owner_id: str
-    email: str | None
-    first_name: str | None
-    last_name: str | None
-
-    @property
-    def name(self) -> str:
-        """The owner's name ("Ana Ruiz"), or their owner id when HubSpot has no name."""
-        return " ".join(filter(None, (self.first_name, self.last_name))) or f"owner {self.owner_id}"
 
 
 class _UniverseReads:

@@ -18,6 +18,8 @@ from engagement_ranker.constants import (
     ENGAGEMENT_PROPERTIES,
     METRICS,
     PROP_OWNER,
+    Env,
+    WriteMode,
 )
 from engagement_ranker.core.alarms import (
     counter_alarms,
@@ -26,6 +28,7 @@ from engagement_ranker.core.alarms import (
     universe_alarms,
 )
 from engagement_ranker.core.anomalies import Anomaly, AnomalyKind, company_label
+from engagement_ranker.core.charts import CHART_WEEKS, summary_chart
 from engagement_ranker.core.coverage import counter_problems, coverage_problems
 from engagement_ranker.core.identity import (
     AMBIGUOUS,
@@ -37,6 +40,8 @@ from engagement_ranker.core.identity import (
     weekly_activity,
 )
 from engagement_ranker.core.movers import activity_anomalies, attach_prior
+from engagement_ranker.core.owners import DIGEST_COLUMNS, SENT
+from engagement_ranker.core.owners import owner_digests as build_owner_digests
 from engagement_ranker.core.render import markdown, markdown_escape, ranking_markdown
 from engagement_ranker.core.scoring import rank_companies, rank_text
 from engagement_ranker.core.summary import build_summary
@@ -60,6 +65,7 @@ from engagement_ranker.defs import gate
 from engagement_ranker.defs.keys import (
     CUSTOMER_COMPANIES,
     HUBSPOT_WRITEBACK,
+    OWNER_DIGESTS,
     RANKED_SCORES,
     SLACK_SUMMARY,
     TENANT_MAPPING,
@@ -79,7 +85,12 @@ from engagement_ranker.defs.resources import (
     SettingsResource,
     YobiResource,
 )
-from engagement_ranker.defs.warehouse import Reported, stored_rows_before, stored_week
+from engagement_ranker.defs.warehouse import (
+    Reported,
+    stored_rows_before,
+    stored_week,
+    weeks_before,
+)
 from engagement_ranker.defs.writeback import (
     OUTCOME_KEY,
     WritebackConfig,
@@ -93,6 +104,8 @@ OWNERS = ["team:revenue-data"]
 # The whole week's ranking in the UI; beyond this the warehouse table holds the rest (a
 # Markdown entry of tens of thousands of rows would weigh on every page that loads it).
 RANKING_MAX_ROWS = 2_000
+RANK_COLUMNS = ("company_id", "rank")
+NOT_SENT_HISTORICAL = "not sent: historical week"
 # The warehouse keeps every week: rows carry their week's Sunday, which is the partition key.
 WEEKLY_TABLE = {"partition_expr": "CAST(week AS TIMESTAMP)"}
 COMMON = {
@@ -541,6 +554,7 @@ def slack_summary(
     notifier: NotifierResource,
     settings: SettingsResource,
     calendar: WeekCalendar,
+    warehouse: DuckDBResource,
     customer_companies: Reported,
     yobi_tenants: Reported,
     weekly_metrics: Reported,
@@ -584,7 +598,10 @@ def slack_summary(
     report = markdown(summary)
     delivered: list[str] = []
     if calendar.role(week) is WeekRole.LATEST or config.send_for_historical_week:
-        delivered, errors = notifier.deliver(summary)
+        # The e-mail's picture: the movers' past ranks come from the stored weeks.
+        past = weeks_before(warehouse, RANKED_SCORES, week.key, CHART_WEEKS - 1, RANK_COLUMNS)
+        images = (summary_chart(summary, past),) if notifier.emails_configured else ()
+        delivered, errors = notifier.deliver(summary, images)
         if errors:
             # HubSpot is already written; failing here lets the summary be retried alone.
             raise dg.Failure(
@@ -599,4 +616,72 @@ def slack_summary(
     )
     return _reported(
         context, sent, summary=dg.MetadataValue.md(report), delivered=",".join(delivered) or "none"
+    )
+
+
+class DigestConfig(dg.Config):
+    """Whether to send the digests for a historical week too (backfills stay quiet by default)."""
+
+    send_for_historical_week: bool = False
+
+
+@dg.asset(
+    key=OWNER_DIGESTS,
+    group_name="delivery",
+    kinds={"hubspot", "email", "duckdb"},
+    **COMMON,
+)
+def owner_digests(
+    context: dg.AssetExecutionContext,
+    config: DigestConfig,
+    hubspot: HubSpotResource,
+    notifier: NotifierResource,
+    settings: SettingsResource,
+    calendar: WeekCalendar,
+    customer_companies: pd.DataFrame,
+    tenant_mapping: pd.DataFrame,
+    ranked_scores: pd.DataFrame,
+    hubspot_writeback: pd.DataFrame,
+) -> dg.Output[Reported]:
+    """Each account manager's own accounts, by e-mail to them alone (opt-in, OWNER_DIGESTS):
+    rank, tier, move and why; those that need a look; their companies without a tenant."""
+    week = week_of(context)
+    email = settings.value.email
+    if not email.owner_digests:
+        off = pd.DataFrame(columns=list(DIGEST_COLUMNS))
+        return _reported(context, off, delivered=f"off ({Env.OWNER_DIGESTS} is not on)")
+    with hubspot.client() as client:
+        owners = client.owners()
+        warnings = list(client.warnings)
+    digests, table, undeliverable = build_owner_digests(
+        customer_companies,
+        tenant_mapping,
+        ranked_scores,
+        owners,
+        week=week,
+        mode=WriteMode(hubspot_writeback["mode"].iloc[0])
+        if len(hubspot_writeback)
+        else WriteMode.DRY_RUN,
+        fall_places=email.owner_digest_fall_places,
+        run_url=settings.value.links.run_url(context.run_id),
+    )
+    if calendar.role(week) is WeekRole.LATEST or config.send_for_historical_week:
+        errors = [error for digest in digests if (error := notifier.send_digest(digest))]
+        if errors:
+            raise dg.Failure(
+                description=f"{len(errors)} of {len(digests)} owner digests not delivered: "
+                f"{'; '.join(errors)}. Re-materialize owner_digests for this week to resend "
+                "them (every owner gets theirs again).",
+            )
+    else:
+        context.log.info(f"{week.label} is a historical week: digests built, not sent")
+        table.loc[table["outcome"] == SENT, "outcome"] = NOT_SENT_HISTORICAL
+    unowned = included(customer_companies)[PROP_OWNER].isna().sum()
+    return _reported(
+        context,
+        table,
+        [*undeliverable, *_api_warnings("HubSpot", warnings)],
+        sent=int((table["outcome"] == SENT).sum()),
+        undeliverable=len(undeliverable),
+        companies_without_owner=int(unowned),
     )

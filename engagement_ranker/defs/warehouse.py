@@ -24,6 +24,7 @@ from engagement_ranker.core.anomalies import (
     anomalies_from_frame,
     anomalies_to_frame,
 )
+from engagement_ranker.core.week import parse_week_key
 
 SCHEMA = "engagement"
 ANOMALIES_TABLE = "anomalies"
@@ -207,3 +208,26 @@ def stored_rows_before(warehouse: DuckDBResource, asset: dg.AssetKey, week_key: 
             [week_key],
         ).fetchone()
     return int(found[0]) if found and found[0] else None
+
+
+def weeks_before(
+    warehouse: DuckDBResource,
+    asset: dg.AssetKey,
+    week_key: str,
+    weeks: int,
+    columns: Sequence[str],
+) -> pd.DataFrame:
+    """`columns` (and `week`) of an asset's table over the `weeks` weeks before `week_key`,
+    those stored (no rows when none is): e.g. the movers' past ranks for the summary's picture."""
+    keys = [parse_week_key(week_key).previous()]
+    while len(keys) < weeks:
+        keys.append(keys[-1].previous())
+    table = asset.to_user_string()
+    with warehouse.get_connection() as connection:
+        if not _exists(connection, SCHEMA, table):
+            return pd.DataFrame(columns=["week", *columns])
+        return connection.execute(
+            f"select week, {', '.join(columns)} from {SCHEMA}.{table} "
+            f"where week in ({', '.join('?' * len(keys))}) order by week",
+            [w.key for w in keys],
+        ).df()
