@@ -2,13 +2,14 @@
 
 The product sends its summary through `smtplib` exactly as it would to a real relay; tests
 read the parsed message (to, from, subject, text, html, and its inline images: cid, type,
-size) back from `GET /_sandbox/emails`.
+size, base64) back from `GET /_sandbox/emails`.
 The "smtp.down" fault answers 421 (service not available) to every MAIL command. When the
 credentials name an SMTP username, MAIL needs AUTH (PLAIN or LOGIN) with exactly that account.
 """
 
 from __future__ import annotations
 
+import base64
 import hmac
 from collections.abc import Callable
 from email import message_from_bytes, policy
@@ -88,16 +89,22 @@ def _body(message: EmailMessage, subtype: str) -> str | None:
 
 
 def _inline_images(message: EmailMessage) -> list[dict[str, object]]:
-    """Each picture carried inline: its Content-ID (without <>), type and size in bytes."""
-    return [
-        {
-            "cid": str(part["Content-ID"]).strip("<>"),
-            "content_type": part.get_content_type(),
-            "bytes": len(part.get_payload(decode=True) or b""),
-        }
-        for part in message.walk()
-        if part["Content-ID"] is not None
-    ]
+    """Each picture carried inline: its Content-ID (without <>), type, size in bytes and the
+    bytes themselves (base64)."""
+    images = []
+    for part in message.walk():
+        if part["Content-ID"] is None:
+            continue
+        data = part.get_payload(decode=True) or b""
+        images.append(
+            {
+                "cid": str(part["Content-ID"]).strip("<>"),
+                "content_type": part.get_content_type(),
+                "bytes": len(data),
+                "base64": base64.b64encode(data).decode("ascii"),
+            }
+        )
+    return images
 
 
 class _Controller(Controller):
