@@ -57,8 +57,9 @@ def unmet_checks(
         info = infos.get(key)
         if info is None:
             unmet.append(f"{_name(key)} never ran for this week")
-        elif info.latest_execution_status is not AssetCheckExecutionRecordStatus.SUCCEEDED and (
-            not _only_warned(instance, key, partition_key)
+        elif info.latest_execution_status is not AssetCheckExecutionRecordStatus.SUCCEEDED and not (
+            info.latest_execution_status is AssetCheckExecutionRecordStatus.FAILED
+            and _only_warned(instance, key, partition_key)
         ):
             unmet.append(f"{_name(key)} is {info.latest_execution_status.value.lower()}")
         elif info.latest_materialization_storage_id is None:
@@ -75,7 +76,7 @@ def _only_warned(instance: dg.DagsterInstance, key: dg.AssetCheckKey, partition_
     ) or [None]
     evaluation = None if latest is None else latest.evaluation
     return (
-        evaluation is not None
+        isinstance(evaluation, dg.AssetCheckEvaluation)
         and not evaluation.passed
         and evaluation.severity is dg.AssetCheckSeverity.WARN
     )

@@ -26,7 +26,11 @@ def _store(database: str, week: str, frame: pd.DataFrame) -> None:
         return frame.assign(week=week)
 
     io = WarehouseIOManager(database=database, schema=SCHEMA)
-    assert dg.materialize([figures], partition_key=week, resources={"warehouse_io": io}).success
+    with dg.instance_for_test() as instance:
+        stored = dg.materialize(
+            [figures], partition_key=week, resources={"warehouse_io": io}, instance=instance
+        )
+    assert stored.success
 
 
 def test_a_table_that_gains_columns_keeps_its_earlier_weeks(tmp_path: Path) -> None:
