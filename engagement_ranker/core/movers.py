@@ -122,9 +122,10 @@ def _history_counters(history: pd.DataFrame | None) -> dict[str, dict[Metric, in
     if not present:
         return {}
     require_columns(history, [m.value for m in METRICS], "prior-week history with counters")
+    counts = zip(*(history[m.value] for m in METRICS), strict=True)
     return {
-        str(row["company_id"]): {m: int(row[m.value]) for m in METRICS}
-        for _, row in history.iterrows()
+        str(company_id): {m: int(v) for m, v in zip(METRICS, values, strict=True)}
+        for company_id, values in zip(history["company_id"], counts, strict=True)
     }
 
 
@@ -132,17 +133,17 @@ def _changes(frame: pd.DataFrame, before: Mapping[str, Mapping[Metric, int]]) ->
     """DRIVER_COLUMNS for each company: changes against the prior week's counters, the
     driver; NA where they are unknown (new, or a prior rank from HubSpot)."""
     rows = []
-    for _, row in frame.iterrows():
-        now = {m: int(row[m.value]) for m in METRICS}
-        was = before.get(row["company_id"]) if row["prior_source"] == PRIOR_HISTORY else None
+    columns = ("company_id", "prior_source", "delta", *(m.value for m in METRICS))
+    for company_id, source, delta, *counts in zip(*(frame[c] for c in columns), strict=True):
+        now = {m: int(v) for m, v in zip(METRICS, counts, strict=True)}
+        was = before.get(company_id) if source == PRIOR_HISTORY else None
         if was is None:
-            moved = pd.notna(row["delta"])
-            rows.append({"driver": NOT_STORED if moved else None})
+            rows.append({"driver": NOT_STORED if pd.notna(delta) else None})
             continue
         change = {m: now[m] - was[m] for m in METRICS}
         points = {m: change[m] * METRIC_WEIGHTS[m] for m in METRICS}
         score = sum(points.values())
-        driver, words = why_moved(now, change, move_direction(row["delta"], score))
+        driver, words = why_moved(now, change, move_direction(delta, score))
         rows.append(
             {
                 "score_change": score,
