@@ -66,7 +66,8 @@ def _row(frame: pd.DataFrame | None, column: str, value: object) -> pd.Series | 
 
 
 def _text(value: object) -> str:
-    return "—" if value is None or (not isinstance(value, list) and pd.isna(value)) else str(value)
+    """A stored value as shown: a dash for a missing one."""
+    return "—" if value is None or pd.isna(value) else str(value)
 
 
 def _count(value: object) -> str:
@@ -83,8 +84,9 @@ def mapping_reason(company: pd.Series, mapping: pd.Series, tenant: pd.Series | N
                 "company id at the same strength); it is not ranked. Pin it with "
                 f"{Env.TENANT_MAPPING_OVERRIDES_JSON} if it is the rightful one"
             )
-        suggestions = _text(mapping.get("suggestions")) if mapping.get("suggestions") else ""
-        hint = f"; look-alike tenants: {suggestions}" if suggestions and suggestions != "—" else ""
+        suggestions = mapping.get("suggestions")
+        listed = isinstance(suggestions, str) and suggestions
+        hint = f"; look-alike tenants: {suggestions}" if listed else ""
         return (
             "no tenant has its domain, its customer contacts' e-mail domains or its name"
             f"{hint}. Add it to {Env.TENANT_MAPPING_OVERRIDES_JSON} to rank it"
