@@ -458,3 +458,22 @@ def spike(as_json: bool, week: str | None) -> None:
     from engagement_ranker.spike import run_spike
 
     sys.exit(run_spike(as_json=as_json, week=week))
+
+
+@main.command()
+@click.option("--company", "company_id", required=True, help="The HubSpot company (record) id.")
+@click.option("--week", default="latest", show_default=True, help="latest, or the week's Sunday.")
+def explain(company_id: str, week: str) -> None:
+    """One company's week: its tenant and why, counters per day, points, score, rank, tier,
+    prior, move and driver, and HubSpot's values before and after the write."""
+    from engagement_ranker.core.explain import ExplainError
+    from engagement_ranker.defs.explain import explain_company
+    from engagement_ranker.defs.partitions import latest_week_key
+
+    key = latest_week_key() if week == "latest" else _week_key(week, "--week")
+    with _instance() as instance:
+        try:
+            story = explain_company(instance, company_id, key)
+        except ExplainError as error:
+            raise click.ClickException(str(error)) from None
+    click.echo(story, nl=False)

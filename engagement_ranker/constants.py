@@ -20,12 +20,15 @@ ENGAGEMENT_PROPERTIES: tuple[str, ...] = (PROP_SCORE, PROP_RANK, PROP_TIER)
 
 PROP_INTERNAL_TEST = "is_internal_test"
 PROP_CUSTOMER_STATUS = "customer_status"
+# The company's owner in HubSpot (an owner id): whose account manager gets its digest.
+PROP_OWNER = "hubspot_owner_id"
 COMPANY_READ_PROPERTIES: tuple[str, ...] = (
     "name",
     "domain",
     *ENGAGEMENT_PROPERTIES,
     PROP_INTERNAL_TEST,
     PROP_CUSTOMER_STATUS,
+    PROP_OWNER,
 )
 CONTACT_PROPERTIES: tuple[str, ...] = ("email", "lifecyclestage")
 CUSTOMER_LIFECYCLE_STAGE = "customer"
@@ -40,6 +43,7 @@ HUBSPOT_SEARCH_WINDOW_SECONDS = 1.0  # the window HUBSPOT_SEARCH_PER_SECOND is c
 HUBSPOT_ASSOCIATIONS_BATCH_MAX = 1_000
 HUBSPOT_BATCH_READ_MAX = 100
 HUBSPOT_BATCH_UPDATE_MAX = 100
+HUBSPOT_OWNERS_PAGE_MAX = 100  # the owners API's documented default page size
 HUBSPOT_WINDOW_SECONDS = 10
 HUBSPOT_TIER_LIMITS: dict[str, int] = {"free": 100, "pro": 190}  # requests per rolling 10 s
 # Every object's numeric id as a searchable, sortable property (the keyset cursor).
@@ -86,6 +90,7 @@ class HubSpotOperation(StrEnum):
     COMPANY_PROPERTY = "one company property definition"
     PROPERTY_VALIDATIONS = "an object's property validation rules"
     PROPERTY_VALIDATION = "one property's validation rules"
+    OWNERS = "owners list"
 
 
 # "METHOD /path/template" of every operation in each family: the client's paths and the
@@ -111,6 +116,7 @@ HUBSPOT_ROUTES: dict[HubSpotApiVersion, dict[HubSpotOperation, str]] = {
         HubSpotOperation.PROPERTY_VALIDATION: (
             "GET /crm/property-validations/2026-09/{objectTypeId}/{propertyName}"
         ),
+        HubSpotOperation.OWNERS: "GET /crm/owners/2026-09",
     },
     HubSpotApiVersion.LEGACY: {
         HubSpotOperation.CONTACTS_SEARCH: "POST /crm/v3/objects/contacts/search",
@@ -128,6 +134,7 @@ HUBSPOT_ROUTES: dict[HubSpotApiVersion, dict[HubSpotOperation, str]] = {
         HubSpotOperation.PROPERTY_VALIDATION: (
             "GET /crm/v3/property-validations/{objectTypeId}/{propertyName}"
         ),
+        HubSpotOperation.OWNERS: "GET /crm/v3/owners/",
     },
 }
 
@@ -153,6 +160,13 @@ METRIC_WEIGHTS: dict[Metric, int] = {
     Metric.CALLS: 1,
 }
 METRICS: tuple[Metric, ...] = tuple(METRIC_WEIGHTS)
+# How a sentence names each counter ("appointments 52 → 18").
+METRIC_LABELS: dict[Metric, str] = {
+    Metric.NEW_PATIENTS: "new patients",
+    Metric.APPOINTMENTS: "appointments",
+    Metric.TASKS: "tasks",
+    Metric.CALLS: "calls",
+}
 # Stored with every ranked row, so history stays interpretable if the rules change.
 SCORING_VERSION = "2026-11.w4321.ceil30"
 
@@ -255,10 +269,26 @@ class Env(StrEnum):
     MAPPING_COVERAGE_MIN = "MAPPING_COVERAGE_MIN"
     ENGAGEMENT_DUCKDB_PATH = "ENGAGEMENT_DUCKDB_PATH"
     DAGSTER_UI_URL = "DAGSTER_UI_URL"
+    ALARM_COUNTER_BAND = "ALARM_COUNTER_BAND"
+    ALARM_UNIVERSE_BAND = "ALARM_UNIVERSE_BAND"
+    ALARM_MAPPED_SHARE_BAND = "ALARM_MAPPED_SHARE_BAND"
+    ALARM_TENANT_JUMP = "ALARM_TENANT_JUMP"
+    ALARM_SEVERITIES = "ALARM_SEVERITIES"
+    OWNER_DIGESTS = "OWNER_DIGESTS"
+    OWNER_DIGEST_FALL_PLACES = "OWNER_DIGEST_FALL_PLACES"
 
 
 DEFAULT_HUBSPOT_BASE_URL = "https://api.hubapi.com"
 DEFAULT_YOBI_BASE_URL = "https://api.app.yib.io/api/v1"
 DEFAULT_INTERNAL_YOBI_EMAIL_DOMAINS: tuple[str, ...] = ("yobi.app", "yib.io")
 DEFAULT_MAPPING_COVERAGE_MIN = 0.80
+# Data alarms: how far a week's figure may move from its trailing median (a share of the
+# median) before a check warns, and how many times its own median a tenant's activity may reach.
+DEFAULT_ALARM_COUNTER_BAND = 0.5
+DEFAULT_ALARM_UNIVERSE_BAND = 0.25
+DEFAULT_ALARM_MAPPED_SHARE_BAND = 0.15
+DEFAULT_ALARM_TENANT_JUMP = 10.0
+ALARM_HISTORY_WEEKS = 4  # the trailing weeks whose median a week is compared with
+# An account manager's digest flags a company that fell at least this many places.
+DEFAULT_OWNER_DIGEST_FALL_PLACES = 10
 HTTP_TIMEOUT_SECONDS = 30.0

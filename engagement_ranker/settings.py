@@ -27,10 +27,15 @@ from pydantic import (
 from engagement_ranker.clients.http import redact
 from engagement_ranker.clients.yobi_contract import BUILT_IN, YobiContract, load_contract
 from engagement_ranker.constants import (
+    DEFAULT_ALARM_COUNTER_BAND,
+    DEFAULT_ALARM_MAPPED_SHARE_BAND,
+    DEFAULT_ALARM_TENANT_JUMP,
+    DEFAULT_ALARM_UNIVERSE_BAND,
     DEFAULT_HUBSPOT_API_VERSION,
     DEFAULT_HUBSPOT_BASE_URL,
     DEFAULT_INTERNAL_YOBI_EMAIL_DOMAINS,
     DEFAULT_MAPPING_COVERAGE_MIN,
+    DEFAULT_OWNER_DIGEST_FALL_PLACES,
     DEFAULT_YOBI_BASE_URL,
     HUBSPOT_TIER_LIMITS,
     TIMEZONE,
@@ -38,6 +43,13 @@ from engagement_ranker.constants import (
     HubSpotApiVersion,
     WriteMode,
 )
+from engagement_ranker.core.alarms import (
+    DEFAULT_SEVERITIES,
+    AlarmSeverity,
+    Bands,
+    parse_severities,
+)
+from engagement_ranker.core.anomalies import AnomalyKind
 from engagement_ranker.core.identity import (
     Overrides,
     is_record_id,
@@ -210,6 +222,57 @@ def _parse_seconds(value: object, variable: str) -> float:
             f"{MAX_WAIT_SECONDS:.0f}: use e.g. {DEFAULT_LEASE_WAIT_SECONDS:.0f}"
         )
     return seconds
+
+
+def _above(value: object, variable: str, floor: float, what: str) -> float:
+    """A finite number above `floor`, else one line naming the variable and `what` to use."""
+    try:
+        number = float(str(value))
+    except ValueError:
+        number = float("nan")
+    if not floor < number < float("inf"):
+        raise SettingError(f"{_shown(variable, str(value))} is not {what}")
+    return number
+
+
+def _parse_band(value: object, variable: str) -> float:
+    """A band around a trailing median, as a share of it (0.5 = ±50%)."""
+    return _above(
+        value, variable, 0, "a share above 0: use e.g. 0.5 for ±50% of the trailing median"
+    )
+
+
+def _parse_factor(value: object, variable: str) -> float:
+    """How many times its own median a tenant's activity may reach."""
+    return _above(
+        value, variable, 1, "a factor above 1: use e.g. 10 (ten times the tenant's own median)"
+    )
+
+
+def _parse_severities(value: object, variable: str) -> dict[AnomalyKind, AlarmSeverity]:
+    try:
+        return parse_severities(str(value))
+    except ValueError as error:
+        raise SettingError(str(error)) from None
+
+
+def _parse_switch(value: object, variable: str) -> bool:
+    text = str(value).strip().lower()
+    if text in {"true", "yes", "1", "on"}:
+        return True
+    if text in {"false", "no", "0", "off"}:
+        return False
+    raise SettingError(f"{_shown(variable, str(value))} is not on or off: use true or false")
+
+
+def _parse_places(value: object, variable: str) -> int:
+    text = str(value).strip()
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise SettingError(
+            f"{_shown(variable, str(value))} is not a number of places: use a whole number "
+            f">= 1, e.g. {DEFAULT_OWNER_DIGEST_FALL_PLACES}"
+        )
+    return int(text)
 
 
 def _parse_timezone(value: object, variable: str) -> str:
@@ -406,9 +469,21 @@ class EmailSettings(SettingsGroup):
     recipients: Annotated[tuple[str, ...], _validated(_parse_recipients, Env.SUMMARY_EMAIL_TO)] = (
         Field((), alias=Env.SUMMARY_EMAIL_TO)
     )
+    # Opt-in: each account manager (HubSpot owner) gets their own accounts by e-mail.
+    owner_digests: Annotated[bool, _validated(_parse_switch, Env.OWNER_DIGESTS)] = Field(
+        False, alias=Env.OWNER_DIGESTS
+    )
+    owner_digest_fall_places: Annotated[
+        int, _validated(_parse_places, Env.OWNER_DIGEST_FALL_PLACES)
+    ] = Field(DEFAULT_OWNER_DIGEST_FALL_PLACES, alias=Env.OWNER_DIGEST_FALL_PLACES)
 
     @model_validator(mode="after")
     def _complete(self) -> Self:
+        if self.owner_digests and not self.host:
+            raise SettingError(
+                f"{Env.OWNER_DIGESTS} is on but {Env.SMTP_HOST} is not set: the digests go out "
+                f"by e-mail, so set the SMTP variables, or turn {Env.OWNER_DIGESTS} off"
+            )
         if bool(self.host) != bool(self.recipients):
             given, missing = (
                 (Env.SMTP_HOST, Env.SUMMARY_EMAIL_TO)
@@ -473,6 +548,36 @@ class RankingSettings(SettingsGroup):
         ]
 
 
+class AlarmSettings(SettingsGroup):
+    """How far a week's data may stray from the weeks before it, and which alarms stop the
+    write (ALARM_SEVERITIES) rather than warn."""
+
+    counter_band: Annotated[float, _validated(_parse_band, Env.ALARM_COUNTER_BAND)] = Field(
+        DEFAULT_ALARM_COUNTER_BAND, alias=Env.ALARM_COUNTER_BAND
+    )
+    universe_band: Annotated[float, _validated(_parse_band, Env.ALARM_UNIVERSE_BAND)] = Field(
+        DEFAULT_ALARM_UNIVERSE_BAND, alias=Env.ALARM_UNIVERSE_BAND
+    )
+    mapped_share_band: Annotated[float, _validated(_parse_band, Env.ALARM_MAPPED_SHARE_BAND)] = (
+        Field(DEFAULT_ALARM_MAPPED_SHARE_BAND, alias=Env.ALARM_MAPPED_SHARE_BAND)
+    )
+    tenant_jump: Annotated[float, _validated(_parse_factor, Env.ALARM_TENANT_JUMP)] = Field(
+        DEFAULT_ALARM_TENANT_JUMP, alias=Env.ALARM_TENANT_JUMP
+    )
+    severities: Annotated[
+        dict[AnomalyKind, AlarmSeverity], _validated(_parse_severities, Env.ALARM_SEVERITIES)
+    ] = Field(default_factory=lambda: dict(DEFAULT_SEVERITIES), alias=Env.ALARM_SEVERITIES)
+
+    @property
+    def bands(self) -> Bands:
+        return Bands(
+            counter=self.counter_band,
+            universe=self.universe_band,
+            mapped_share=self.mapped_share_band,
+            tenant_jump=self.tenant_jump,
+        )
+
+
 class WriteSettings(SettingsGroup):
     """How far a run may write unless its own config says otherwise."""
 
@@ -510,6 +615,7 @@ GROUPS: tuple[type[SettingsGroup], ...] = (
     SlackSettings,
     EmailSettings,
     RankingSettings,
+    AlarmSettings,
     WriteSettings,
     LinkSettings,
     StorageSettings,
@@ -527,6 +633,7 @@ class Settings(BaseModel):
     slack: SlackSettings
     email: EmailSettings
     ranking: RankingSettings
+    alarms: AlarmSettings
     write: WriteSettings
     links: LinkSettings
     storage: StorageSettings

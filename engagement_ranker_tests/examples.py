@@ -2,7 +2,8 @@
 
 Writes `docs/examples/`: the weekly summary as Slack Block Kit JSON, e-mail HTML and plain
 text, and the Markdown the Dagster UI shows on `slack_summary`; the failure alert as Slack
-JSON and e-mail HTML and plain text. The messages are what the sandbox's Slack receiver and
+JSON and e-mail HTML and plain text; and what `engagement-ranker explain` prints for the
+week's biggest faller. The messages are what the sandbox's Slack receiver and
 SMTP server received from the weekly job and the `failure_alert` sensor, so they can never
 differ from what people will read. The sandbox runs on a fixed clock and seed and the runs
 have fixed ids, so the files come out the same byte for byte: a diff in review is a change
@@ -13,6 +14,7 @@ Usage: `python -m engagement_ranker_tests.examples [OUTPUT_DIR]` (default: docs/
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import sys
@@ -65,7 +67,8 @@ Weekly summary ({week}, full mode, the previous week stored, so movers are known
 - [summary-slack.json](summary-slack.json): the Slack incoming-webhook payload(s), Block Kit
   with the plain-text fallback
 - [summary-email.html](summary-email.html) and [summary-email.txt](summary-email.txt): the
-  two parts of the multipart e-mail
+  two parts of the multipart e-mail, and [summary-chart.png](summary-chart.png), the picture
+  the HTML shows inline (scores by tier, the top movers' last 8 weeks of rank)
 - [summary-ui.md](summary-ui.md): the Markdown shown on the `slack_summary` asset in Dagster
 
 Failure alert (same week; HubSpot rejected the second batch of the write, the first was
@@ -73,6 +76,16 @@ restored), sent by the `failure_alert` run-failure sensor:
 
 - [alert-slack.json](alert-slack.json)
 - [alert-email.html](alert-email.html) and [alert-email.txt](alert-email.txt)
+
+One company's whole week, as `engagement-ranker explain --company {explained} --week {week_key}`
+prints it after the summary run (the week's biggest faller):
+
+- [explain.txt](explain.txt)
+
+One account manager's digest (`OWNER_DIGESTS=true`), sent to them alone with their accounts:
+
+- [owner-digest-email.html](owner-digest-email.html) and
+  [owner-digest-email.txt](owner-digest-email.txt)
 """
 
 
@@ -126,6 +139,7 @@ def _run_week(
         "ops": {
             "hubspot_writeback": {"config": {"mode": mode.value, "write_historical_week": True}},
             "slack_summary": {"config": {"send_for_historical_week": announce}},
+            "owner_digests": {"config": {"send_for_historical_week": announce}},
         },
         **QUIET,
     }
@@ -148,6 +162,24 @@ def _visible_company(box: Sandbox, previous: dg.ExecuteInProcessResult) -> str:
     )
 
 
+def _explain(instance: dg.DagsterInstance, company_id: str) -> str:
+    """What `engagement-ranker explain` prints for the company (imported late, as
+    `_definitions` is)."""
+    from engagement_ranker.defs.explain import explain_company
+
+    return explain_company(instance, company_id, WEEK.key)
+
+
+def _biggest_faller(result: dg.ExecuteInProcessResult) -> str:
+    """The company that fell furthest this week (then the better rank) of those HubSpot held
+    a rank for before the write: a story with a driver and a before and after."""
+    ranked = result.output_for_node("ranked_scores").table
+    audit = result.output_for_node("hubspot_writeback").table
+    held = set(audit.loc[audit["before_rank"].notna(), "company_id"])
+    candidates = ranked[ranked["company_id"].isin(held)]
+    return str(candidates.sort_values(["delta", "rank"], kind="stable").iloc[0].company_id)
+
+
 def _json(payloads: list[dict[str, Any]]) -> str:
     return json.dumps(payloads, indent=2, ensure_ascii=False) + "\n"
 
@@ -157,7 +189,7 @@ def _require(result: dg.ExecuteInProcessResult, success: bool, what: str) -> Non
         raise RuntimeError(f"{what} run {'failed' if success else 'succeeded'} unexpectedly")
 
 
-def render_examples() -> dict[str, str]:
+def render_examples() -> dict[str, str | bytes]:
     """File name -> content, from three runs of the weekly job against a fresh sandbox."""
     config = SandboxConfig(companies=COMPANIES, now=NOW)
     with (
@@ -168,6 +200,7 @@ def render_examples() -> dict[str, str]:
                 **box.env,
                 Env.DAGSTER_UI_URL: UI_URL,
                 Env.ENGAGEMENT_DUCKDB_PATH: str(Path(home) / "warehouse.duckdb"),
+                Env.OWNER_DIGESTS: "true",
             }
         ),
         dg.instance_for_test(temp_dir=home) as instance,
@@ -187,8 +220,15 @@ def render_examples() -> dict[str, str]:
         box.control.edit_company(company_id, {"name": HOSTILE})
         done = _run_week(instance, WEEK.key, WriteMode.FULL, SUMMARY_RUN_ID)
         _require(done, True, "summary")
-        summary_slack, [summary_mail] = box.control.slack(), box.control.emails()
+        team = [box.env[Env.SUMMARY_EMAIL_TO]]
+        mails = box.control.emails()
+        summary_slack = box.control.slack()
+        [summary_mail] = [mail for mail in mails if mail["to"] == team]
+        digest = min((mail for mail in mails if mail["to"] != team), key=lambda m: m["to"])
+        [chart] = summary_mail["images"]
         [materialization] = done.asset_materializations_for_node("slack_summary")
+        explained = _biggest_faller(done)
+        story = _explain(instance, explained)
 
     index = INDEX.format(
         seed=config.seed,
@@ -197,16 +237,22 @@ def render_examples() -> dict[str, str]:
         company=company_id,
         hostile=HOSTILE,
         week=WEEK.label,
+        explained=explained,
+        week_key=WEEK.key,
     )
     return {
         "README.md": index,
         "summary-slack.json": _json(summary_slack),
         "summary-email.html": summary_mail["html"],
         "summary-email.txt": summary_mail["text"],
+        "summary-chart.png": base64.b64decode(chart["base64"]),
         "summary-ui.md": materialization.metadata["summary"].value,
         "alert-slack.json": _json([alert_slack]),
         "alert-email.html": alert_mail["html"],
         "alert-email.txt": alert_mail["text"],
+        "explain.txt": story,
+        "owner-digest-email.html": digest["html"],
+        "owner-digest-email.txt": digest["text"],
     }
 
 
@@ -215,7 +261,10 @@ def main(argv: list[str]) -> None:
     output = Path(argv[0]) if argv else OUTPUT
     output.mkdir(parents=True, exist_ok=True)
     for name, content in render_examples().items():
-        (output / name).write_text(content, encoding="utf-8")
+        if isinstance(content, bytes):
+            (output / name).write_bytes(content)
+        else:
+            (output / name).write_text(content, encoding="utf-8")
         print(output / name)
 
 

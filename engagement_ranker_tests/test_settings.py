@@ -12,6 +12,8 @@ from engagement_ranker.constants import (
     Env,
     WriteMode,
 )
+from engagement_ranker.core.alarms import AlarmSeverity, Bands
+from engagement_ranker.core.anomalies import AnomalyKind
 from engagement_ranker.core.summary import check_run_url
 from engagement_ranker.defs.resources import SettingsResource
 from engagement_ranker.settings import (
@@ -56,6 +58,43 @@ def test_defaults_when_only_the_credentials_are_set() -> None:
     assert settings.slack.webhook_url is None and not settings.email.configured
     assert settings.links.run_url("r1") is None
     assert "pat-" not in repr(settings) and PASSWORD not in repr(settings)
+
+
+def test_alarm_bands_and_severities_default_and_parse() -> None:
+    defaults = Settings.from_env(REQUIRED).alarms
+    assert defaults.bands == Bands()
+    assert defaults.severities[AnomalyKind.COUNTER_ALL_ZERO] is AlarmSeverity.ERROR
+    assert defaults.severities[AnomalyKind.UNIVERSE_HALVED] is AlarmSeverity.ERROR
+    assert defaults.severities[AnomalyKind.COUNTER_SHIFT] is AlarmSeverity.WARN
+    tuned = Settings.from_env(
+        {
+            **REQUIRED,
+            Env.ALARM_COUNTER_BAND: "0.3",
+            Env.ALARM_TENANT_JUMP: "20",
+            Env.ALARM_SEVERITIES: "counter_shift=error, counter_all_zero=WARN",
+        }
+    ).alarms
+    assert tuned.bands.counter == 0.3 and tuned.bands.tenant_jump == 20
+    assert tuned.severities[AnomalyKind.COUNTER_SHIFT] is AlarmSeverity.ERROR
+    assert tuned.severities[AnomalyKind.COUNTER_ALL_ZERO] is AlarmSeverity.WARN
+    assert tuned.severities[AnomalyKind.UNIVERSE_HALVED] is AlarmSeverity.ERROR
+
+
+def test_owner_digests_are_opt_in_and_need_e_mail() -> None:
+    email = Settings.from_env(REQUIRED).email
+    assert email.owner_digests is False and email.owner_digest_fall_places == 10
+    [problem] = _problems(**{Env.OWNER_DIGESTS: "true"})
+    assert problem.startswith("OWNER_DIGESTS is on but SMTP_HOST is not set")
+    on = Settings.from_env(
+        {
+            **REQUIRED,
+            Env.OWNER_DIGESTS: "on",
+            Env.OWNER_DIGEST_FALL_PLACES: "5",
+            Env.SMTP_HOST: "mail",
+            Env.SUMMARY_EMAIL_TO: "cs@example.com",
+        }
+    ).email
+    assert on.owner_digests is True and on.owner_digest_fall_places == 5
 
 
 def test_a_blank_variable_counts_as_unset() -> None:
@@ -124,6 +163,27 @@ def test_a_blank_variable_counts_as_unset() -> None:
             "HUBSPOT_COMPANY_EXCLUDE_FILTERS_JSON entry 0",
         ),
         (Env.YOBI_EMAIL, "ranker", "YOBI_EMAIL='ranker' is not an e-mail address"),
+        (Env.ALARM_COUNTER_BAND, "half", "ALARM_COUNTER_BAND='half' is not a share above 0"),
+        (Env.ALARM_UNIVERSE_BAND, "0", "ALARM_UNIVERSE_BAND='0' is not a share above 0"),
+        (Env.ALARM_MAPPED_SHARE_BAND, "-1", "ALARM_MAPPED_SHARE_BAND='-1' is not a share"),
+        (Env.ALARM_TENANT_JUMP, "1", "ALARM_TENANT_JUMP='1' is not a factor above 1"),
+        (
+            Env.ALARM_SEVERITIES,
+            "tenant_jump",
+            "ALARM_SEVERITIES entry 'tenant_jump' is not kind=severity",
+        ),
+        (Env.ALARM_SEVERITIES, "nonsense=error", "ALARM_SEVERITIES entry 'nonsense=error' names"),
+        (
+            Env.ALARM_SEVERITIES,
+            "tenant_jump=loud",
+            "ALARM_SEVERITIES entry 'tenant_jump=loud' has no severity error or warn",
+        ),
+        (Env.OWNER_DIGESTS, "maybe", "OWNER_DIGESTS='maybe' is not on or off"),
+        (
+            Env.OWNER_DIGEST_FALL_PLACES,
+            "0",
+            "OWNER_DIGEST_FALL_PLACES='0' is not a number of places",
+        ),
     ],
 )
 def test_a_bad_value_is_one_line_naming_the_variable_the_value_and_the_fix(

@@ -65,6 +65,7 @@ from engagement_ranker.constants import (
     HUBSPOT_COMPANY_OBJECT_TYPE_ID,
     HUBSPOT_DEFINITION_CODES,
     HUBSPOT_ID_PROPERTY,
+    HUBSPOT_OWNERS_PAGE_MAX,
     HUBSPOT_ROUTES,
     HUBSPOT_SEARCH_PAGE_MAX,
     HUBSPOT_SEARCH_PER_SECOND,
@@ -77,6 +78,7 @@ from engagement_ranker.constants import (
     HubSpotOperation,
 )
 from engagement_ranker.core.identity import is_record_id
+from engagement_ranker.core.owners import Owner
 
 SERVICE = "HubSpot"
 Op = HubSpotOperation
@@ -534,6 +536,35 @@ class HubSpotClient(ClosingClient):
                 rules[name].extend(listed_rules)
         return rules
 
+    def owners(self) -> dict[str, Owner]:
+        """Every active owner of the account, by owner id (the value companies hold in
+        `hubspot_owner_id`), in numeric id order; archived owners (users who left) are not
+        listed, as HubSpot leaves them out unless asked."""
+        endpoint = self.endpoint(Op.OWNERS)
+        found: dict[str, Owner] = {}
+        query = {"limit": str(HUBSPOT_OWNERS_PAGE_MAX)}
+        while True:
+            page = self._call(Op.OWNERS, query=query)
+            results = page.get("results")
+            if not isinstance(results, list):
+                raise self._malformed(endpoint, "the response has no list of results")
+            for record in results:
+                owner_id = record.get("id") if isinstance(record, dict) else None
+                if not isinstance(owner_id, str) or not is_record_id(owner_id):
+                    raise self._malformed(endpoint, f"an owner has id {owner_id!r}")
+                texts = {k: record.get(k) for k in ("email", "firstName", "lastName")}
+                odd = [k for k, v in texts.items() if v is not None and not isinstance(v, str)]
+                if odd:
+                    raise self._malformed(endpoint, f"owner {owner_id} has non-text {odd}")
+                email = (texts["email"] or "").strip()
+                found[owner_id] = Owner(
+                    owner_id, email or None, texts["firstName"], texts["lastName"]
+                )
+            after = _cursor(page)
+            if after is None or not results:
+                return dict(sorted(found.items(), key=_numeric_key))
+            query = {**query, "after": after}
+
     # --- paging helpers ------------------------------------------------------------------
 
     def _associations_page(
@@ -690,13 +721,17 @@ class HubSpotClient(ClosingClient):
         params: Mapping[str, str] | None = None,
         *,
         traces: Mapping[str, str] | None = None,
+        query: Mapping[str, str] | None = None,
         **request: Any,
     ) -> Any:
         """Send one paced, retried call; return its JSON (200/207) or raise a typed error.
 
-        `traces` (trace id -> company id) lets an error name the companies it concerns.
+        `params` fill the path template, `query` is the query string. `traces` (trace id ->
+        company id) lets an error name the companies it concerns.
         """
         method, path = self.route(operation, **(params or {}))
+        if query:
+            request["params"] = dict(query)
         endpoint = f"{method} {path}"
         search = path.endswith("/search")
         try:

@@ -26,6 +26,7 @@ from tenacity import (
 
 from engagement_ranker.clients.http import keep_out_of_logs, redact
 from engagement_ranker.constants import HTTP_TIMEOUT_SECONDS, Env
+from engagement_ranker.core.render import InlineImage
 
 # Slack asks for a pause with 429 + Retry-After (seconds); waiting longer than this in total
 # would hold the run for nothing, so the post fails and `slack_summary` can be retried later.
@@ -154,7 +155,8 @@ class SlackWebhook:
 
 
 class EmailSender:
-    """Sends one multipart/alternative (plain text + HTML) e-mail over SMTP.
+    """Sends one multipart/alternative (plain text + HTML) e-mail over SMTP; pictures the HTML
+    shows go inline with it (multipart/related, each found by its Content-ID).
 
     `starttls`: True requires STARTTLS (fails if the server does not offer it), "auto" upgrades
     whenever the server offers it, False never upgrades. Login happens only with a username.
@@ -207,7 +209,9 @@ class EmailSender:
     def __repr__(self) -> str:
         return f"EmailSender(host={self._host!r}, port={self._port}, password=<redacted>)"
 
-    def message(self, subject: str, text: str, html: str) -> EmailMessage:
+    def message(
+        self, subject: str, text: str, html: str, images: Sequence[InlineImage] = ()
+    ) -> EmailMessage:
         """The e-mail as it will be sent (plain first, so plain-only readers see it)."""
         message = EmailMessage()
         message["Subject"] = " ".join(subject.split())
@@ -217,11 +221,22 @@ class EmailSender:
         message["Message-ID"] = make_msgid(domain=self._sender.rpartition("@")[2])
         message.set_content(text)
         message.add_alternative(html, subtype="html")
+        if images:
+            html_part = message.get_payload()[1]
+            for image in images:
+                html_part.add_related(
+                    image.png,
+                    maintype="image",
+                    subtype="png",
+                    cid=f"<{image.cid}>",
+                    filename=f"{image.cid.partition('@')[0]}.png",
+                    disposition="inline",
+                )
         return message
 
-    def send(self, subject: str, text: str, html: str) -> None:
+    def send(self, subject: str, text: str, html: str, images: Sequence[InlineImage] = ()) -> None:
         """Deliver to every recipient or raise `NotifyError` saying which step failed."""
-        message = self.message(subject, text, html)
+        message = self.message(subject, text, html, images)
         where = f"SMTP server {self._host}:{self._port}"
         try:
             with smtplib.SMTP(self._host, self._port, timeout=self._timeout) as smtp:

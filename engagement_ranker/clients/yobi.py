@@ -75,6 +75,8 @@ COUNT_MAX = 10**9
 # Distinct date texts remembered: a 90-day period repeats the same ~91 days in every trend.
 DAY_CACHE_SIZE = 1024
 TOKEN_REFRESH_MARGIN_SECONDS = 5 * 60
+# Each counter day by day, in date order (what `explain` shows of a company's week).
+BY_DAY_COLUMNS: dict[Metric, str] = {m: f"{m.value}_by_day" for m in METRICS}
 COLUMNS: tuple[str, ...] = (
     "tenant_id",
     *METRICS,
@@ -218,12 +220,15 @@ class WeeklyCounters:
     missing_days (the days the week cannot be summed without: "calls:2026-11-21,...", ""
     when none), absent_from (the sparse endpoints with no row for the tenant, whose counters
     therefore count zero: "calls,tasks", "" when none).
+    `by_day`: tenant_id and <metric>_by_day, each counter of every requested date in date
+    order (internal staff's tasks subtracted), None where the frame's counter is NA.
     `duplicates`: rows Yobi listed twice with identical figures, each counted once.
     """
 
     frame: pd.DataFrame
     period: str
     duplicates: tuple[DuplicateRow, ...] = ()
+    by_day: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def require_complete(self) -> None:
         """Raise TrendCoverageError unless every reported counter covers every date."""
@@ -250,6 +255,7 @@ class _Tally:
     counts: dict[Metric, int]
     covered: set[date] | None = None  # dates every row of the tenant covers
     internal: int = 0
+    daily: dict[date, dict[Metric, int]] = field(default_factory=dict)  # counts per date
 
 
 @dataclass
@@ -424,10 +430,12 @@ class YobiClient(ClosingClient):
             {"missing_days": object, "absent_from": object}
         )
         duplicates = tuple(row for endpoint_sums in sums for row in endpoint_sums.duplicates)
-        return WeeklyCounters(frame=frame, period=period, duplicates=duplicates)
+        by_day = pd.DataFrame(rows, columns=["tenant_id", *BY_DAY_COLUMNS.values()])
+        return WeeklyCounters(frame=frame, period=period, duplicates=duplicates, by_day=by_day)
 
     def _counter_row(self, tenant_id: int, wanted: set[date], sums: list[_Sums]) -> dict[str, Any]:
-        """One tenant's row of the counters frame, from every stats endpoint's sums.
+        """One tenant's row of the counters frame and of `by_day`, from every stats
+        endpoint's sums.
 
         Dense endpoints: a tenant left out is NA there, a day left out is missing. Sparse
         ones: a tenant left out counts zero (and is named in absent_from); once the endpoint
@@ -455,6 +463,15 @@ class YobiClient(ClosingClient):
                 row["internal_tasks"] = found.internal
         row["missing_days"] = ",".join(f"{m.value}:{d.isoformat()}" for _, d, m in sorted(missing))
         row["absent_from"] = ",".join(absent)
+        days = sorted(wanted)
+        for endpoint, endpoint_sums in zip(self._contract.stats, sums, strict=True):
+            found = endpoint_sums.tallies.get(tenant_id)
+            for metric in endpoint.metrics:
+                row[BY_DAY_COLUMNS[metric]] = (
+                    None
+                    if pd.isna(row[metric.value])
+                    else [found.daily.get(day, {}).get(metric, 0) if found else 0 for day in days]
+                )
         return row
 
     # --- trend summing -------------------------------------------------------------------
@@ -511,8 +528,10 @@ class YobiClient(ClosingClient):
                         )
                     counts[PER_USER_METRIC] -= internal
                     tally.internal += internal
+                on_day = tally.daily.setdefault(day, dict.fromkeys(endpoint.metrics, 0))
                 for metric, value in counts.items():
                     tally.counts[metric] += value
+                    on_day[metric] += value
             # A tenant's day is covered only if every one of its rows (locations) reports it.
             tally.covered = row_dates if tally.covered is None else tally.covered & row_dates
             if row_dates:

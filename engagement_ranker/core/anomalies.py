@@ -27,6 +27,15 @@ class AnomalyKind(StrEnum):
     LARGE_SWING = "large_swing"
     API_WARNING = "api_warning"
     NOT_WRITTEN = "not_written"
+    # Data alarms (core/alarms.py): the week's data looks broken before anything ranks.
+    COUNTER_ALL_ZERO = "counter_all_zero"
+    COUNTER_SHIFT = "counter_shift"
+    UNIVERSE_HALVED = "universe_halved"
+    UNIVERSE_SHIFT = "universe_shift"
+    MAPPED_SHARE_SHIFT = "mapped_share_shift"
+    TENANT_JUMP = "tenant_jump"
+    # An account manager HubSpot gives no e-mail address: their digest is not sent.
+    OWNER_WITHOUT_EMAIL = "owner_without_email"
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,12 @@
-"""Week-over-week movement: prior rank, rank and percentile deltas, biggest movers, odd activity.
+"""Week-over-week movement: prior rank, rank and percentile deltas, why it moved, biggest
+movers, odd activity.
 
 The prior week's stored ranks are the truth when that week was ranked here; otherwise the rank
 HubSpot holds (written by the last run, or by a person) is the leading integer of its text, with
 N from the text or else from the last stored week; text without one is "new". N changes from
 week to week, so movement is also given in percentile points, which compare across different N
-(and are unknown when the prior N is).
+(and are unknown when the prior N is). When the prior week is stored, its counters say why a
+company moved: each counter's change, its points' change, and the main driver.
 """
 
 from __future__ import annotations
@@ -14,7 +16,13 @@ from fractions import Fraction
 
 import pandas as pd
 
-from engagement_ranker.constants import METRICS, SUMMARY_MOVERS_N
+from engagement_ranker.constants import (
+    METRIC_LABELS,
+    METRIC_WEIGHTS,
+    METRICS,
+    SUMMARY_MOVERS_N,
+    Metric,
+)
 from engagement_ranker.core.anomalies import Anomaly, AnomalyKind, company_label
 from engagement_ranker.core.frames import require_columns
 from engagement_ranker.core.scoring import PriorRank, check_fallback_n, parse_rank_text
@@ -24,6 +32,18 @@ PRIOR_HISTORY, PRIOR_HUBSPOT, PRIOR_NEW = "history", "hubspot", "new"
 LARGE_SWING_MIN_RANKS = 10
 LARGE_SWING_SHARE = Fraction(1, 4)
 _PERCENT = 100
+MINUS = "\u2212"  # a real minus sign: "−102 pts" reads as a number, "-102" as a dash
+CHANGE_COLUMNS: dict[str, str] = {m.value: f"{m.value}_change" for m in METRICS}
+POINTS_CHANGE_COLUMNS: dict[str, str] = {m.value: f"points_{m.value}_change" for m in METRICS}
+# What attach_prior adds to explain a move; NA where the prior week's counters are unknown.
+DRIVER_COLUMNS: tuple[str, ...] = (
+    "score_change",
+    *CHANGE_COLUMNS.values(),
+    *POINTS_CHANGE_COLUMNS.values(),
+    "driver_metric",
+    "driver",
+)
+NOT_STORED = "prior week not stored (rank read from HubSpot)"
 
 
 def percentile(rank: int, n: int) -> float:
@@ -47,19 +67,116 @@ def _history_ranks(history: pd.DataFrame | None) -> dict[str, PriorRank]:
     }
 
 
+def signed(value: int) -> str:
+    """+12, −102, 0: a change as a person reads it."""
+    return f"+{value:,}" if value > 0 else f"{MINUS}{-value:,}" if value < 0 else "0"
+
+
+def main_driver(points_change: Mapping[Metric, int], direction: int) -> Metric | None:
+    """The counter whose points moved furthest in `direction` (+1 up, -1 down): the main
+    reason a company rose or fell. Ties go to the spec's metric priority (new patients >
+    appointments > tasks > calls); None when no counter moved that way (others moved)."""
+    best: Metric | None = None
+    for metric in METRICS:
+        moved = points_change[metric] * direction
+        if moved > 0 and (best is None or moved > points_change[best] * direction):
+            best = metric
+    return best
+
+
+def move_direction(delta: object, score_change: int) -> int:
+    """+1 up, -1 down, 0 neither: the move in places, else (no move) the score's change."""
+    if pd.notna(delta) and int(delta) != 0:
+        return 1 if int(delta) > 0 else -1
+    return (score_change > 0) - (score_change < 0)
+
+
+def why_moved(
+    now: Mapping[Metric, int], change: Mapping[Metric, int], direction: int
+) -> tuple[Metric | None, str | None]:
+    """The main driver and the move in words: "appointments 52 → 18 (−102 pts)"; or, when
+    none of the company's own counters moved its way, that the others did. (None, None) when
+    it did not move at all."""
+    if direction == 0:
+        return None, None
+    points = {m: change[m] * METRIC_WEIGHTS[m] for m in METRICS}
+    metric = main_driver(points, direction)
+    if metric is not None:
+        before = now[metric] - change[metric]
+        words = (
+            f"{METRIC_LABELS[metric]} {before:,} → {now[metric]:,} ({signed(points[metric])} pts)"
+        )
+        return metric, words
+    score = sum(points.values())
+    others = "others rose" if direction < 0 else "others fell"
+    if score == 0:
+        return None, f"score unchanged; {others}"
+    return None, f"score {signed(score)} pts, but {others} more"
+
+
+def _history_counters(history: pd.DataFrame | None) -> dict[str, dict[Metric, int]]:
+    """The prior week's counters per company, when the stored history carries them."""
+    if history is None or history.empty:
+        return {}
+    present = [m for m in METRICS if m.value in history.columns]
+    if not present:
+        return {}
+    require_columns(history, [m.value for m in METRICS], "prior-week history with counters")
+    counts = zip(*(history[m.value] for m in METRICS), strict=True)
+    return {
+        str(company_id): {m: int(v) for m, v in zip(METRICS, values, strict=True)}
+        for company_id, values in zip(history["company_id"], counts, strict=True)
+    }
+
+
+def _changes(frame: pd.DataFrame, before: Mapping[str, Mapping[Metric, int]]) -> pd.DataFrame:
+    """DRIVER_COLUMNS for each company: changes against the prior week's counters, the
+    driver; NA where they are unknown (new, or a prior rank from HubSpot)."""
+    rows = []
+    columns = ("company_id", "prior_source", "delta", *(m.value for m in METRICS))
+    for company_id, source, delta, *counts in zip(*(frame[c] for c in columns), strict=True):
+        now = {m: int(v) for m, v in zip(METRICS, counts, strict=True)}
+        was = before.get(company_id) if source == PRIOR_HISTORY else None
+        if was is None:
+            rows.append({"driver": NOT_STORED if pd.notna(delta) else None})
+            continue
+        change = {m: now[m] - was[m] for m in METRICS}
+        points = {m: change[m] * METRIC_WEIGHTS[m] for m in METRICS}
+        score = sum(points.values())
+        driver, words = why_moved(now, change, move_direction(delta, score))
+        rows.append(
+            {
+                "score_change": score,
+                **{CHANGE_COLUMNS[m.value]: change[m] for m in METRICS},
+                **{POINTS_CHANGE_COLUMNS[m.value]: points[m] for m in METRICS},
+                "driver_metric": None if driver is None else driver.value,
+                "driver": words,
+            }
+        )
+    changes = pd.DataFrame(rows, columns=list(DRIVER_COLUMNS), index=frame.index)
+    integers = [c for c in DRIVER_COLUMNS if c not in ("driver_metric", "driver")]
+    return changes.astype(dict.fromkeys(integers, "Int64")).astype(
+        {"driver_metric": "string", "driver": "string"}
+    )
+
+
 def attach_prior(
     ranked: pd.DataFrame,
     history: pd.DataFrame | None,
     hubspot_rank_text: Mapping[str, str | None],
     fallback_n: int | None = None,
 ) -> pd.DataFrame:
-    """Add prior_rank, prior_n, prior_source, delta (positive = moved up), percentile_delta.
+    """Add prior_rank, prior_n, prior_source, delta (positive = moved up), percentile_delta,
+    and why it moved (DRIVER_COLUMNS).
 
     When the previous week is in `history`, it alone decides: a company absent from it was not
     ranked last week and is "new", even if HubSpot still holds an older rank for it. Otherwise
     HubSpot's text gives the rank; `fallback_n` (the N of the most recent stored week, if any)
     stands in for an N the text lacks. A prior without N still gives `delta`; its
-    `percentile_delta` and `prior_n` are NA.
+    `percentile_delta` and `prior_n` are NA. `history` may carry the prior week's four
+    counters: then each company ranked in both weeks gets its counters' and points' changes
+    and its main driver; otherwise those are NA and a mover's `driver` says the week is not
+    stored.
     """
     check_fallback_n(fallback_n)
     stored = _history_ranks(history)
@@ -88,7 +205,7 @@ def attach_prior(
         ],
         dtype="Float64",
     )
-    return frame
+    return pd.concat([frame, _changes(frame, _history_counters(history))], axis=1)
 
 
 def biggest_movers(

@@ -16,8 +16,9 @@ from urllib.parse import quote
 
 import pandas as pd
 
-from engagement_ranker.constants import WriteMode
+from engagement_ranker.constants import TIER_BOTTOM, WriteMode
 from engagement_ranker.core.anomalies import AnomalyKind
+from engagement_ranker.core.owners import OwnerDigest
 from engagement_ranker.core.summary import Alert, Summary
 from engagement_ranker.core.text import neutralize
 from engagement_ranker.core.week import InvalidWeekKey, parse_week_key
@@ -32,6 +33,9 @@ SLACK_MAX_TEXT_CHARS = 40000
 
 # Readable sizes, far inside those limits even when every character needs escaping (5x).
 NAME_MAX_CHARS = 40
+DRIVER_MAX_CHARS = 48
+# The ranking in the Dagster UI: narrow enough for its Markdown dialog.
+RANKING_NAME_MAX_CHARS = 28
 ANOMALY_MESSAGE_MAX_CHARS = 500
 ANOMALY_EXAMPLES = 5
 ALERT_ERROR_MAX_LINES = 20
@@ -56,6 +60,13 @@ ANOMALY_LABELS: dict[AnomalyKind, str] = {
     AnomalyKind.LARGE_SWING: "Large week-over-week swing",
     AnomalyKind.API_WARNING: "API warnings and retries",
     AnomalyKind.NOT_WRITTEN: "Allowlisted but not written",
+    AnomalyKind.COUNTER_ALL_ZERO: "Counter zero for every tenant",
+    AnomalyKind.COUNTER_SHIFT: "Counter total far from its usual level",
+    AnomalyKind.UNIVERSE_HALVED: "Customer universe halved",
+    AnomalyKind.UNIVERSE_SHIFT: "Customer universe far from its usual size",
+    AnomalyKind.MAPPED_SHARE_SHIFT: "Mapped share far from its usual level",
+    AnomalyKind.TENANT_JUMP: "Tenant activity far above its own median",
+    AnomalyKind.OWNER_WITHOUT_EMAIL: "Account managers without an e-mail address",
 }
 _BAR_EIGHTHS = " ▏▎▍▌▋▊▉"
 _BAR_FULL = "█"
@@ -134,22 +145,32 @@ def _move(delta: object) -> str:
     return "▲" + str(delta) if delta > 0 else "▼" + str(-delta) if delta < 0 else "="
 
 
-def _company_table(frame: pd.DataFrame) -> Table:
+def _company_table(
+    frame: pd.DataFrame, name_chars: int = NAME_MAX_CHARS, why: bool = False
+) -> Table:
+    """Rank, company, score, tier and move; with `why`, what moved it too."""
     rows = tuple(
         (
             _number(row.rank),
-            _clip(str(row.name), NAME_MAX_CHARS),
+            _clip(str(row.name), name_chars),
             _number(row.score),
             str(row.tier),
             _move(row.delta),
+            *((_driver(row.driver),) if why else ()),
         )
         for row in frame.itertuples(index=False)
     )
-    return Table(("Rank", "Company", "Score", "Tier", "Move"), rows, frozenset({0, 2}))
+    columns = ("Rank", "Company", "Score", "Tier", "Move", *(("Why",) if why else ()))
+    return Table(columns, rows, frozenset({0, 2}))
+
+
+def move_text(delta: object, driver: object) -> str:
+    """A move with its reason, as people read it: "▼14 · appointments 52 → 18 (−102 pts)"."""
+    return _move(delta) if pd.isna(driver) else f"{_move(delta)} · {driver}"
 
 
 def _movers_part(frame: pd.DataFrame, direction: str) -> Part:
-    """Rank then, rank now and the move; prior N may differ from this week's N."""
+    """Rank then, rank now, the move and why; prior N may differ from this week's N."""
     if frame.empty:
         return Items((f"No company with a known prior rank moved {direction}.",))
     rows = tuple(
@@ -159,10 +180,16 @@ def _movers_part(frame: pd.DataFrame, direction: str) -> Part:
             _number(row.prior_rank),
             _number(row.rank),
             _number(row.score),
+            _driver(row.driver),
         )
         for row in frame.itertuples(index=False)
     )
-    return Table(("Move", "Company", "Was", "Now", "Score"), rows, frozenset({0, 2, 3, 4}))
+    return Table(("Move", "Company", "Was", "Now", "Score", "Why"), rows, frozenset({0, 2, 3, 4}))
+
+
+def _driver(driver: object) -> str:
+    """Why a company moved (core/movers.py's words), or a dash when that is unknown."""
+    return "—" if pd.isna(driver) else _clip(str(driver), DRIVER_MAX_CHARS)
 
 
 def _bar(fraction: float) -> str:
@@ -272,7 +299,57 @@ def alert_document(alert: Alert) -> Document:
     )
 
 
-def _document(message: Summary | Alert) -> Document:
+def owner_digest_document(digest: OwnerDigest) -> Document:
+    """One account manager's accounts: those that need a look first, then all of them with
+    their moves and why, then the ones without a tenant that need an override."""
+    look = digest.need_a_look
+    flagged = tuple(
+        (
+            _clip(str(row.name), NAME_MAX_CHARS),
+            str(row.tier),
+            move_text(row.delta, row.driver),
+            row.look,
+        )
+        for row in look.itertuples(index=False)
+    )
+    sections = []
+    if flagged:
+        table = Table(("Company", "Tier", "Move", "Needs a look because"), flagged)
+        sections.append(Section(f"Need a look ({len(flagged)})", (table,)))
+    if len(digest.accounts):
+        accounts = _company_table(digest.accounts, why=True)
+        sections.append(Section(f"Your ranked accounts ({len(digest.accounts)})", (accounts,)))
+    if len(digest.unmapped):
+        items = tuple(
+            f"{_clip(str(row.name), NAME_MAX_CHARS)} ({row.company_id})"
+            + (
+                f": looks like {row.suggestions}"
+                if pd.notna(row.suggestions) and row.suggestions
+                else ""
+            )
+            for row in digest.unmapped.itertuples(index=False)
+        )
+        note = Items(
+            ("Ask RevOps to add each to TENANT_MAPPING_OVERRIDES_JSON (company id → tenant id).",)
+        )
+        sections.append(
+            Section(f"Not ranked: no Yobi tenant found ({len(items)})", (Items(items), note))
+        )
+    count = len(digest.accounts) + len(digest.unmapped)
+    return Document(
+        title=f"Your accounts · {digest.week.label}",
+        badge=f"{len(look)} NEED A LOOK" if len(look) else "NOTHING ALARMING",
+        note=f"{digest.owner.name}: {count} accounts, {len(digest.accounts)} ranked, "
+        f"{len(digest.unmapped)} without a Yobi tenant; flagged when they fall into "
+        f"{TIER_BOTTOM} or more than {digest.fall_places} places; {MODE_NOTES[digest.mode]}",
+        sections=tuple(sections),
+        run_url=digest.run_url,
+    )
+
+
+def _document(message: Summary | Alert | OwnerDigest) -> Document:
+    if isinstance(message, OwnerDigest):
+        return owner_digest_document(message)
     return summary_document(message) if isinstance(message, Summary) else alert_document(message)
 
 
@@ -344,6 +421,11 @@ def _plain_lines(document: Document, escape: Callable[[str], str]) -> list[str]:
     if document.run_url:
         lines += ["", f"Run in Dagster: {escape(safe_url(document.run_url))}"]
     return lines
+
+
+def text(document: Document) -> str:
+    """Any laid-out document as plain text (the terminal, `explain`)."""
+    return "\n".join(_plain_lines(document, str)) + "\n"
 
 
 # --- Slack -------------------------------------------------------------------------------
@@ -474,8 +556,28 @@ def _html_more(hidden: int) -> str:
     return f"<p>{_more(hidden)}</p>" if hidden > 0 else ""
 
 
-def email(message: Summary | Alert) -> tuple[str, str, str]:
-    """(subject, plain text, HTML) for one multipart/alternative e-mail."""
+@dataclass(frozen=True)
+class InlineImage:
+    """A picture an e-mail carries inline: the HTML shows it as `cid:<cid>`."""
+
+    cid: str
+    png: bytes
+    alt: str
+
+
+def _html_images(images: Sequence[InlineImage]) -> str:
+    return "".join(
+        f'<p><img src="cid:{html.escape(i.cid)}" alt="{html.escape(i.alt)}" '
+        'style="max-width:100%"></p>'
+        for i in images
+    )
+
+
+def email(
+    message: Summary | Alert | OwnerDigest, images: Sequence[InlineImage] = ()
+) -> tuple[str, str, str]:
+    """(subject, plain text, HTML) for one multipart/alternative e-mail; `images` show in the
+    HTML under the badge (the sender attaches them inline)."""
     document = _document(message)
     subject = f"{document.title} [{document.badge}]"
     text = "\n".join(_plain_lines(document, str)) + "\n"
@@ -492,7 +594,7 @@ def email(message: Summary | Alert) -> tuple[str, str, str]:
         f'<!doctype html><html><head><meta charset="utf-8"><style>{_HTML_STYLE}</style></head>'
         f"<body><h2>{html.escape(document.title)}</h2>"
         f'<p><span class="badge">{html.escape(document.badge)}</span> '
-        f"{html.escape(document.note)}</p>{sections}{link}</body></html>\n"
+        f"{html.escape(document.note)}</p>{_html_images(images)}{sections}{link}</body></html>\n"
     )
     return subject, text, page
 
@@ -517,6 +619,18 @@ def _fence(lines: Sequence[str]) -> list[str]:
     longest = max((len(run) for line in lines for run in re.findall("`+", line)), default=0)
     fence = "`" * max(3, longest + 1)
     return [fence + "text", *lines, fence]
+
+
+def ranking_markdown(ranked: pd.DataFrame, limit: int | None = None) -> str:
+    """The ranking as a Markdown table for the Dagster UI, the first `limit` ranks (all when
+    None), with a line saying how many more there are and where they are."""
+    ordered = ranked.sort_values("rank", kind="stable")
+    shown = ordered.head(limit) if limit else ordered
+    lines = _markdown_part(_company_table(shown, RANKING_NAME_MAX_CHARS, why=True))
+    hidden = len(ranked) - len(shown)
+    if hidden:
+        lines.append(f"{_more(hidden)} (the warehouse's ranked_scores table holds every rank)")
+    return "\n".join(lines).rstrip() + "\n"
 
 
 def _markdown_part(part: Part) -> list[str]:

@@ -32,6 +32,7 @@ ROW_COLUMNS: tuple[str, ...] = (
     "tier",
     "prior_rank",
     "delta",
+    "driver",  # why it moved (core/movers.py), NA when it did not or the prior week is unknown
 )
 SCORE_BY_TIER_COLUMNS: tuple[str, ...] = (
     "tier",

@@ -13,8 +13,22 @@ from dagster_duckdb import DuckDBResource
 
 from engagement_ranker.clients.errors import ApiError
 from engagement_ranker.clients.hubspot_writes import WriteFailed, write_batches
-from engagement_ranker.constants import ENGAGEMENT_PROPERTIES, METRICS, SUMMARY_TOP_N
+from engagement_ranker.constants import (
+    ALARM_HISTORY_WEEKS,
+    ENGAGEMENT_PROPERTIES,
+    METRICS,
+    PROP_OWNER,
+    Env,
+    WriteMode,
+)
+from engagement_ranker.core.alarms import (
+    counter_alarms,
+    mapped_share_alarms,
+    tenant_jump_alarms,
+    universe_alarms,
+)
 from engagement_ranker.core.anomalies import Anomaly, AnomalyKind, company_label
+from engagement_ranker.core.charts import CHART_WEEKS, summary_chart
 from engagement_ranker.core.coverage import counter_problems, coverage_problems
 from engagement_ranker.core.identity import (
     AMBIGUOUS,
@@ -26,7 +40,9 @@ from engagement_ranker.core.identity import (
     weekly_activity,
 )
 from engagement_ranker.core.movers import activity_anomalies, attach_prior
-from engagement_ranker.core.render import markdown, markdown_escape
+from engagement_ranker.core.owners import DIGEST_COLUMNS, SENT
+from engagement_ranker.core.owners import owner_digests as build_owner_digests
+from engagement_ranker.core.render import markdown, markdown_escape, ranking_markdown
 from engagement_ranker.core.scoring import rank_companies, rank_text
 from engagement_ranker.core.summary import build_summary
 from engagement_ranker.core.tenants import tenant_frame
@@ -50,13 +66,19 @@ from engagement_ranker.defs.journal import JournalRecorder, WriteStore, converge
 from engagement_ranker.defs.keys import (
     CUSTOMER_COMPANIES,
     HUBSPOT_WRITEBACK,
+    OWNER_DIGESTS,
     RANKED_SCORES,
     SLACK_SUMMARY,
     TENANT_MAPPING,
     WEEKLY_METRICS,
     YOBI_TENANTS,
 )
-from engagement_ranker.defs.metadata import anomalies_table, frame_metadata, markdown_table
+from engagement_ranker.defs.metadata import (
+    PREVIEW_ROWS,
+    anomalies_table,
+    frame_metadata,
+    markdown_table,
+)
 from engagement_ranker.defs.partitions import WeekCalendar, week_of, weekly_partitions
 from engagement_ranker.defs.resources import (
     HubSpotResource,
@@ -64,7 +86,12 @@ from engagement_ranker.defs.resources import (
     SettingsResource,
     YobiResource,
 )
-from engagement_ranker.defs.warehouse import Reported, stored_rows_before, stored_week
+from engagement_ranker.defs.warehouse import (
+    Reported,
+    stored_rows_before,
+    stored_week,
+    weeks_before,
+)
 from engagement_ranker.defs.writeback import (
     WritebackConfig,
     WriteRefused,
@@ -75,6 +102,11 @@ from engagement_ranker.defs.writeback import (
 from engagement_ranker.settings import SettingError
 
 OWNERS = ["team:revenue-data"]
+# The whole week's ranking in the UI; beyond this the warehouse table holds the rest (a
+# Markdown entry of tens of thousands of rows would weigh on every page that loads it).
+RANKING_MAX_ROWS = 2_000
+RANK_COLUMNS = ("company_id", "rank")
+NOT_SENT_HISTORICAL = "not sent: historical week"
 # The warehouse keeps every week: rows carry their week's Sunday, which is the partition key.
 WEEKLY_TABLE = {"partition_expr": "CAST(week AS TIMESTAMP)"}
 COMMON = {
@@ -88,6 +120,16 @@ COMMON = {
 PREVIOUS_WEEK = dg.TimeWindowPartitionMapping(
     start_offset=-1, end_offset=-1, allow_nonexistent_upstream_partitions=True
 )
+# The stored weeks a week's data alarms compare it with (core/alarms.py): the same asset's
+# trailing weeks, as an input, so the lineage shows what the yardstick is.
+TRAILING_WEEKS = dg.TimeWindowPartitionMapping(
+    start_offset=-ALARM_HISTORY_WEEKS, end_offset=-1, allow_nonexistent_upstream_partitions=True
+)
+
+
+def _trailing(key: dg.AssetKey) -> dict[str, dg.AssetIn]:
+    """The `history` input: the asset's own stored weeks before this one."""
+    return {"history": dg.AssetIn(key=key, partition_mapping=TRAILING_WEEKS)}
 
 
 def _stamped(frame: pd.DataFrame, week_key: str) -> pd.DataFrame:
@@ -95,10 +137,15 @@ def _stamped(frame: pd.DataFrame, week_key: str) -> pd.DataFrame:
 
     Column names become plain strings (enum-named columns cannot be serialized as metadata).
     Text columns are typed as text even when every value is null, so the warehouse table
-    keeps one schema from week to week.
+    keeps one schema from week to week; columns of lists (day-by-day counters) stay lists.
     """
     frame = frame.rename(columns=lambda column: str(column))
-    text = {c: "string" for c in frame.columns if frame[c].dtype == object}
+    text = {
+        c: "string"
+        for c in frame.columns
+        if frame[c].dtype == object
+        and not frame[c].map(lambda value: isinstance(value, list)).any()
+    }
     return frame.astype(text).assign(week=week_key)[["week", *frame.columns]]
 
 
@@ -124,17 +171,26 @@ def _api_warnings(service: str, warnings: Sequence[str]) -> list[Anomaly]:
 
 
 @dg.asset(
-    key=CUSTOMER_COMPANIES, group_name="hubspot", kinds={"hubspot", "pandas", "duckdb"}, **COMMON
+    key=CUSTOMER_COMPANIES,
+    group_name="hubspot",
+    kinds={"hubspot", "pandas", "duckdb"},
+    ins=_trailing(CUSTOMER_COMPANIES),
+    **COMMON,
 )
 def customer_companies(
-    context: dg.AssetExecutionContext, hubspot: HubSpotResource, settings: SettingsResource
+    context: dg.AssetExecutionContext,
+    hubspot: HubSpotResource,
+    settings: SettingsResource,
+    history: pd.DataFrame,
 ) -> dg.Output[Reported]:
-    """Companies of contacts whose lifecycle stage is customer, deduplicated, exclusions marked."""
+    """Companies of contacts whose lifecycle stage is customer, deduplicated, exclusions marked,
+    with each company's owner (its account manager)."""
     rules = settings.value.ranking.exclusion_rules
     with hubspot.client() as client:
         found = client.customer_universe(read_properties(rules))
         warnings = list(client.warnings)
     universe = build_universe(found.contacts, found.companies_of, found.companies, rules)
+    universe[PROP_OWNER] = universe["company_id"].map(lambda c: found.companies[c].get(PROP_OWNER))
     excluded = universe[universe["excluded_reason"].notna()]
     anomalies = [
         Anomaly(
@@ -154,10 +210,11 @@ def customer_companies(
         )
         for company_id in found.missing
     ]
+    alarms = universe_alarms(universe, history, settings.value.alarms.universe_band)
     return _reported(
         context,
         universe,
-        [*anomalies, *_api_warnings("HubSpot", warnings)],
+        [*alarms, *anomalies, *_api_warnings("HubSpot", warnings)],
         customer_contacts=len(found.contacts),
         companies=len(universe),
         excluded=len(excluded),
@@ -179,11 +236,22 @@ def yobi_tenants(context: dg.AssetExecutionContext, yobi: YobiResource) -> dg.Ou
     )
 
 
-@dg.asset(key=WEEKLY_METRICS, group_name="yobi", kinds={"python", "pandas", "duckdb"}, **COMMON)
+@dg.asset(
+    key=WEEKLY_METRICS,
+    group_name="yobi",
+    kinds={"python", "pandas", "duckdb"},
+    ins=_trailing(WEEKLY_METRICS),
+    **COMMON,
+)
 def weekly_metrics(
-    context: dg.AssetExecutionContext, yobi: YobiResource, yobi_tenants: pd.DataFrame
+    context: dg.AssetExecutionContext,
+    yobi: YobiResource,
+    settings: SettingsResource,
+    yobi_tenants: pd.DataFrame,
+    history: pd.DataFrame,
 ) -> dg.Output[Reported]:
-    """The four counters of every tenant for exactly this Sun–Sat week, from daily trend buckets."""
+    """The four counters of every tenant for exactly this Sun–Sat week, from daily trend buckets,
+    and day by day."""
     week = week_of(context)
     tenants = set(yobi_tenants["tenant_id"].astype(int))
     counters, warnings = yobi.read(
@@ -193,8 +261,14 @@ def weekly_metrics(
         yobi_tenants[["tenant_id"]]
         .merge(counters.frame, on="tenant_id", how="left")
         .assign(period=counters.period)
+        .merge(counters.by_day, on="tenant_id", how="left")
     )
     metrics[["missing_days", "absent_from"]] = metrics[["missing_days", "absent_from"]].fillna("")
+    bands = settings.value.alarms.bands
+    alarms = [
+        *counter_alarms(metrics, history, bands.counter),
+        *tenant_jump_alarms(metrics, history, bands.tenant_jump),
+    ]
     # Gaps block the week only for tenants we rank (week_covered_by_trends); all are reported.
     gaps = [
         Anomaly(
@@ -220,7 +294,7 @@ def weekly_metrics(
     return _reported(
         context,
         metrics,
-        [*gaps, *absent, *repeated, *_api_warnings("Yobi", warnings)],
+        [*alarms, *gaps, *absent, *repeated, *_api_warnings("Yobi", warnings)],
         week_start=week.start.isoformat(),
         week_end=week.end.isoformat(),
         period=counters.period,
@@ -228,13 +302,20 @@ def weekly_metrics(
     )
 
 
-@dg.asset(key=TENANT_MAPPING, group_name="identity", kinds={"python", "pandas", "duckdb"}, **COMMON)
+@dg.asset(
+    key=TENANT_MAPPING,
+    group_name="identity",
+    kinds={"python", "pandas", "duckdb"},
+    ins=_trailing(TENANT_MAPPING),
+    **COMMON,
+)
 def tenant_mapping(
     context: dg.AssetExecutionContext,
     settings: SettingsResource,
     customer_companies: pd.DataFrame,
     yobi_tenants: pd.DataFrame,
     weekly_metrics: pd.DataFrame,
+    history: pd.DataFrame,
 ) -> dg.Output[Reported]:
     """Each included company's Yobi tenant: overrides, domain, e-mail domain, then name."""
     ranking = settings.value.ranking
@@ -249,11 +330,17 @@ def tenant_mapping(
     mapping = result.mapping
     counts = mapping["status"].value_counts()
     by_method = mapping["method"].value_counts()
+    mapped = int(mapping["tenant_id"].notna().sum())
+    alarms = mapped_share_alarms(mapping, history, settings.value.alarms.mapped_share_band)
     return _reported(
         context,
         mapping,
-        result.anomalies,
-        mapped=int(mapping["tenant_id"].notna().sum()),
+        [*alarms, *result.anomalies],
+        mapped=mapped,
+        # A plain number, so the asset's Plots tab draws it week by week.
+        mapped_share=dg.MetadataValue.float(
+            round(mapped / len(mapping), 4) if len(mapping) else 0.0
+        ),
         unmapped=int(counts.get(UNMAPPED, 0)),
         ambiguous=int(counts.get(AMBIGUOUS, 0)),
         duplicate_claims=int(counts.get(DUPLICATE_CLAIM, 0)),
@@ -262,11 +349,12 @@ def tenant_mapping(
 
 
 def _previous_ranks(previous: pd.DataFrame) -> pd.DataFrame | None:
-    """`company_id, rank, n` of the previous week's stored ranking; None if it has none."""
+    """`company_id, rank, n` and the four counters of the previous week's stored ranking (the
+    counters say why each company moved); None if it has none."""
     if previous.empty:
         return None
     return (
-        previous[["company_id", "rank"]]
+        previous[["company_id", "rank", *(m.value for m in METRICS)]]
         .assign(n=len(previous))
         .sort_values("rank")
         .reset_index(drop=True)
@@ -342,13 +430,14 @@ def ranked_scores(
     # HubSpot's text may carry no N ("7"): the N of the latest week stored before this one.
     fallback_n = stored_rows_before(warehouse, RANKED_SCORES, week.key) if from_hubspot else None
     ranked = attach_prior(ranked, history, hubspot_priors, fallback_n=fallback_n)
-    top = ranked.head(SUMMARY_TOP_N)[["rank", "name", "score", "tier"]]
     return _reported(
         context,
         ranked,
         activity_anomalies(ranked),
         ranked=len(ranked),
-        top_10=dg.MetadataValue.md(markdown_table(top)),
+        # What a person reads first, within the page; the whole week one click away.
+        preview=dg.MetadataValue.md(ranking_markdown(ranked, PREVIEW_ROWS)),
+        ranking=dg.MetadataValue.md(ranking_markdown(ranked, RANKING_MAX_ROWS)),
     )
 
 
@@ -484,6 +573,7 @@ def slack_summary(
     notifier: NotifierResource,
     settings: SettingsResource,
     calendar: WeekCalendar,
+    warehouse: DuckDBResource,
     customer_companies: Reported,
     yobi_tenants: Reported,
     weekly_metrics: Reported,
@@ -527,7 +617,10 @@ def slack_summary(
     report = markdown(summary)
     delivered: list[str] = []
     if calendar.role(week) is WeekRole.LATEST or config.send_for_historical_week:
-        delivered, errors = notifier.deliver(summary)
+        # The e-mail's picture: the movers' past ranks come from the stored weeks.
+        past = weeks_before(warehouse, RANKED_SCORES, week.key, CHART_WEEKS - 1, RANK_COLUMNS)
+        images = (summary_chart(summary, past),) if notifier.emails_configured else ()
+        delivered, errors = notifier.deliver(summary, images)
         if errors:
             # HubSpot is already written; failing here lets the summary be retried alone.
             raise dg.Failure(
@@ -542,4 +635,72 @@ def slack_summary(
     )
     return _reported(
         context, sent, summary=dg.MetadataValue.md(report), delivered=",".join(delivered) or "none"
+    )
+
+
+class DigestConfig(dg.Config):
+    """Whether to send the digests for a historical week too (backfills stay quiet by default)."""
+
+    send_for_historical_week: bool = False
+
+
+@dg.asset(
+    key=OWNER_DIGESTS,
+    group_name="delivery",
+    kinds={"hubspot", "email", "duckdb"},
+    **COMMON,
+)
+def owner_digests(
+    context: dg.AssetExecutionContext,
+    config: DigestConfig,
+    hubspot: HubSpotResource,
+    notifier: NotifierResource,
+    settings: SettingsResource,
+    calendar: WeekCalendar,
+    customer_companies: pd.DataFrame,
+    tenant_mapping: pd.DataFrame,
+    ranked_scores: pd.DataFrame,
+    hubspot_writeback: pd.DataFrame,
+) -> dg.Output[Reported]:
+    """Each account manager's own accounts, by e-mail to them alone (opt-in, OWNER_DIGESTS):
+    rank, tier, move and why; those that need a look; their companies without a tenant."""
+    week = week_of(context)
+    email = settings.value.email
+    if not email.owner_digests:
+        off = pd.DataFrame(columns=list(DIGEST_COLUMNS))
+        return _reported(context, off, delivered=f"off ({Env.OWNER_DIGESTS} is not on)")
+    with hubspot.client() as client:
+        owners = client.owners()
+        warnings = list(client.warnings)
+    digests, table, undeliverable = build_owner_digests(
+        customer_companies,
+        tenant_mapping,
+        ranked_scores,
+        owners,
+        week=week,
+        mode=WriteMode(hubspot_writeback["mode"].iloc[0])
+        if len(hubspot_writeback)
+        else WriteMode.DRY_RUN,
+        fall_places=email.owner_digest_fall_places,
+        run_url=settings.value.links.run_url(context.run_id),
+    )
+    if calendar.role(week) is WeekRole.LATEST or config.send_for_historical_week:
+        errors = [error for digest in digests if (error := notifier.send_digest(digest))]
+        if errors:
+            raise dg.Failure(
+                description=f"{len(errors)} of {len(digests)} owner digests not delivered: "
+                f"{'; '.join(errors)}. Re-materialize owner_digests for this week to resend "
+                "them (every owner gets theirs again).",
+            )
+    else:
+        context.log.info(f"{week.label} is a historical week: digests built, not sent")
+        table.loc[table["outcome"] == SENT, "outcome"] = NOT_SENT_HISTORICAL
+    unowned = included(customer_companies)[PROP_OWNER].isna().sum()
+    return _reported(
+        context,
+        table,
+        [*undeliverable, *_api_warnings("HubSpot", warnings)],
+        sent=int((table["outcome"] == SENT).sum()),
+        undeliverable=len(undeliverable),
+        companies_without_owner=int(unowned),
     )

@@ -4,6 +4,11 @@ Blocking checks stop the rest of their run when they fail. Two checks of `weekly
 read `tenant_mapping`, which Dagster orders after `weekly_metrics` (it breaks ties by the
 week's activity), so they cannot be blocking; they gate the write like the blocking ones do.
 In any later run the write gate (defs/gate.py) refuses unless every one of them passed.
+
+The data alarms (core/alarms.py) are found by the asset they concern, which reports them as
+anomalies (so the summary lists them); a check per family turns them into a verdict whose
+severity is a setting (ALARM_SEVERITIES): error stops the write, warn shows in the
+dashboards and lets it go ahead.
 """
 
 from collections.abc import Sequence
@@ -11,6 +16,8 @@ from collections.abc import Sequence
 import dagster as dg
 import pandas as pd
 
+from engagement_ranker.core.alarms import AlarmSeverity, of_kinds, severity_of
+from engagement_ranker.core.anomalies import AnomalyKind
 from engagement_ranker.core.coverage import counter_problems, coverage_problems, short_tenants
 from engagement_ranker.core.integrity import listed, ranking_problems
 from engagement_ranker.core.universe import included
@@ -27,6 +34,7 @@ from engagement_ranker.defs.keys import (
 )
 from engagement_ranker.defs.partitions import WeekCalendar, week_of, weekly_partitions
 from engagement_ranker.defs.resources import HubSpotResource, SettingsResource
+from engagement_ranker.defs.warehouse import Reported
 
 MAX_LISTED = 10
 # Dagster's op priority tag: higher runs first among the steps ready at once.
@@ -37,10 +45,15 @@ def _listed(values: Sequence[object]) -> str:
     return listed(values, MAX_LISTED)
 
 
-def _result(problems: Sequence[str], **metadata: object) -> dg.AssetCheckResult:
+def _result(
+    problems: Sequence[str],
+    severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR,
+    **metadata: object,
+) -> dg.AssetCheckResult:
     """Pass when there are no problems; otherwise fail with every problem in the description."""
     return dg.AssetCheckResult(
         passed=not problems,
+        severity=severity,
         description="; ".join(problems) if problems else None,
         metadata={"problems": dg.MetadataValue.json(list(problems)), **metadata},
     )
@@ -199,6 +212,71 @@ def readback_matches(hubspot_writeback: pd.DataFrame) -> dg.AssetCheckResult:
     return _result(problems, written=len(written))
 
 
+SEVERITIES: dict[AlarmSeverity, dg.AssetCheckSeverity] = {
+    AlarmSeverity.ERROR: dg.AssetCheckSeverity.ERROR,
+    AlarmSeverity.WARN: dg.AssetCheckSeverity.WARN,
+}
+
+
+def _alarms(
+    settings: SettingsResource, reported: Reported, *kinds: AnomalyKind
+) -> dg.AssetCheckResult:
+    """The verdict on the alarms of `kinds` the asset found: pass when there are none, else
+    fail with each one's reason and fix, as severe as ALARM_SEVERITIES makes them."""
+    found = of_kinds(reported.anomalies, kinds)
+    severity = severity_of(found, settings.value.alarms.severities)
+    return _result(
+        [a.message for a in found],
+        SEVERITIES[severity],
+        alarm_severity=severity.value if found else "none",
+    )
+
+
+@_check(WEEKLY_METRICS)
+def counters_not_all_zero(
+    settings: SettingsResource, weekly_metrics: Reported
+) -> dg.AssetCheckResult:
+    """No counter is zero for every tenant: that is a renamed or dropped Yobi field, not a
+    quiet week, and ranking it would move every company."""
+    return _alarms(settings, weekly_metrics, AnomalyKind.COUNTER_ALL_ZERO)
+
+
+@_check(WEEKLY_METRICS)
+def counter_totals_near_median(
+    settings: SettingsResource, weekly_metrics: Reported
+) -> dg.AssetCheckResult:
+    """Each counter's total is within ALARM_COUNTER_BAND of its trailing 4-week median."""
+    return _alarms(settings, weekly_metrics, AnomalyKind.COUNTER_SHIFT)
+
+
+@_check(WEEKLY_METRICS)
+def tenant_activity_near_median(
+    settings: SettingsResource, weekly_metrics: Reported
+) -> dg.AssetCheckResult:
+    """No tenant's activity is above ALARM_TENANT_JUMP times its own trailing median."""
+    return _alarms(settings, weekly_metrics, AnomalyKind.TENANT_JUMP)
+
+
+@_check(CUSTOMER_COMPANIES)
+def universe_size_near_median(
+    settings: SettingsResource, customer_companies: Reported
+) -> dg.AssetCheckResult:
+    """The customer universe is not halved, and within ALARM_UNIVERSE_BAND of its trailing
+    4-week median."""
+    return _alarms(
+        settings, customer_companies, AnomalyKind.UNIVERSE_HALVED, AnomalyKind.UNIVERSE_SHIFT
+    )
+
+
+@_check(TENANT_MAPPING)
+def mapped_share_near_median(
+    settings: SettingsResource, tenant_mapping: Reported
+) -> dg.AssetCheckResult:
+    """The share of companies that found a tenant is within ALARM_MAPPED_SHARE_BAND of its
+    trailing 4-week median."""
+    return _alarms(settings, tenant_mapping, AnomalyKind.MAPPED_SHARE_SHIFT)
+
+
 ALL_CHECKS = [
     universe_not_empty,
     company_ids_unique,
@@ -210,4 +288,9 @@ ALL_CHECKS = [
     ranking_integrity,
     hubspot_properties_writable,
     readback_matches,
+    counters_not_all_zero,
+    counter_totals_near_median,
+    tenant_activity_near_median,
+    universe_size_near_median,
+    mapped_share_near_median,
 ]

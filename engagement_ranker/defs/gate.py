@@ -1,6 +1,7 @@
 """The write gate: Dagster's blocking checks stop downstream steps only inside one run, so the
 writeback asks the instance itself whether every check that guards it passed for this week
-on the latest materialization, and whether what it writes was computed from the latest of
+on the latest materialization (a failure of WARN severity is shown, not stopped on, as
+Dagster's blocking does), and whether what it writes was computed from the latest of
 everything upstream.
 
 The checks and assets come from the code location's whole graph, never from the run's: a run
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 import dagster as dg
 
 # The per-partition check status is not in Dagster's public API; this module is its one user.
+from dagster._core.event_api import PartitionKeyFilter
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
 # Check metadata marking a check that gates the write although Dagster cannot make it
@@ -55,13 +57,29 @@ def unmet_checks(
         info = infos.get(key)
         if info is None:
             unmet.append(f"{_name(key)} never ran for this week")
-        elif info.latest_execution_status is not AssetCheckExecutionRecordStatus.SUCCEEDED:
+        elif info.latest_execution_status is not AssetCheckExecutionRecordStatus.SUCCEEDED and not (
+            info.latest_execution_status is AssetCheckExecutionRecordStatus.FAILED
+            and _only_warned(instance, key, partition_key)
+        ):
             unmet.append(f"{_name(key)} is {info.latest_execution_status.value.lower()}")
         elif info.latest_materialization_storage_id is None:
             unmet.append(f"{_name(key)} passed but its asset was never materialized for this week")
         elif not info.is_current:
             unmet.append(f"{_name(key)} passed on an older materialization than the latest")
     return unmet
+
+
+def _only_warned(instance: dg.DagsterInstance, key: dg.AssetCheckKey, partition_key: str) -> bool:
+    """Whether the check's latest execution this week failed with WARN severity only."""
+    [latest] = instance.event_log_storage.get_asset_check_execution_history(
+        key, limit=1, partition_filter=PartitionKeyFilter(key=partition_key)
+    ) or [None]
+    evaluation = None if latest is None else latest.evaluation
+    return (
+        isinstance(evaluation, dg.AssetCheckEvaluation)
+        and not evaluation.passed
+        and evaluation.severity is dg.AssetCheckSeverity.WARN
+    )
 
 
 def _latest_storage_id(

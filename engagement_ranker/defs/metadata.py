@@ -19,6 +19,8 @@ ANOMALIES_SHOWN = 20
 
 
 def _cell(value: object) -> str:
+    if isinstance(value, list | tuple):  # day-by-day counters: "3 4 0 2 5 1 0"
+        return markdown_escape(" ".join(map(str, value)))
     return "" if pd.isna(value) else markdown_escape(" ".join(str(value).split()))
 
 

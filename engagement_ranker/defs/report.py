@@ -18,10 +18,10 @@ from engagement_ranker.core.week import parse_week_key
 from engagement_ranker.defs.keys import (
     CUSTOMER_COMPANIES,
     HUBSPOT_WRITEBACK,
+    OWNER_DIGESTS,
     RANKED_SCORES,
     TENANT_MAPPING,
-    WEEKLY_METRICS,
-    YOBI_TENANTS,
+    WEEK_TABLES,
 )
 from engagement_ranker.defs.warehouse import Reported
 
@@ -37,15 +37,9 @@ RANKED_FIELDS: tuple[str, ...] = (
     "prior_rank",
     "delta",
 )
-# The assets whose anomalies the report lists, in the order the graph produces them.
-REPORTING_ASSETS: tuple[dg.AssetKey, ...] = (
-    CUSTOMER_COMPANIES,
-    YOBI_TENANTS,
-    WEEKLY_METRICS,
-    TENANT_MAPPING,
-    RANKED_SCORES,
-    HUBSPOT_WRITEBACK,
-)
+# The assets whose anomalies the report lists, in the order the graph produces them (the
+# owner digests name the account managers HubSpot gives no e-mail address).
+REPORTING_ASSETS: tuple[dg.AssetKey, ...] = (*WEEK_TABLES, OWNER_DIGESTS)
 
 
 def _records(frame: pd.DataFrame | None, columns: list[str] | None = None) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ fails the run there, in one line per problem, before the first HTTP call.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,8 +21,9 @@ from engagement_ranker.clients.hubspot import HubSpotClient
 from engagement_ranker.clients.notify import EmailSender, NotifyError, SlackWebhook
 from engagement_ranker.clients.yobi import YobiClient
 from engagement_ranker.constants import ENGAGEMENT_PROPERTIES, HTTP_TIMEOUT_SECONDS, Env
+from engagement_ranker.core.owners import OwnerDigest
+from engagement_ranker.core.render import InlineImage, slack_messages
 from engagement_ranker.core.render import email as email_parts
-from engagement_ranker.core.render import slack_messages
 from engagement_ranker.core.summary import Alert, Summary
 from engagement_ranker.defs.partitions import WeekCalendar
 from engagement_ranker.defs.warehouse import SCHEMA, WarehouseIOManager
@@ -67,6 +68,13 @@ class SettingsResource(dg.ConfigurableResource):
     mapping_coverage_min: str | None = None
     engagement_duckdb_path: str | None = None
     dagster_ui_url: str | None = None
+    alarm_counter_band: str | None = None
+    alarm_universe_band: str | None = None
+    alarm_mapped_share_band: str | None = None
+    alarm_tenant_jump: str | None = None
+    alarm_severities: str | None = None
+    owner_digests: str | None = None
+    owner_digest_fall_places: str | None = None
 
     _settings: Settings | None = PrivateAttr(default=None)
 
@@ -156,13 +164,29 @@ class YobiResource(dg.ConfigurableResource):
         )
 
 
+def _email_sender(email: EmailSettings, recipients: Sequence[str], timeout: float) -> EmailSender:
+    assert email.host is not None
+    return EmailSender(
+        host=email.host,
+        port=email.port,
+        username=email.username,
+        password=None if email.password is None else email.password.get_secret_value(),
+        sender=email.from_address,
+        recipients=recipients,
+        starttls=email.starttls,
+        timeout=timeout,
+    )
+
+
 def deliver(
     message: Summary | Alert,
     slack: SlackSettings | None,
     email: EmailSettings | None,
     timeout: float = HTTP_TIMEOUT_SECONDS,
+    images: Sequence[InlineImage] = (),
 ) -> tuple[list[str], list[str]]:
-    """Send to every configured channel; one failing does not stop the other.
+    """Send to every configured channel; one failing does not stop the other. `images` go
+    inline in the e-mail (Slack's webhooks take no pictures).
 
     Returns the channels delivered and the errors (secret-free) of those that failed.
     """
@@ -176,18 +200,10 @@ def deliver(
         except NotifyError as error:
             errors.append(f"slack: {error}")
     if email is not None and email.configured:
-        assert email.host is not None
         try:
-            EmailSender(
-                host=email.host,
-                port=email.port,
-                username=email.username,
-                password=None if email.password is None else email.password.get_secret_value(),
-                sender=email.from_address,
-                recipients=email.recipients,
-                starttls=email.starttls,
-                timeout=timeout,
-            ).send(*email_parts(message))
+            _email_sender(email, email.recipients, timeout).send(
+                *email_parts(message, images), images=images
+            )
             delivered.append("email")
         except NotifyError as error:
             errors.append(f"email: {error}")
@@ -200,9 +216,27 @@ class NotifierResource(dg.ConfigurableResource):
     settings: SettingsResource
     timeout_seconds: float = HTTP_TIMEOUT_SECONDS
 
-    def deliver(self, message: Summary | Alert) -> tuple[list[str], list[str]]:
+    def deliver(
+        self, message: Summary | Alert, images: Sequence[InlineImage] = ()
+    ) -> tuple[list[str], list[str]]:
         settings = self.settings.value
-        return deliver(message, settings.slack, settings.email, self.timeout_seconds)
+        return deliver(message, settings.slack, settings.email, self.timeout_seconds, images)
+
+    @property
+    def emails_configured(self) -> bool:
+        return self.settings.value.email.configured
+
+    def send_digest(self, digest: OwnerDigest) -> str | None:
+        """One account manager's digest, to them alone; the error (secret-free) if it failed."""
+        email = self.settings.value.email
+        assert digest.owner.email is not None
+        try:
+            _email_sender(email, [digest.owner.email], self.timeout_seconds).send(
+                *email_parts(digest)
+            )
+        except NotifyError as error:
+            return f"{digest.owner.name} (owner {digest.owner.owner_id}): {error}"
+        return None
 
 
 def warehouse_path(environ: Mapping[str, str] = os.environ) -> str:

@@ -24,6 +24,7 @@ from engagement_ranker.core.anomalies import (
     anomalies_from_frame,
     anomalies_to_frame,
 )
+from engagement_ranker.core.week import parse_week_key
 
 SCHEMA = "engagement"
 ANOMALIES_TABLE = "anomalies"
@@ -45,6 +46,37 @@ class Reported:
     anomalies: tuple[Anomaly, ...] = ()
 
 
+def _columns(connection: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[str]:
+    """A stored table's columns in their order ([] when it does not exist)."""
+    return [
+        name
+        for (name,) in connection.execute(
+            "select column_name from information_schema.columns where table_schema = ? and "
+            "table_name = ? order by ordinal_position",
+            [schema, table],
+        ).fetchall()
+    ]
+
+
+def _conformed(
+    connection: duckdb.DuckDBPyConnection, table_slice: TableSlice, frame: pd.DataFrame
+) -> pd.DataFrame:
+    """`frame` in the stored table's column order, after adding to the table the columns it
+    lacks: an asset that gains a column keeps every week it stored before (their new column
+    is null), and one that drops a column stores null there."""
+    stored = _columns(connection, table_slice.schema, table_slice.table)
+    if not stored or frame.empty:
+        return frame
+    relation = connection.sql("select * from frame")
+    for name, kind in zip(relation.columns, relation.types, strict=True):
+        if name not in stored:
+            connection.execute(
+                f'alter table {table_slice.schema}.{table_slice.table} add column "{name}" {kind}'
+            )
+            stored.append(name)
+    return frame.reindex(columns=stored)
+
+
 def _exists(connection: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     found = connection.execute(
         "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
@@ -56,8 +88,9 @@ def _exists(connection: duckdb.DuckDBPyConnection, schema: str, table: str) -> b
 class _WeekTables(DuckDBPandasTypeHandler):
     """DuckDB's pandas handler, storing an empty week as an empty table (the library skips
     empty frames without creating the table, so a first week with nothing in it would fail
-    its checks with "table does not exist" instead of saying what is empty), and reading a
-    week of a table never stored (the previous week of a first run) as no rows."""
+    its checks with "table does not exist" instead of saying what is empty), reading a week
+    of a table never stored (the previous week of a first run) as no rows, and letting a
+    table gain columns (the library inserts by position into the first week's schema)."""
 
     def load_input(
         self,
@@ -81,7 +114,9 @@ class _WeekTables(DuckDBPandasTypeHandler):
                 f"create table if not exists {table_slice.schema}.{table_slice.table} "
                 "as select * from obj"
             )
-        super().handle_output(context, table_slice, obj, connection)
+        super().handle_output(
+            context, table_slice, _conformed(connection, table_slice, obj), connection
+        )
 
 
 def _anomalies_table(connection: duckdb.DuckDBPyConnection, schema: str) -> str:
@@ -173,3 +208,26 @@ def stored_rows_before(warehouse: DuckDBResource, asset: dg.AssetKey, week_key: 
             [week_key],
         ).fetchone()
     return int(found[0]) if found and found[0] else None
+
+
+def weeks_before(
+    warehouse: DuckDBResource,
+    asset: dg.AssetKey,
+    week_key: str,
+    weeks: int,
+    columns: Sequence[str],
+) -> pd.DataFrame:
+    """`columns` (and `week`) of an asset's table over the `weeks` weeks before `week_key`,
+    those stored (no rows when none is): e.g. the movers' past ranks for the summary's picture."""
+    keys = [parse_week_key(week_key).previous()]
+    while len(keys) < weeks:
+        keys.append(keys[-1].previous())
+    table = asset.to_user_string()
+    with warehouse.get_connection() as connection:
+        if not _exists(connection, SCHEMA, table):
+            return pd.DataFrame(columns=["week", *columns])
+        return connection.execute(
+            f"select week, {', '.join(columns)} from {SCHEMA}.{table} "
+            f"where week in ({', '.join('?' * len(keys))}) order by week",
+            [w.key for w in keys],
+        ).df()

@@ -87,7 +87,11 @@ def _get(state: SandboxState, path: str) -> Reply:
             return 200, state.requests_summary()
         if path == "/_sandbox/truth":
             truth = sorted(state.dataset.truth.values(), key=lambda t: int(t["company_id"]))
-            return 200, {"truth": truth, "overrides_json": state.dataset.overrides_json}
+            return 200, {
+                "truth": truth,
+                "overrides_json": state.dataset.overrides_json,
+                "owners": state.dataset.owners,
+            }
         if path == "/_sandbox/slack":
             return 200, {"messages": list(state.slack_messages)}
         if path == "/_sandbox/emails":
@@ -170,6 +174,10 @@ class SandboxControl:
     def truth(self) -> dict[str, dict[str, Any]]:
         """The dataset's intended mapping, by company id."""
         return {t["company_id"]: t for t in self._call("GET", "truth")["truth"]}
+
+    def owners(self) -> list[dict[str, Any]]:
+        """The account's HubSpot owners as seeded, archived ones included."""
+        return self._call("GET", "truth")["owners"]
 
     def slack(self) -> list[dict[str, Any]]:
         """Slack messages received, oldest first."""

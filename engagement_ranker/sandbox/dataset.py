@@ -29,6 +29,7 @@ from engagement_ranker.constants import (
     HUBSPOT_ID_PROPERTY,
     PROP_CUSTOMER_STATUS,
     PROP_INTERNAL_TEST,
+    PROP_OWNER,
     PROP_RANK,
     PROP_SCORE,
     PROP_TIER,
@@ -83,6 +84,17 @@ ORPHAN_CUSTOMER_SHARE = 0.02
 NO_EMAIL_SHARE = 0.02
 PRIOR_VALUE_SHARE = 0.75
 JUNK_PRIOR_SHARE = 0.06
+
+# Account managers (HubSpot owners): one per this many companies, at least OWNERS_MIN. The
+# last active one has no e-mail address; one more has left (archived, listed only on request)
+# and still owns a few companies; some companies have no owner at all.
+COMPANIES_PER_OWNER = 30
+OWNERS_MIN = 3
+UNOWNED_SHARE = 0.08
+ARCHIVED_OWNER_SHARE = 0.04
+OWNER_ID_START = 41_000_000
+OWNER_USER_ID_START = 9_500_000
+OWNER_EMAIL_DOMAIN = "sandbox-customer.test"
 
 COMPANY_ID_START = 12_000_000_000
 CONTACT_ID_START = 100_000
@@ -197,6 +209,8 @@ class Dataset:
         self.truth: dict[str, dict[str, Any]] = {}
         self.overrides_json = "{}"
         self.company_property_definitions: dict[str, dict[str, Any]] = {}
+        # HubSpot owners as the owners API lists them (`archived` ones only on request).
+        self.owners: list[dict[str, Any]] = []
         # Usage model, aligned arrays (index = position in `tenants`, users, `locations`).
         self.tenant_index: dict[int, int] = {}
         self.users: list[tuple[int, str]] = []  # (tenant index, user e-mail)
@@ -806,6 +820,7 @@ class _Builder:
         self.emit_companies(placed)
         self.emit_contacts(placed)
         self.emit_prior_values(placed)
+        self.emit_owners()
         self.dataset.company_property_definitions = _company_property_definitions(self.now)
         return self.dataset
 
@@ -1046,6 +1061,46 @@ class _Builder:
         for cid, _plan in placed:
             if self.rng.random() < JUNK_PRIOR_SHARE:
                 ds.companies[cid][PROP_RANK] = self.rng.choice(JUNK_RANK_TEXTS)
+
+    def emit_owners(self) -> None:
+        """Account managers and the companies each owns, from a random stream of their own
+        (so every other part of the world is what it was before owners existed)."""
+        ds = self.dataset
+        rng = random.Random(f"owners:{ds.seed}")
+        active = max(OWNERS_MIN, round(self.n / COMPANIES_PER_OWNER))
+        stamp = hubspot_timestamp(self.now - timedelta(days=700))
+        for k in range(active + 1):
+            first, last = rng.choice(_FIRST), rng.choice(_LAST)
+            owner: dict[str, Any] = {
+                "id": str(OWNER_ID_START + 97 * (k + 1)),
+                "email": f"{first.lower()}.{last.lower()}@{OWNER_EMAIL_DOMAIN}",
+                "type": "PERSON",
+                "firstName": first,
+                "lastName": last,
+                "userId": OWNER_USER_ID_START + k,
+                "userIdIncludingInactive": OWNER_USER_ID_START + k,
+                "createdAt": stamp,
+                "updatedAt": stamp,
+                "archived": k == active,
+                "teams": [],
+            }
+            if k == active - 1:
+                del owner["email"]  # a user HubSpot holds no e-mail address for
+            if k == active:
+                owner["userId"] = None  # archived: the user has left
+            ds.owners.append(owner)
+        listed = [o["id"] for o in ds.owners if not o["archived"]]
+        archived = [o["id"] for o in ds.owners if o["archived"]]
+        for company_id in sorted(ds.companies, key=int):
+            roll = rng.random()
+            owner_id = (
+                None
+                if roll < UNOWNED_SHARE
+                else archived[0]
+                if roll < UNOWNED_SHARE + ARCHIVED_OWNER_SHARE
+                else rng.choice(listed)
+            )
+            ds.companies[company_id][PROP_OWNER] = owner_id
 
     def instant_before(self, end: datetime, max_days: int) -> datetime:
         return end - timedelta(seconds=self.rng.randint(86_400, max_days * 86_400))

@@ -50,7 +50,10 @@ Slack and SMTP do on a bad day. The document is replaced whole by ``POST /_sandb
         "non_admin": false,                  # admin endpoints answer 403
         "drop_keys": [],                     # keys removed from stats payloads: "new_patients"
         "trend_short_days": 0,               # the newest D trend buckets are missing
-        "legacy_shapes": false               # older payloads: id/name/domain, appointment_count
+        "legacy_shapes": false,              # older payloads: id/name/domain, appointment_count
+        "scale": {"calls": 0.4}              # a counter times this for every tenant and day
+                                             # (rounded down): a half-synced week, or 0 for a
+                                             # field Yobi stopped filling
       },
       "smtp": {"down": false}                # every SMTP transaction answers 421
     }
@@ -87,7 +90,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from engagement_ranker.constants import HUBSPOT_ROUTES
+from engagement_ranker.constants import HUBSPOT_ROUTES, METRICS
 
 ERROR_STATUSES: frozenset[int] = frozenset({400, 401, 403, 404, 429, 500, 502, 503, 504})
 ERROR_KINDS: frozenset[str] = frozenset({"drop", "timeout", "malformed", "drop_after"})
@@ -261,6 +264,7 @@ class YobiFaults:
     drop_keys: frozenset[str] = frozenset()
     trend_short_days: int = 0
     legacy_shapes: bool = False
+    scale: dict[str, float] = field(default_factory=dict)  # metric -> factor
 
 
 @dataclass
@@ -616,8 +620,15 @@ def _yobi_faults(value: Any) -> YobiFaults:
             "drop_keys",
             "trend_short_days",
             "legacy_shapes",
+            "scale",
         },
     )
+    scale = _as_mapping(spec.get("scale", {}), f"{where}.scale")
+    unknown = sorted(set(scale) - {m.value for m in METRICS})
+    if unknown:
+        raise FaultsError(
+            f"{where}.scale names {unknown}; scale one of {[m.value for m in METRICS]}"
+        )
     drop = spec.get("drop_keys", [])
     if not isinstance(drop, list) or not all(isinstance(x, str) for x in drop):
         raise FaultsError(f"{where}.drop_keys is {drop!r}; use a list of key names")
@@ -633,6 +644,7 @@ def _yobi_faults(value: Any) -> YobiFaults:
             spec.get("trend_short_days", 0), f"{where}.trend_short_days", minimum=0
         ),
         legacy_shapes=_boolean(spec.get("legacy_shapes", False), f"{where}.legacy_shapes"),
+        scale={name: _number(factor, f"{where}.scale.{name}") for name, factor in scale.items()},
     )
 
 

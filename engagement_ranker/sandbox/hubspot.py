@@ -4,7 +4,8 @@ answers them (reference/hubspot-api.md).
 Served, in both path families (`constants.HUBSPOT_ROUTES`: the date-versioned 2026-09 paths and
 the legacy v3/v4 ones): contacts and companies search, contact->company associations batch
 read, companies batch read and batch update, one company or contact by id, company property
-definitions, the property validation API, and `/_sandbox/*` (delegated to the control module).
+definitions, the property validation API, the owners list, and `/_sandbox/*` (delegated to the
+control module).
 The families answer alike but where HubSpot's differ: on the 2026-09 paths a batch update
 echoes each input's `objectWriteTraceId` in its results and names it in every error (a missing
 company is one 207 error per input), and the portal's conditional validation rules apply to
@@ -94,6 +95,8 @@ OBJECT_TYPE_IDS: dict[str, str] = {
     "contacts": "contacts",
 }
 TRACE_ID = "objectWriteTraceId"
+OWNERS_DEFAULT_LIMIT = 100
+OWNERS_MAX_LIMIT = 500
 _PLAIN_NUMBER = re.compile(r"-?\d+(\.\d+)?")
 _CURSOR_PREFIX = "offset:"
 Op = HubSpotOperation
@@ -207,6 +210,7 @@ class HubSpotService(JsonService):
             Op.COMPANY_PROPERTY: self._property,
             Op.PROPERTY_VALIDATIONS: self._validations,
             Op.PROPERTY_VALIDATION: self._validation,
+            Op.OWNERS: self._owners,
         }
         return tuple(
             route(template.split(" ", 1)[0], template, handlers[operation])
@@ -637,6 +641,28 @@ class HubSpotService(JsonService):
         names = sorted(self.state.dataset.company_property_definitions)
         definitions = [self.state.property_definition(name) for name in names]
         return json_response({"results": [d for d in definitions if d is not None]})
+
+    # --- owners ------------------------------------------------------------------------------
+    def _owners(self, request: Request) -> Response:
+        """The account's owners, a page at a time (`limit`, `after`), active ones unless
+        `archived=true`, optionally one `email`; an owner without an e-mail has no `email`."""
+        raw_limit = request.arg("limit") or str(OWNERS_DEFAULT_LIMIT)
+        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= OWNERS_MAX_LIMIT:
+            raise HttpError(400, f"limit must be 1..{OWNERS_MAX_LIMIT}, got {raw_limit!r}.")
+        archived = (request.arg("archived") or "false").lower() == "true"
+        email = (request.arg("email") or "").lower()
+        listed = [
+            owner
+            for owner in self.state.dataset.owners
+            if owner["archived"] is archived
+            and (not email or str(owner.get("email", "")).lower() == email)
+        ]
+        start, limit = _decode_cursor(request.arg("after")), int(raw_limit)
+        payload: dict[str, Any] = {"results": listed[start : start + limit]}
+        if start + limit < len(listed):
+            after = _encode_cursor(start + limit)
+            payload["paging"] = {"next": {"after": after, "link": f"?after={after}"}}
+        return json_response(payload)
 
     # --- the property validation API ---------------------------------------------------------
     def _listed_rules(self, request: Request) -> dict[str, list[dict[str, Any]]]:

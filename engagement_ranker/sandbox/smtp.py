@@ -1,13 +1,15 @@
 """A real SMTP server (aiosmtpd) that stores every accepted e-mail in the sandbox state.
 
 The product sends its summary through `smtplib` exactly as it would to a real relay; tests
-read the parsed message (to, from, subject, text, html) back from `GET /_sandbox/emails`.
+read the parsed message (to, from, subject, text, html, and its inline images: cid, type,
+size, base64) back from `GET /_sandbox/emails`.
 The "smtp.down" fault answers 421 (service not available) to every MAIL command. When the
 credentials name an SMTP username, MAIL needs AUTH (PLAIN or LOGIN) with exactly that account.
 """
 
 from __future__ import annotations
 
+import base64
 import hmac
 from collections.abc import Callable
 from email import message_from_bytes, policy
@@ -56,6 +58,7 @@ class SandboxMailbox:
                 "subject": str(message.get("Subject", "")),
                 "text": _body(message, "plain"),
                 "html": _body(message, "html"),
+                "images": _inline_images(message),
             }
         )
         return "250 Message accepted for delivery"
@@ -83,6 +86,25 @@ def _body(message: EmailMessage, subtype: str) -> str | None:
     """The text or HTML part as its sender wrote it (SMTP's CRLF line ends turned back to LF)."""
     part = message.get_body(preferencelist=(subtype,))
     return None if part is None else str(part.get_content()).replace("\r\n", "\n")
+
+
+def _inline_images(message: EmailMessage) -> list[dict[str, object]]:
+    """Each picture carried inline: its Content-ID (without <>), type, size in bytes and the
+    bytes themselves (base64)."""
+    images = []
+    for part in message.walk():
+        if part["Content-ID"] is None:
+            continue
+        data = part.get_payload(decode=True) or b""
+        images.append(
+            {
+                "cid": str(part["Content-ID"]).strip("<>"),
+                "content_type": part.get_content_type(),
+                "bytes": len(data),
+                "base64": base64.b64encode(data).decode("ascii"),
+            }
+        )
+    return images
 
 
 class _Controller(Controller):

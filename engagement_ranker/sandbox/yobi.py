@@ -166,7 +166,7 @@ class YobiService(JsonService):
     # --- statistics ---------------------------------------------------------------------
     def calls_by_tenant(self, request: Request) -> Response:
         window = self._window(request)
-        matrix = window.stack(lambda m: m.calls)
+        matrix = window.stack("calls")
         stats = [
             self._calls_row(tenant["tenant_id"], window, matrix[:, i])
             for i, tenant in enumerate(self.state.dataset.tenants)
@@ -177,7 +177,7 @@ class YobiService(JsonService):
     def calls(self, request: Request) -> Response:
         window = self._window(request)
         index = self._tenant_index(request)
-        column = window.stack(lambda m: m.calls)[:, index]
+        column = window.stack("calls")[:, index]
         tenant_id = self.state.dataset.tenants[index]["tenant_id"]
         return self._ok(
             {"period": window.period, "stats": self._calls_row(tenant_id, window, column)}
@@ -196,7 +196,7 @@ class YobiService(JsonService):
     def tasks_created(self, request: Request) -> Response:
         window = self._window(request)
         dataset = self.state.dataset
-        matrix = window.stack(lambda m: m.user_tasks)
+        matrix = window.stack("tasks")
         trend_days = [day.isoformat() for day in window.trend_days()]
         per_user = matrix.T.tolist()  # plain ints: ~10x faster to serialize than numpy scalars
         by_tenant = []
@@ -228,8 +228,8 @@ class YobiService(JsonService):
 
     def appointments_by_location(self, request: Request) -> Response:
         window = self._window(request)
-        totals = window.stack(lambda m: m.appointments)
-        new = window.stack(lambda m: m.new_patients)
+        totals = window.stack("appointments")
+        new = window.stack("new_patients")
         rows = [
             self._appointments_row(location, window, totals[:, i], new[:, i])
             for i, location in enumerate(self.state.dataset.locations)
@@ -244,8 +244,8 @@ class YobiService(JsonService):
         index = next((i for i, loc in enumerate(locations) if str(loc["location_id"]) == raw), None)
         if index is None:
             raise HttpError(404, f"Location {raw!r} not found; list ids at /admin/pms/locations")
-        totals = window.stack(lambda m: m.appointments)[:, index]
-        new = window.stack(lambda m: m.new_patients)[:, index]
+        totals = window.stack("appointments")[:, index]
+        new = window.stack("new_patients")[:, index]
         row = self._appointments_row(locations[index], window, totals, new)
         return self._ok({"period": window.period, "stats": row["stats"], "trend": row["trend"]})
 
@@ -301,14 +301,20 @@ class _Window:
         self._elapsed = elapsed
         self._short = service.state.faults.yobi.trend_short_days
         self._sparse = service.sparse
+        self._scale = service.state.faults.yobi.scale
 
-    def stack(self, pick: Callable[[DayMetrics], np.ndarray]) -> np.ndarray:
-        """One row per day of `pick(day metrics)`, today's row scaled down to the time gone."""
+    def stack(self, metric: str) -> np.ndarray:
+        """One row per day of a metric's counters (tasks: per user, appointments: per
+        location), today's row scaled down to the time gone, and all of them times the
+        "scale" fault's factor for the metric (rounded down)."""
+        pick = _COUNTERS[metric]
+        factor = self._scale.get(metric, 1.0)
         rows = []
         for day in self.days:
+            share = self._elapsed if day == self._today else 1.0
             values = pick(self._dataset.day_metrics(day))
-            if day == self._today:
-                values = np.floor(values * self._elapsed).astype(np.int64)
+            if share * factor != 1.0:
+                values = np.floor(values * share * factor).astype(np.int64)
             rows.append(values)
         return np.stack(rows)
 
@@ -324,6 +330,15 @@ class _Window:
     def listed(self, per_day: np.ndarray) -> bool:
         """Whether a row with these daily figures is served (sparse: only with activity)."""
         return not self._sparse or bool(per_day.any())
+
+
+# Each metric's daily counters in the dataset (tasks per user, appointments per location).
+_COUNTERS: dict[str, Callable[[DayMetrics], np.ndarray]] = {
+    "calls": lambda day: day.calls,
+    "tasks": lambda day: day.user_tasks,
+    "appointments": lambda day: day.appointments,
+    "new_patients": lambda day: day.new_patients,
+}
 
 
 def _by_user(counts: Iterable[tuple[str, int]]) -> list[dict[str, Any]]:

@@ -349,6 +349,26 @@ def test_sends_multipart_plain_and_html(plain_smtp: tuple[Mailbox, int]) -> None
     assert message.get_body(("html",)).get_content().strip() == "<p>html body &amp; more</p>"
 
 
+def test_a_picture_goes_inline_beside_the_html_that_shows_it(
+    plain_smtp: tuple[Mailbox, int],
+) -> None:
+    mailbox, port = plain_smtp
+    picture = render.InlineImage("chart@engagement-ranker", b"\x89PNG\r\n\x1a\n-bytes", "a chart")
+    html = '<p><img src="cid:chart@engagement-ranker"></p>'
+    _sender(port).send("Weekly", "plain", html, images=[picture])
+    message = mailbox.received[0]["message"]
+    assert message.get_content_type() == "multipart/alternative"
+    plain, related = message.get_payload()
+    assert plain.get_content_type() == "text/plain"
+    assert related.get_content_type() == "multipart/related"
+    page, image = related.get_payload()
+    assert page.get_content().strip() == html  # the root part: what a mail reader shows
+    assert image.get_content_type() == "image/png"
+    assert image["Content-ID"] == "<chart@engagement-ranker>"
+    assert image.get_content_disposition() == "inline"
+    assert image.get_payload(decode=True) == picture.png
+
+
 def test_rendered_summary_arrives_intact(plain_smtp: tuple[Mailbox, int]) -> None:
     from engagement_ranker_tests.core.test_render import huge_summary
 

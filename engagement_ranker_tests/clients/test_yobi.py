@@ -118,6 +118,18 @@ def test_weekly_counters_sum_exactly_the_week_and_subtract_staff_tasks(yobi, leg
         warnings = client.warnings
     expected = expected_counters(yobi, WEEK.dates)
     pd.testing.assert_frame_equal(counters.frame, expected)
+    # Day by day, the same counters: each day's as the dataset holds it, summing to the week.
+    by_day = counters.by_day.set_index("tenant_id")
+    for tenant in yobi.state.dataset.tenants[:5]:
+        days = [yobi.state.dataset.daily(tenant["tenant_id"], day) for day in WEEK.dates]
+        row = by_day.loc[tenant["tenant_id"]]
+        assert row["calls_by_day"] == [day["calls"] for day in days]
+        assert row["new_patients_by_day"] == [
+            sum(loc["new_patients"] for loc in day["locations"]) for day in days
+        ]
+    for metric in METRICS:
+        summed = counters.by_day[f"{metric}_by_day"].map(sum).tolist()
+        assert summed == counters.frame[metric.value].tolist()
     assert counters.period == "30days"
     assert int(counters.frame["internal_tasks"].sum()) > 0, "no staff tasks to subtract"
     counters.require_complete()

@@ -149,6 +149,7 @@ def test_read_properties_add_the_rules_properties_once_after_the_fixed_ones() ->
         "customer_engagement_tier",
         "is_internal_test",
         "customer_status",
+        "hubspot_owner_id",
     )
     assert read_properties(DEFAULT_EXCLUSION_RULES) == fixed
     rules = parse_exclusion_rules(

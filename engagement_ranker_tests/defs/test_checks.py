@@ -3,21 +3,27 @@ is wrong on bad data (the integration tests prove the wiring; these prove every 
 
 from __future__ import annotations
 
+import dagster as dg
 import pandas as pd
 
+from engagement_ranker.core.anomalies import Anomaly, AnomalyKind
 from engagement_ranker.core.scoring import rank_companies
 from engagement_ranker.defs.checks import (
     company_ids_unique,
+    counter_totals_near_median,
+    counters_not_all_zero,
     mapped_tenants_have_counters,
     mapping_coverage,
     one_company_per_tenant,
     overrides_valid,
     ranking_integrity,
     readback_matches,
+    tenant_activity_near_median,
     universe_not_empty,
     week_covered_by_trends,
 )
 from engagement_ranker.defs.resources import SettingsResource
+from engagement_ranker.defs.warehouse import Reported
 
 
 def universe(*rows: tuple[str, str | None]) -> pd.DataFrame:
@@ -141,3 +147,19 @@ def test_readback_matches_fails_on_any_written_company_hubspot_disagrees_with() 
     failed = readback_matches(audit)
     assert not failed.passed and "companies 2" in failed.description
     assert readback_matches(audit.iloc[[0, 2]]).passed
+
+
+def test_alarm_checks_report_what_their_asset_found_as_severe_as_the_settings_say() -> None:
+    shifted = Anomaly(AnomalyKind.COUNTER_SHIFT, "calls totals 120 this week, 60% below …")
+    zero = Anomaly(AnomalyKind.COUNTER_ALL_ZERO, "new_patients is 0 for every one of …")
+    week = Reported(pd.DataFrame(), (shifted, zero, Anomaly(AnomalyKind.UNMAPPED, "x")))
+
+    warned = counter_totals_near_median(settings(), week)
+    assert not warned.passed and warned.severity is dg.AssetCheckSeverity.WARN
+    assert warned.description == shifted.message
+    stopped = counters_not_all_zero(settings(), week)
+    assert not stopped.passed and stopped.severity is dg.AssetCheckSeverity.ERROR
+    assert stopped.description == zero.message
+    stricter = counter_totals_near_median(settings(alarm_severities="counter_shift=error"), week)
+    assert stricter.severity is dg.AssetCheckSeverity.ERROR
+    assert tenant_activity_near_median(settings(), week).passed

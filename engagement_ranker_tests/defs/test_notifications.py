@@ -252,7 +252,10 @@ def test_notification_outage_fails_only_the_summary_which_resends_alone(
 def test_committed_examples_are_what_the_product_sends_now() -> None:
     fresh = render_examples()
 
-    committed = {path.name: path.read_text(encoding="utf-8") for path in OUTPUT.iterdir()}
+    committed = {
+        path.name: path.read_bytes() if path.suffix == ".png" else path.read_text(encoding="utf-8")
+        for path in OUTPUT.iterdir()
+    }
     stale = sorted(
         name for name in fresh.keys() | committed.keys() if fresh.get(name) != committed.get(name)
     )

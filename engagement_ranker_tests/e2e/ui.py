@@ -213,3 +213,11 @@ def open_markdown(page: Page, ui_url: str, asset: str, week: str, label: str) ->
     dialog = page.get_by_role("dialog").filter(has_text=label)
     expect(dialog).to_be_visible()
     return dialog
+
+
+def open_plots(page: Page, ui_url: str, asset: str) -> Locator:
+    """The asset's Overview, its metadata as plots: each numeric entry over the partitions."""
+    page.goto(f"{ui_url}/assets/{asset}")
+    # The toggle's accessible name starts with its icon's ("asset_plot Plots").
+    page.get_by_role("button", name=re.compile(r"(^|\s)Plots$")).click()
+    return page.locator("body")

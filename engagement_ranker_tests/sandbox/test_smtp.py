@@ -37,6 +37,7 @@ def test_multipart_mail_is_stored_parsed(sandbox: Sandbox) -> None:
             "subject": "Engagement ranks — week of Nov 15",
             "text": "Top 10\n1. Lakeside Dental\n",
             "html": "<h1>Top 10</h1><p>Lakeside Dental</p>\n",
+            "images": [],
         }
     ]
 

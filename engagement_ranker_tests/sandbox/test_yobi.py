@@ -292,6 +292,23 @@ def test_trend_short_by_days_keeps_the_totals(yobi: Yobi) -> None:
         assert after["total_calls"] == before["total_calls"]
 
 
+def test_scale_multiplies_one_counter_every_day_and_leaves_the_others(yobi: Yobi) -> None:
+    path, period = "/admin/pms/stats/appointments-by-location", "7days"
+    full = yobi.results(path, period=period)["locations"]
+    yobi.box.control.set_faults({"yobi": {"scale": {"new_patients": 0.4}}})
+    scaled = yobi.results(path, period=period)["locations"]
+    for before, after in zip(full, scaled, strict=True):
+        for day_before, day_after in zip(before["trend"], after["trend"], strict=True):
+            if day_before["date"] < TODAY.isoformat():  # today is partial, then scaled
+                assert day_after["new_patients"] == int(day_before["new_patients"] * 0.4)
+            assert day_after["total_appointments"] == day_before["total_appointments"]
+    assert sum(row["stats"]["new_patients"] for row in scaled) < sum(
+        row["stats"]["new_patients"] for row in full
+    )
+    with pytest.raises(SandboxControlError, match=r"faults.yobi.scale names \['visits'\]"):
+        yobi.box.control.set_faults({"yobi": {"scale": {"visits": 2}}})
+
+
 @pytest.mark.parametrize(
     ("route", "rows", "identity", "edits"),
     [
