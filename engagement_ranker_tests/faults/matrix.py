@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import multiprocessing
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from multiprocessing.pool import AsyncResult
 
 from engagement_ranker_tests.faults.model import Row
@@ -45,25 +46,30 @@ def _collect(row: Row, pending: AsyncResult) -> Verdict:
     return Verdict(row.name, row.expect.value, observed="no verdict", problems=[problem])
 
 
+def baseline_problems(verdict: Verdict, baseline: Verdict | None) -> list[str]:
+    """A row that ranked (and may not change ranks) must rank exactly as the baseline."""
+    if verdict.name == BASELINE or not verdict.ranking or not BY_NAME[verdict.name].same_ranking:
+        return []
+    if baseline is None or not baseline.passed:
+        return ["no passing baseline to compare the ranking with"]
+    differing = [
+        f"{mine} vs {theirs}"
+        for mine, theirs in zip(verdict.ranking, baseline.ranking, strict=False)
+        if mine != theirs
+    ]
+    if differing or len(verdict.ranking) != len(baseline.ranking):
+        return [
+            f"the ranking differs from the baseline ({len(verdict.ranking)} vs "
+            f"{len(baseline.ranking)} ranked; first differences: {differing[:3]})"
+        ]
+    return []
+
+
 def compare_with_baseline(verdicts: dict[str, Verdict]) -> None:
     """Every row that ranked (and may not change ranks) ranked exactly as the baseline."""
     baseline = verdicts.get(BASELINE)
-    for name, verdict in verdicts.items():
-        if name == BASELINE or not verdict.ranking or not BY_NAME[name].same_ranking:
-            continue
-        if baseline is None or not baseline.passed:
-            verdict.problems.append("no passing baseline to compare the ranking with")
-            continue
-        differing = [
-            f"{mine} vs {theirs}"
-            for mine, theirs in zip(verdict.ranking, baseline.ranking, strict=False)
-            if mine != theirs
-        ]
-        if differing or len(verdict.ranking) != len(baseline.ranking):
-            verdict.problems.append(
-                f"the ranking differs from the baseline ({len(verdict.ranking)} vs "
-                f"{len(baseline.ranking)} ranked; first differences: {differing[:3]})"
-            )
+    for verdict in verdicts.values():
+        verdict.problems += baseline_problems(verdict, baseline)
 
 
 def _cells(verdict: Verdict) -> tuple[str, ...]:
@@ -90,18 +96,32 @@ def table(verdicts: Iterable[Verdict]) -> list[str]:
     return [line(header), line(["-" * width for width in widths]), *map(line, rows)]
 
 
-def run(rows: Sequence[Row], workers: int = DEFAULT_WORKERS) -> int:
-    """Run `rows` (slow ones first, so the pool ends together), print, and return the exit code."""
-    started = time.monotonic()
+@contextmanager
+def trials(
+    rows: Sequence[Row], workers: int = DEFAULT_WORKERS
+) -> Iterator[Callable[[str], Verdict]]:
+    """Start every row at once, slow ones first (so the pool ends together), each in a process
+    of its own; yields the verdict of a row by name, waiting for it when asked."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([WORKER_MODULE])
     order = sorted(rows, key=lambda row: not row.slow)
     with context.Pool(workers, maxtasksperchild=1) as pool:
-        pending = [pool.apply_async(run_captured, (row.name,)) for row in order]
-        finished = {
-            row.name: _collect(row, result) for row, result in zip(order, pending, strict=True)
-        }
-    verdicts = {row.name: finished[row.name] for row in rows}
+        pending = {row.name: pool.apply_async(run_captured, (row.name,)) for row in order}
+        found: dict[str, Verdict] = {}
+
+        def verdict(name: str) -> Verdict:
+            if name not in found:
+                found[name] = _collect(BY_NAME[name], pending[name])
+            return found[name]
+
+        yield verdict
+
+
+def run(rows: Sequence[Row], workers: int = DEFAULT_WORKERS) -> int:
+    """Run `rows`, print the table, and return the exit code."""
+    started = time.monotonic()
+    with trials(rows, workers) as verdict:
+        verdicts = {row.name: verdict(row.name) for row in rows}
     compare_with_baseline(verdicts)
     for line in table(verdicts.values()):
         print(line)

@@ -24,7 +24,6 @@ CARRIERS = (
 )
 
 
-@pytest.mark.faults
 @pytest.mark.parametrize("carrier", CARRIERS)
 def test_a_secret_in_any_url_or_host_variable_is_refused_and_never_shown(
     tmp_path: Path, carrier: Env, capfd: pytest.CaptureFixture[str]
