@@ -8,8 +8,6 @@ from __future__ import annotations
 from enum import StrEnum
 
 TIMEZONE = "America/New_York"
-# First partition: a Sunday early enough for a year and more of history.
-PARTITIONS_START = "2025-01-05"
 SCHEDULE_HOUR = 6  # Sunday 06:00 in TIMEZONE
 
 # --- HubSpot properties -------------------------------------------------------------------

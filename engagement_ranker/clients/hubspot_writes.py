@@ -31,8 +31,13 @@ from engagement_ranker.clients.hubspot import HubSpotClient
 from engagement_ranker.constants import HUBSPOT_BATCH_UPDATE_MAX
 from engagement_ranker.core.writeplan import CompanyWrite, same_value
 
+
+class NotSent(Exception):
+    """A batch that was never sent (its journal entry could not be written first)."""
+
+
 # Errors after which HubSpot is known not to have applied the batch (so it needs no restore).
-NOT_APPLIED = (ValidationError, AuthError, ScopeError)
+NOT_APPLIED = (ValidationError, AuthError, ScopeError, NotSent)
 # Batch updates in flight at once after the first. One at a time, each waits a round trip for
 # the previous; HubSpot's rolling window is the real bound, and the client's limiter keeps to it.
 UPDATES_IN_FLIGHT = 4
@@ -171,7 +176,11 @@ def _send(client: HubSpotClient, batches: Sequence[Batch], log: Log, recorder: R
 
     def update(number: int) -> int:
         batch = batches[number - 1]
-        recorder.sending(number, batch)
+        try:
+            recorder.sending(number, batch)
+        except BaseException as error:  # not journaled, so never sent
+            sent.failed[number] = NotSent(f"batch {number} could not be journaled: {error}")
+            raise sent.failed[number] from error
         sent.started.add(number)
         try:
             client.update_companies([(u.company_id, dict(u.after)) for u in batch])

@@ -1,4 +1,5 @@
-"""The summary and the failure alert as Slack Block Kit, e-mail (plain + HTML) and Markdown.
+"""The summary and the failure alert as Slack Block Kit, e-mail (plain + HTML), Markdown and
+plain text for a terminal.
 
 Each message is first laid out once as a small document (sections of figures, tables, lists
 and preformatted lines, all raw text); one writer per format then escapes and sizes it. So the
@@ -49,11 +50,13 @@ MODE_NOTES: dict[WriteMode, str] = {
     WriteMode.ALLOWLIST: "only allowlisted companies were written to HubSpot",
     WriteMode.FULL: "every changed company was written to HubSpot",
 }
+# A kind that keeps companies out of the ranking is named as its key figure is, so the
+# anomaly counts and the figures add up in every rendering.
 ANOMALY_LABELS: dict[AnomalyKind, str] = {
     AnomalyKind.UNMAPPED: "Unmapped (not ranked)",
     AnomalyKind.AMBIGUOUS: "Ambiguous match",
     AnomalyKind.LOW_CONFIDENCE: "Low-confidence name match",
-    AnomalyKind.DUPLICATE_CLAIM: "Tenant claimed twice",
+    AnomalyKind.DUPLICATE_CLAIM: "Tenant claimed twice (not ranked)",
     AnomalyKind.EXCLUDED: "Excluded",
     AnomalyKind.MISSING_METRICS: "Missing metrics",
     AnomalyKind.ZERO_ACTIVITY: "Zero activity",
@@ -233,26 +236,44 @@ def _mode_badge(mode: WriteMode) -> str:
     return mode.value.replace("-", " ").upper()
 
 
+def _key_figures(summary: Summary) -> Figures:
+    """The counts as parts of their wholes: customer companies = excluded + unmapped +
+    claimed twice (+ mapped without metrics) + ranked; ranked = written (a dry run: would
+    write) + unchanged (+ held back by the allowlist)."""
+    left_out = [
+        ("Excluded", summary.excluded),
+        (ANOMALY_LABELS[AnomalyKind.UNMAPPED], summary.unmapped),
+        (ANOMALY_LABELS[AnomalyKind.DUPLICATE_CLAIM], summary.claimed_twice),
+    ]
+    if summary.mapped_unranked:
+        left_out.append(("Mapped, without metrics (not ranked)", summary.mapped_unranked))
+    dry = summary.mode is WriteMode.DRY_RUN
+    outcomes = [
+        ("Would write", summary.would_write) if dry else ("Written", summary.written),
+        ("Unchanged", summary.unchanged),
+    ]
+    if summary.mode is WriteMode.ALLOWLIST:
+        outcomes.append(("Held back (not on the allowlist)", summary.held_back))
+    counts = [
+        ("Customer companies", summary.universe),
+        *left_out,
+        ("Ranked", summary.ranked),
+        *outcomes,
+        ("New / unknown prior rank", summary.new_or_unknown),
+    ]
+    coverage = ("Mapping coverage", f"{summary.mapped_pct:.1f}%")
+    return Figures((*((label, f"{count:,}") for label, count in counts), coverage))
+
+
 def summary_document(summary: Summary) -> Document:
     """The weekly summary laid out: figures, exclusion rules, chart, top/bottom, movers,
     anomalies."""
-    figures = [
-        ("Ranked", f"{summary.ranked:,}"),
-        ("Mapped", f"{summary.mapped_pct:.1f}%"),
-        ("Unmapped", f"{summary.unmapped:,}"),
-        ("Excluded", f"{summary.excluded:,}"),
-        ("Written", f"{summary.written:,}"),
-        ("Unchanged", f"{summary.unchanged:,}"),
-        ("New / unknown prior rank", f"{summary.new_or_unknown:,}"),
-    ]
-    if summary.mode is not WriteMode.FULL:
-        figures.append(("Held back", f"{summary.held_back:,}"))
     if len(summary.bottom):
         bottom = Section(f"Bottom {len(summary.bottom)}", (_company_table(summary.bottom),))
     else:
         bottom = Section("Bottom", (Items(("Every ranked company is listed above.",)),))
     sections = (
-        Section("Key figures", (Figures(tuple(figures)),)),
+        Section("Key figures", (_key_figures(summary),)),
         Section("Exclusion rules", (Items(summary.exclusion_rules),)),
         Section("Share of all points by tier", (_chart(summary.score_by_tier),)),
         Section(f"Top {len(summary.top)}", (_company_table(summary.top),)),
@@ -556,6 +577,12 @@ def _html_more(hidden: int) -> str:
     return f"<p>{_more(hidden)}</p>" if hidden > 0 else ""
 
 
+def plain_text(message: Summary | Alert) -> str:
+    """The message as plain text: aligned columns, nothing escaped, so names and variables can
+    be copied as they are (an e-mail's text part; a terminal)."""
+    return text(_document(message))
+
+
 @dataclass(frozen=True)
 class InlineImage:
     """A picture an e-mail carries inline: the HTML shows it as `cid:<cid>`."""
@@ -580,7 +607,7 @@ def email(
     HTML under the badge (the sender attaches them inline)."""
     document = _document(message)
     subject = f"{document.title} [{document.badge}]"
-    text = "\n".join(_plain_lines(document, str)) + "\n"
+    body = text(document)
     sections = "".join(
         f"<h3>{html.escape(s.title)}</h3>" + "".join(_html_part(p) for p in s.parts)
         for s in document.sections
@@ -596,7 +623,7 @@ def email(
         f'<p><span class="badge">{html.escape(document.badge)}</span> '
         f"{html.escape(document.note)}</p>{_html_images(images)}{sections}{link}</body></html>\n"
     )
-    return subject, text, page
+    return subject, body, page
 
 
 # --- Markdown (Dagster UI metadata) ----------------------------------------------------------
@@ -646,6 +673,17 @@ def _markdown_part(part: Part) -> list[str]:
         return [*_fence(part.lines), "", *more]
     heading = [f"**{markdown_escape(part.heading)}**", ""] if part.heading else []
     return [*heading, *(f"- {markdown_escape(item)}" for item in part.items), "", *more]
+
+
+def fenced_plain_text(message: Summary | Alert) -> str:
+    """The plain text in a code fence: Markdown that shows it unchanged (the Dagster UI keeps
+    it beside the rendered summary; `fenced_text` reads it back for a terminal)."""
+    return "\n".join(_fence(plain_text(message).splitlines())) + "\n"
+
+
+def fenced_text(fenced: str) -> str:
+    """The text inside `fenced_plain_text`'s fence."""
+    return "\n".join(fenced.splitlines()[1:-1]) + "\n"
 
 
 def markdown(message: Summary | Alert) -> str:

@@ -18,7 +18,7 @@ from engagement_ranker.constants import (
     Env,
     WriteMode,
 )
-from engagement_ranker.core.anomalies import Anomaly
+from engagement_ranker.core.anomalies import Anomaly, AnomalyKind
 from engagement_ranker.core.movers import biggest_movers
 from engagement_ranker.core.universe import ExclusionRule, describe_exclusion_rules
 from engagement_ranker.core.week import Week
@@ -56,8 +56,14 @@ def check_run_url(run_url: str | None) -> str | None:
 
 @dataclass(frozen=True, eq=False)
 class Summary:
-    """One week's outcome. Counts: `universe` = customer companies found (incl. excluded);
-    `unmapped` = not excluded but without a tenant; `mapped_pct` = mapped / not excluded."""
+    """One week's outcome. The counts add up, so every rendering can show them as parts:
+
+    - `universe` (customer companies found) = `excluded` + `unmapped` (no tenant matched) +
+      `claimed_twice` (its tenant went to another company) + `mapped_unranked` + `ranked`;
+    - `ranked` = `written` + `unchanged` + `held_back` (allowlist mode: not listed) +
+      `would_write` (a dry run's changes; 0 unless the run wrote nothing by mode);
+    - `mapped_pct` = mapped / not excluded.
+    """
 
     week: Week
     mode: WriteMode
@@ -65,10 +71,13 @@ class Summary:
     ranked: int
     mapped_pct: float
     unmapped: int
+    claimed_twice: int
+    mapped_unranked: int
     excluded: int
     written: int
     unchanged: int
     held_back: int
+    would_write: int
     new_or_unknown: int  # ranked companies without a usable prior rank
     top: pd.DataFrame  # ROW_COLUMNS, rank order
     bottom: pd.DataFrame  # ROW_COLUMNS, rank order, never overlapping `top`
@@ -143,10 +152,13 @@ def build_summary(
 ) -> Summary:
     """The summary of one week from `rank_companies` + `attach_prior` output and run figures.
 
-    `mapped` counts companies that found a tenant (some may still lack metrics, so
-    `len(ranked) <= mapped`). `exclusion_rules` are the rules the week's universe applied
-    (required: a reader of `excluded` must see what it counts). Small N: `bottom` holds only
-    ranks not already in `top`.
+    `mapped` counts companies that kept a tenant (some may still lack metrics, so
+    `len(ranked) <= mapped`); of the others, those that lost their tenant to another company
+    are the DUPLICATE_CLAIM anomalies, the rest found none. `written`, `unchanged` and
+    `held_back` are the writeback's outcomes; every other ranked company is one the mode held
+    back (a dry run's "would write"). `exclusion_rules` are the rules the week's universe
+    applied (required: a reader of `excluded` must see what it counts). Small N: `bottom`
+    holds only ranks not already in `top`.
     """
     missing = [c for c in (*ROW_COLUMNS, "percentile_delta") if c not in ranked.columns]
     if missing:
@@ -168,28 +180,47 @@ def build_summary(
             f"summary counts disagree: ranked {len(ranked)} <= mapped {mapped} <= universe "
             f"{universe} - excluded {excluded} must hold; count companies before exclusions"
         )
+    listed = tuple(anomalies)
+    claimed_twice = sum(a.kind is AnomalyKind.DUPLICATE_CLAIM for a in listed)
+    if claimed_twice > eligible - mapped:
+        raise ValueError(
+            f"summary counts disagree: {claimed_twice} companies lost their tenant to another "
+            f"but only {eligible - mapped} are without one"
+        )
+    would_write = len(ranked) - written - unchanged - held_back
+    mode = WriteMode(mode)
+    dry = mode is WriteMode.DRY_RUN
+    if would_write < 0 or (would_write and not dry) or (written and dry):
+        raise ValueError(
+            f"summary counts disagree: {mode.value} run with {len(ranked)} ranked, {written} "
+            f"written, {unchanged} unchanged, {held_back} held back; the writeback's outcomes "
+            "must cover each ranked company once"
+        )
     ordered = ranked.sort_values("rank", kind="stable")
     top = ordered.head(SUMMARY_TOP_N)
     bottom = ordered.tail(min(SUMMARY_TOP_N, len(ordered) - len(top)))
     up, down = biggest_movers(ordered, SUMMARY_MOVERS_N)
     return Summary(
         week=week,
-        mode=WriteMode(mode),
+        mode=mode,
         universe=universe,
         ranked=len(ordered),
         mapped_pct=100.0 * mapped / eligible if eligible else 0.0,
-        unmapped=eligible - mapped,
+        unmapped=eligible - mapped - claimed_twice,
+        claimed_twice=claimed_twice,
+        mapped_unranked=mapped - len(ordered),
         excluded=excluded,
         written=written,
         unchanged=unchanged,
         held_back=held_back,
+        would_write=would_write,
         new_or_unknown=int(ordered["prior_rank"].isna().sum()),
         top=_rows(top),
         bottom=_rows(bottom),
         movers_up=_rows(up),
         movers_down=_rows(down),
         score_by_tier=score_by_tier(ordered),
-        anomalies=tuple(anomalies),
+        anomalies=listed,
         run_url=check_run_url(run_url),
         exclusion_rules=describe_exclusion_rules(exclusion_rules),
     )

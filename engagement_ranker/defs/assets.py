@@ -42,7 +42,12 @@ from engagement_ranker.core.identity import (
 from engagement_ranker.core.movers import activity_anomalies, attach_prior
 from engagement_ranker.core.owners import DIGEST_COLUMNS, SENT
 from engagement_ranker.core.owners import owner_digests as build_owner_digests
-from engagement_ranker.core.render import markdown, markdown_escape, ranking_markdown
+from engagement_ranker.core.render import (
+    fenced_plain_text,
+    markdown,
+    markdown_escape,
+    ranking_markdown,
+)
 from engagement_ranker.core.scoring import rank_companies, rank_text
 from engagement_ranker.core.summary import build_summary
 from engagement_ranker.core.tenants import tenant_frame
@@ -86,6 +91,7 @@ from engagement_ranker.defs.resources import (
     SettingsResource,
     YobiResource,
 )
+from engagement_ranker.defs.runmode import announce_mode, last_write
 from engagement_ranker.defs.warehouse import (
     Reported,
     stored_rows_before,
@@ -470,6 +476,7 @@ def hubspot_writeback(
         intent = resolve_intent(config, settings.value.write, calendar.role(week))
     except SettingError as error:
         raise WriteRefused(description=f"Nothing written: {error}") from error
+    announce_mode(context, intent.mode, intent.effective)
     intended = intended_values(ranked_scores)
     names = dict(zip(ranked_scores["company_id"], ranked_scores["name"].fillna(""), strict=True))
     log, run_id = context.log, context.run_id
@@ -554,6 +561,7 @@ def hubspot_writeback(
         unchanged=len(plan.unchanged),
         would_write=len(plan.changes) - written,
         batches=len(set(batch_of.values())),
+        last_write=last_write(context.instance, week.key, written),
         changes=dg.MetadataValue.md(
             markdown_table(audit[outcomes != CompanyOutcome.UNCHANGED].head(20))
         ),
@@ -634,7 +642,11 @@ def slack_summary(
         [{"mode": summary.mode.value, "ranked": summary.ranked, "delivered": ",".join(delivered)}]
     )
     return _reported(
-        context, sent, summary=dg.MetadataValue.md(report), delivered=",".join(delivered) or "none"
+        context,
+        sent,
+        summary=dg.MetadataValue.md(report),
+        summary_text=dg.MetadataValue.md(fenced_plain_text(summary)),
+        delivered=",".join(delivered) or "none",
     )
 
 

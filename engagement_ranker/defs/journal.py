@@ -13,11 +13,13 @@ from __future__ import annotations
 import json
 import os
 import socket
+import tempfile
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -101,22 +103,43 @@ class _Connect(Protocol):
     def __call__(self) -> Any: ...
 
 
-_MEMORY = sa.create_engine("sqlite://", poolclass=sa.pool.StaticPool)
+class _Scratch:
+    """The tables of an ephemeral instance, which keeps its runs in memory: a SQLite file of
+    their own, removed with the instance, so that they too guard this process alone."""
+
+    def __init__(self, instance: dg.DagsterInstance) -> None:
+        handle, path = tempfile.mkstemp(prefix="engagement-writes-", suffix=".db")
+        os.close(handle)
+        self._engine = sa.create_engine(
+            f"sqlite:///{path}", poolclass=sa.pool.NullPool, connect_args={"timeout": 30}
+        )
+        weakref.finalize(instance, _remove, path)
+
+    @contextmanager
+    def __call__(self) -> Iterator[sa.Connection]:
+        with self._engine.begin() as connection:
+            yield connection
 
 
-@contextmanager
-def _memory() -> Iterator[sa.Connection]:
-    with _MEMORY.begin() as connection:
-        yield connection
+def _remove(path: str) -> None:
+    with suppress(FileNotFoundError):
+        os.remove(path)
+
+
+_scratch: weakref.WeakKeyDictionary[dg.DagsterInstance, _Scratch] = weakref.WeakKeyDictionary()
 
 
 class WriteStore:
     """The two tables, in the instance's run storage."""
 
     def __init__(self, instance: dg.DagsterInstance) -> None:
-        # An ephemeral instance (no DAGSTER_HOME) keeps its runs in this process's memory:
-        # so do its lease and journal, which then guard this process alone.
-        self._connect: _Connect = getattr(instance.run_storage, "connect", None) or _memory
+        if instance.is_ephemeral:  # its runs live in memory, on one shared connection
+            connect: _Connect = _scratch.get(instance) or _scratch.setdefault(
+                instance, _Scratch(instance)
+            )
+        else:
+            connect = instance.run_storage.connect  # type: ignore[attr-defined]
+        self._connect = connect
         with self._connect() as connection:
             _METADATA.create_all(connection, checkfirst=True)
 

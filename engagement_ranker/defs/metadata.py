@@ -12,16 +12,21 @@ import dagster as dg
 import pandas as pd
 
 from engagement_ranker.core.anomalies import Anomaly
-from engagement_ranker.core.render import markdown_escape
+from engagement_ranker.core.render import ANOMALY_LABELS, markdown_escape
 
 PREVIEW_ROWS = 10
 ANOMALIES_SHOWN = 20
+FLOAT_DECIMALS = 1
 
 
 def _cell(value: object) -> str:
     if isinstance(value, list | tuple):  # day-by-day counters: "3 4 0 2 5 1 0"
         return markdown_escape(" ".join(map(str, value)))
-    return "" if pd.isna(value) else markdown_escape(" ".join(str(value).split()))
+    if pd.isna(value):
+        return ""
+    # A float as a person reads it (percentile points, shares), not its 16 digits.
+    text = f"{value:,.{FLOAT_DECIMALS}f}" if isinstance(value, float) else str(value)
+    return markdown_escape(" ".join(text.split()))
 
 
 def markdown_table(frame: pd.DataFrame) -> str:
@@ -37,11 +42,12 @@ def markdown_table(frame: pd.DataFrame) -> str:
 
 
 def anomalies_table(anomalies: Iterable[Anomaly]) -> str:
-    """The first anomalies as a table a person scans: kind, company, message."""
+    """The first anomalies as a table a person scans: what kind (as the summary names it),
+    which company, what to do."""
     listed = list(anomalies)
     shown = pd.DataFrame(
         [
-            {"kind": a.kind.value, "company": a.company_id or "", "message": a.message}
+            {"kind": ANOMALY_LABELS[a.kind], "company": a.company_id or "", "message": a.message}
             for a in listed[:ANOMALIES_SHOWN]
         ],
         columns=["kind", "company", "message"],

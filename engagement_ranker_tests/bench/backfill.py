@@ -7,10 +7,11 @@ daemon queues one run per week, `max_concurrent_runs` at a time, each in its own
 Wall time runs from the launch until every week's run has ended; per-run times and failures
 come from the instance afterwards.
 
-Yobi's trends reach 90 days back from "now" (the product's clock, not Yobi's), so older weeks
-fail in `weekly_metrics`: the first backfill (the last W weeks) shows what a customer sees.
-A second backfill of only the weeks within reach measures the pace of weeks that do the whole
-job, and the W-week time is projected from it (labelled as a projection).
+Yobi's trends reach 90 days back from "now" (the product's clock, not Yobi's), and the
+partitions are only the weeks within that reach, so the last W weeks are at most those: their
+backfill measures the pace of weeks that do the whole job, and the W-week time is projected
+from it (labelled as a projection). A second backfill, of the weeks within reach, runs only
+when the first held weeks beyond it (a code location loaded long ago).
 """
 
 from __future__ import annotations

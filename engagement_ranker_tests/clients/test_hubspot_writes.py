@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from engagement_ranker.clients.hubspot_writes import restore, write_batches
+from engagement_ranker.clients.hubspot_writes import WriteFailed, restore, write_batches
 from engagement_ranker.constants import ENGAGEMENT_PROPERTIES, PROP_RANK, PROP_SCORE, PROP_TIER
 from engagement_ranker.core.writeplan import CompanyWrite, batches
 from engagement_ranker.sandbox import SandboxConfig
@@ -159,3 +159,31 @@ def test_a_restore_whose_answer_is_lost_reports_what_a_read_back_shows(sandbox) 
         result = restore(client, writes, LOG, pause=_no_pause)
 
     assert result.complete and result.restored == ids
+
+
+class _JournalFailsAt:
+    """A recorder whose journal refuses batch `number` (a locked database, a full disk)."""
+
+    def __init__(self, number: int) -> None:
+        self.number = number
+
+    def sending(self, number: int, batch: object) -> None:
+        if number == self.number:
+            raise OSError("disk full")
+
+    def settled(self, number: int, applied: bool) -> None:
+        pass
+
+
+def test_a_batch_that_cannot_be_journaled_is_never_sent_and_the_write_fails(sandbox) -> None:
+    """A journal failure once let the other batches pass as if the week were written whole."""
+    ids = sorted(sandbox.control.truth(), key=int)[:120]
+    before = {cid: _held(sandbox, cid) for cid in ids}
+    writes = [CompanyWrite(cid, before[cid], OURS) for cid in ids]
+
+    with hubspot_client(sandbox) as client, pytest.raises(WriteFailed) as failed:
+        write_batches(client, batches(writes), LOG, _JournalFailsAt(2))
+
+    assert failed.value.failed_batch == 2 and "could not be journaled" in str(failed.value)
+    assert failed.value.restored.complete
+    assert {cid: _held(sandbox, cid) for cid in ids} == before

@@ -20,8 +20,11 @@ from engagement_ranker.core.movers import attach_prior
 from engagement_ranker.core.render import (
     SLACK_MAX_BLOCKS,
     email,
+    fenced_plain_text,
+    fenced_text,
     markdown,
     markdown_escape,
+    plain_text,
     slack_escape,
     slack_messages,
 )
@@ -83,6 +86,39 @@ def test_header_and_mode_badge_in_every_format(mode: WriteMode, badge: str) -> N
     assert markdown(summary).startswith(f"## {HEADER}\n\n**{badge}** · ")
 
 
+def figures_in_every_format(summary: Summary) -> dict[str, dict[str, str]]:
+    """Format -> the key figures it shows (label -> value), read back from each rendering."""
+    [message] = slack_messages(summary)
+    slack = [f["text"] for b in message["blocks"] for f in b.get("fields", [])]
+    _, text, page = email(summary)
+    md = markdown(summary).split("### Key figures\n\n")[1].split("\n\n")[0]
+
+    def aligned(plain: str) -> dict[str, str]:
+        block = plain.split("KEY FIGURES\n")[1].split("\n\n")[0]
+        return dict(re.findall(r"^  (.+?)  +(\S+)$", block, re.M))
+
+    return {
+        "slack": dict(field.strip("*").split("*\n") for field in slack),
+        "email": aligned(text),
+        "terminal": aligned(plain_text(summary)),
+        "html": dict(re.findall(r"<tr><th>([^<]+)</th><td class=n>([^<]+)</td></tr>", page)),
+        "markdown": dict(re.findall(r"^- \*\*(.+?)\*\*: (.+)$", md, re.M)),
+    }
+
+
+def anomaly_counts_in_every_format(summary: Summary) -> dict[str, dict[str, str]]:
+    """Format -> the anomaly headings it shows (label -> count)."""
+    [message] = slack_messages(summary)
+    heading = r"(.+?): ([\d,]+)"
+    return {
+        "slack": dict(re.findall(rf"^\*{heading}\*$", "\n".join(section_texts([message])), re.M)),
+        "email": dict(re.findall(rf"^  {heading}$", email(summary)[1], re.M)),
+        "terminal": dict(re.findall(rf"^  {heading}$", plain_text(summary), re.M)),
+        "html": dict(re.findall(rf"<p><b>{heading}</b></p>", email(summary)[2])),
+        "markdown": dict(re.findall(rf"^\*\*{heading}\*\*$", markdown(summary), re.M)),
+    }
+
+
 def test_key_figures_in_every_format() -> None:
     ranked = ranked_frame(150, prior_every=3)
     summary = summarize(
@@ -96,23 +132,52 @@ def test_key_figures_in_every_format() -> None:
         held_back=81,
     )
     expected = {
-        "Ranked": "150",
-        "Mapped": "91.6%",
-        "Unmapped": "14",
+        "Customer companies": "170",
         "Excluded": "4",
+        "Unmapped (not ranked)": "14",
+        "Tenant claimed twice (not ranked)": "0",
+        "Mapped, without metrics (not ranked)": "2",
+        "Ranked": "150",
         "Written": "9",
         "Unchanged": "60",
+        "Held back (not on the allowlist)": "81",
         "New / unknown prior rank": "100",
-        "Held back": "81",
+        "Mapping coverage": "91.6%",
     }
-    [message] = slack_messages(summary)
-    fields = [f["text"] for b in message["blocks"] for f in b.get("fields", [])]
-    assert fields == [f"*{k}*\n{v}" for k, v in expected.items()]
-    _, text, page = email(summary)
-    for label, value in expected.items():
-        assert re.search(rf"^  {re.escape(label)} +{re.escape(value)}$", text, re.M)
-        assert f"<tr><th>{label}</th><td class=n>{value}</td></tr>" in page
-        assert f"- **{label}**: {value}\n" in markdown(summary)
+    for shown in figures_in_every_format(summary).values():
+        assert list(shown.items()) == list(expected.items())
+
+
+def test_counts_add_up_in_every_format() -> None:
+    """Key figures and anomaly headings name each count alike, and the parts make the
+    wholes: companies left out plus ranked, and the write outcomes of the ranked."""
+    left_out = [
+        *(Anomaly(AnomalyKind.UNMAPPED, f"u{i}", company_id=str(i)) for i in range(3)),
+        Anomaly(AnomalyKind.DUPLICATE_CLAIM, "claimed", company_id="9"),
+        *(Anomaly(AnomalyKind.EXCLUDED, f"e{i}", company_id=str(20 + i)) for i in range(2)),
+    ]
+    ranked = ranked_frame(40)
+    summary = summarize(ranked, universe=46, excluded=2, mapped=40, anomalies=left_out)
+    figures = figures_in_every_format(summary)
+    headings = anomaly_counts_in_every_format(summary)
+    for shown, named in zip(figures.values(), headings.values(), strict=True):
+        count = {
+            label: int(value.replace(",", "")) for label, value in shown.items() if value[-1] != "%"
+        }
+        parts = ("Excluded", "Unmapped (not ranked)", "Tenant claimed twice (not ranked)", "Ranked")
+        assert sum(count[part] for part in parts) == count["Customer companies"] == 46
+        assert count["Written"] + count["Unchanged"] == count["Ranked"] == 40
+        for label in ("Excluded", "Unmapped (not ranked)", "Tenant claimed twice (not ranked)"):
+            assert named[label] == str(count[label]), (label, named, count)
+    assert figures["terminal"]["Unmapped (not ranked)"] == "3"
+
+
+def test_a_dry_run_says_what_it_would_write_in_every_format() -> None:
+    summary = summarize(ranked_frame(140), mode=WriteMode.DRY_RUN, unchanged=12)
+    for shown in figures_in_every_format(summary).values():
+        assert shown["Would write"] == "128"
+        assert shown["Unchanged"] == "12"
+        assert "Written" not in shown and "Held back (not on the allowlist)" not in shown
 
 
 def test_exclusion_rules_in_every_format() -> None:
@@ -135,8 +200,9 @@ def test_exclusion_rules_in_every_format() -> None:
     assert "<!here>" not in block
 
 
-def test_full_mode_has_no_held_back_figure() -> None:
-    summary = summarize(ranked_frame(30), mode=WriteMode.FULL)
+@pytest.mark.parametrize("mode", [WriteMode.FULL, WriteMode.DRY_RUN])
+def test_only_allowlist_mode_has_a_held_back_figure(mode: WriteMode) -> None:
+    summary = summarize(ranked_frame(30), mode=mode)
     assert "Held back" not in markdown(summary)
 
 
@@ -277,6 +343,28 @@ def test_email_html_escapes_names_in_tables_and_lists() -> None:
     assert "<td>&lt;script&gt;alert(1)&lt;/script&gt;</td>" in page
     assert "<li>&lt;script&gt;alert(1)&lt;/script&gt; (9): no tenant</li>" in page
     assert HOSTILE in text, "the plain-text part shows names as they are"
+
+
+def test_plain_text_shows_names_and_variables_as_they_are() -> None:
+    """What a terminal shows: no Markdown escapes, so a name or a variable can be copied."""
+    names = {1: "rivera & miller", 2: "**Smile** [Dental]_co", 3: "`tick` <b>"}
+    anomalies = [Anomaly(AnomalyKind.UNMAPPED, "pin it in TENANT_MAPPING_OVERRIDES_JSON: {}")]
+    summary = summarize(with_names(ranked_frame(12), names), anomalies=anomalies)
+    text = plain_text(summary)
+    for name in names.values():
+        assert name in text
+    assert "TENANT_MAPPING_OVERRIDES_JSON: {}" in text
+    assert "\\" not in text and "**" not in text.replace(names[2], "")
+    assert text == email(summary)[1], "one plain-text layout, for e-mail and terminal alike"
+    first_row = text.split("TOP 10\n")[1].splitlines()[1]
+    assert re.fullmatch(r" +1  rivera & miller +[\d,]+  Top 30%  +\S+", first_row)
+
+
+def test_fenced_plain_text_reads_back_unchanged() -> None:
+    summary = summarize(with_names(ranked_frame(12), {1: "```<!here>``` & co"}))
+    fenced = fenced_plain_text(summary)
+    assert fenced.startswith("````text\n") and fenced.endswith("\n````\n")
+    assert fenced_text(fenced) == plain_text(summary)
 
 
 def _cells(line: str) -> int:

@@ -50,15 +50,25 @@ def ranked_frame(n: int, seed: int = 7, prior_every: int | None = 2) -> pd.DataF
 
 
 def summarize(ranked: pd.DataFrame, **overrides: object) -> Summary:
+    """A summary whose counts agree: every ranked company written (a dry run: none) but three
+    unchanged and any held back, two excluded, one mapped without metrics, and a company that
+    lost its tenant for each DUPLICATE_CLAIM anomaly given."""
+    anomalies = tuple(overrides.pop("anomalies", ()))  # type: ignore[call-overload]
+    claimed = sum(a.kind is AnomalyKind.DUPLICATE_CLAIM for a in anomalies)
+    n = len(ranked)
+    mode = WriteMode(overrides.get("mode", WriteMode.FULL))  # type: ignore[arg-type]
+    unchanged = overrides.get("unchanged", min(n, 3))
+    held_back = overrides.get("held_back", 0)
     options: dict = {
         "week": WEEK,
-        "mode": WriteMode.FULL,
-        "universe": len(ranked) + 6,
+        "mode": mode,
+        "universe": n + 6 + claimed,
         "excluded": 2,
-        "mapped": len(ranked) + 1,
-        "written": 5,
-        "unchanged": 3,
-        "anomalies": (),
+        "mapped": n + 1,
+        "written": 0 if mode is WriteMode.DRY_RUN else n - unchanged - held_back,  # type: ignore[operator]
+        "unchanged": unchanged,
+        "held_back": held_back,
+        "anomalies": anomalies,
         "run_url": None,
         "exclusion_rules": DEFAULT_EXCLUSION_RULES,
     }
@@ -108,6 +118,28 @@ def test_counts() -> None:
     assert summary.mapped_pct == pytest.approx(100 * 152 / 166)
     assert (summary.written, summary.unchanged, summary.held_back) == (90, 60, 0)
     assert summary.new_or_unknown == int(ranked["prior_rank"].isna().sum()) == 100
+
+
+def test_counts_are_parts_that_add_up() -> None:
+    """Customer companies = excluded + unmapped + claimed twice + mapped without metrics +
+    ranked; ranked = written + unchanged + held back + would write."""
+    claims = [Anomaly(AnomalyKind.DUPLICATE_CLAIM, f"{i}", company_id=str(i)) for i in range(2)]
+    unmapped = [Anomaly(AnomalyKind.UNMAPPED, f"{i}", company_id=str(i)) for i in range(5, 8)]
+    ranked = ranked_frame(40)
+    summary = summarize(
+        ranked, universe=50, excluded=4, mapped=41, anomalies=[*unmapped, *claims], held_back=7
+    )
+    assert (summary.unmapped, summary.claimed_twice, summary.mapped_unranked) == (3, 2, 1)
+    parts = (summary.excluded, summary.unmapped, summary.claimed_twice, summary.mapped_unranked)
+    assert sum(parts) + summary.ranked == summary.universe
+    outcomes = (summary.written, summary.unchanged, summary.held_back, summary.would_write)
+    assert sum(outcomes) == summary.ranked == 40
+    assert summary.would_write == 0
+
+
+def test_a_dry_run_counts_what_it_would_write() -> None:
+    summary = summarize(ranked_frame(140), mode=WriteMode.DRY_RUN, unchanged=12)
+    assert (summary.written, summary.unchanged, summary.would_write) == (0, 12, 128)
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 10, 150])
@@ -160,6 +192,13 @@ def test_missing_columns_are_named() -> None:
         ({"excluded": True}, r"excluded=True must be"),
         ({"mapped": 3}, r"ranked 5 <= mapped 3"),
         ({"universe": 6, "excluded": 2}, r"mapped 6 <= universe 6 - excluded 2"),
+        (
+            {"anomalies": [Anomaly(AnomalyKind.DUPLICATE_CLAIM, "x")] * 5},
+            r"5 companies lost their tenant to another but only 4 are without one",
+        ),
+        ({"written": 1, "unchanged": 1}, r"full run with 5 ranked, 1 written, 1 unchanged"),
+        ({"written": 5, "unchanged": 1}, r"full run with 5 ranked, 5 written, 1 unchanged"),
+        ({"mode": WriteMode.DRY_RUN, "written": 2}, r"dry-run run with 5 ranked, 2 written"),
     ],
 )
 def test_inconsistent_counts_are_refused(overrides: dict, message: str) -> None:

@@ -80,7 +80,8 @@ def harness(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> Iterator[Harness]:
     """Parametrize indirectly with a company count for a bigger dataset (default COMPANIES),
-    or with a whole SandboxConfig."""
+    or with a whole SandboxConfig. Mark a test `on_disk` for an instance in DAGSTER_HOME
+    that another command (the CLI) can open too."""
     for variable in Env:
         monkeypatch.delenv(variable.value, raising=False)
     monkeypatch.setenv(Env.ENGAGEMENT_DUCKDB_PATH, str(tmp_path / "warehouse.duckdb"))
@@ -89,8 +90,15 @@ def harness(
     with Sandbox(config) as box:
         for name, value in box.env.items():
             monkeypatch.setenv(name, value)
-        (tmp_path / "dagster").mkdir()
-        with dg.instance_for_test(temp_dir=str(tmp_path / "dagster")) as instance:
+        if request.node.get_closest_marker("on_disk"):
+            home = tmp_path / "dagster"
+            home.mkdir()
+            monkeypatch.setenv("DAGSTER_HOME", str(home))
+            instance_context = dg.instance_for_test(temp_dir=str(home))
+        else:
+            # In memory: the same storage (SQLite) without a file to sync on every event.
+            instance_context = dg.DagsterInstance.ephemeral()
+        with instance_context as instance:
             yield Harness(box, instance, monkeypatch)
 
 

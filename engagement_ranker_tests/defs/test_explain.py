@@ -5,8 +5,8 @@ HubSpot's values before and after; clear refusals for a wrong id or a week never
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from engagement_ranker.cli import main
@@ -21,10 +21,8 @@ def _explain(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def test_a_company_s_week_is_told_from_what_the_run_stored(
-    harness: Harness, tmp_path: Path
-) -> None:
-    harness.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+@pytest.mark.on_disk
+def test_a_company_s_week_is_told_from_what_the_run_stored(harness: Harness) -> None:
     latest = latest_week_key()
     assert harness.run(parse_week_key(latest).previous().key, mode=None).success
     assert harness.run(mode="full").success
@@ -57,8 +55,8 @@ def test_a_company_s_week_is_told_from_what_the_run_stored(
     )
 
 
-def test_explain_refuses_what_it_cannot_tell(harness: Harness, tmp_path: Path) -> None:
-    harness.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+@pytest.mark.on_disk
+def test_explain_refuses_what_it_cannot_tell(harness: Harness) -> None:
     code, output = _explain("--company", "acme")
     assert code == 1 and "--company 'acme' is not a HubSpot company id" in output
     code, output = _explain("--company", "123", "--week", latest_week_key())

@@ -10,6 +10,7 @@ import dagster as dg
 from engagement_ranker.constants import WriteMode
 from engagement_ranker.defs import assets
 from engagement_ranker.defs.checks import ALL_CHECKS
+from engagement_ranker.defs.runmode import writeback_run_config
 
 ASSET_GROUPS: dict[str, str] = {
     key.to_user_string(): group
@@ -28,4 +29,4 @@ SUMMARY = assets.slack_summary.key.to_user_string()
 
 def writeback_config(mode: WriteMode) -> dict[str, Any]:
     """The launchpad run config that sets the write mode for a run."""
-    return {"ops": {WRITEBACK: {"config": {"mode": mode.value}}}}
+    return writeback_run_config(mode)

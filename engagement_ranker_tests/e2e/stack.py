@@ -47,7 +47,7 @@ class Stack:
     warehouse: Path  # the DuckDB file every run of the stack stores its weeks in
 
 
-def _default_signals() -> None:
+def default_signals() -> None:
     """Runs in the child before exec: SIGTERM/SIGINT may be inherited as ignored here."""
     for number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(number, signal.SIG_DFL)
@@ -75,7 +75,7 @@ def spawn(
             stdout=out,
             stderr=err,
             start_new_session=True,
-            preexec_fn=_default_signals,
+            preexec_fn=default_signals,
             user=user,
             group=user,
             extra_groups=[] if user else None,

@@ -9,6 +9,7 @@ from engagement_ranker.constants import PROP_RANK, WriteMode
 from engagement_ranker.core.scoring import parse_rank_text
 from engagement_ranker.core.week import parse_week_key
 from engagement_ranker.defs.partitions import latest_week_key
+from engagement_ranker.defs.runmode import WRITE_MODE_TAG
 from engagement_ranker_tests.e2e import ui
 from engagement_ranker_tests.e2e.product import (
     CHECKS,
@@ -33,6 +34,7 @@ def test_latest_week_in_full_mode_passes_every_check_and_writes_each_ranked_comp
     run = stack.api.finished_run(run_id, RUN_SECONDS)
     assert run.status == "SUCCESS"
     assert run.tags["dagster/partition"] == week
+    assert run.tags[WRITE_MODE_TAG] == WriteMode.FULL.value
     assert run.run_config == config
     ui.expect_status(page, "Success")
     screens.shoot(page, "run-succeeded")

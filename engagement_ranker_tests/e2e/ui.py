@@ -113,35 +113,39 @@ def partition_keys_listed(page: Page) -> list[str]:
 # --- launching runs and backfills ----------------------------------------------------------
 def _materialize_all(
     page: Page,
-    ui_url: str,
     select: Callable[[Locator], None],
-    run_config: Mapping[str, Any],
+    run_config: Mapping[str, Any] | None,
     launch: str,
     screens: Screens,
 ) -> str:
-    """Materialize all from the lineage page: pick partitions, paste the run config, launch.
-
-    Returns the URL of the run or backfill page the confirmation's "View" link opens.
-    """
-    open_lineage(page, ui_url)
+    """Materialize all from the page open now: pick partitions, paste the run config (if
+    any), launch. Returns the URL of the run or backfill page the confirmation's "View" link
+    opens."""
     page.get_by_role("button", name=re.compile(r"Materialize all")).click()
     dialog = page.get_by_role("dialog").filter(has_text="Launch runs to materialize")
     select(dialog)
-    dialog.get_by_text("Config", exact=True).click()
-    dialog.get_by_role("button", name="Add config").click()
-    editor = page.get_by_role("dialog").filter(has_text="Config Editor")
-    editor.locator(".CodeMirror").click()  # the editor library's own class: no role
-    # As a paste: typing key by key would let the editor auto-indent the YAML.
-    page.keyboard.insert_text(yaml.safe_dump(dict(run_config), sort_keys=False))
-    screens.shoot(page, "run-config")
-    editor.get_by_role("button", name="Save config").click()
-    expect(editor).to_be_hidden()
-    expect(dialog.get_by_text("Config saved")).to_be_visible()
+    if run_config is not None:
+        dialog.get_by_text("Config", exact=True).click()
+        dialog.get_by_role("button", name="Add config").click()
+        editor = page.get_by_role("dialog").filter(has_text="Config Editor")
+        editor.locator(".CodeMirror").click()  # the editor library's own class: no role
+        # As a paste: typing key by key would let the editor auto-indent the YAML.
+        page.keyboard.insert_text(yaml.safe_dump(dict(run_config), sort_keys=False))
+        screens.shoot(page, "run-config")
+        editor.get_by_role("button", name="Save config").click()
+        expect(editor).to_be_hidden()
+        expect(dialog.get_by_text("Config saved")).to_be_visible()
     screens.shoot(page, "launch-dialog")
     dialog.get_by_role("button", name=launch, exact=True).click()
     page.get_by_role("link", name="View", exact=True).click()
     page.wait_for_url(re.compile(r"/runs/"))
     return page.url
+
+
+def _run_id(url: str) -> str:
+    match = _RUN_PATH.search(url)
+    assert match, f"the launched run's page is {url}, not /runs/<run id>"
+    return match["run_id"]
 
 
 def materialize_latest_week(
@@ -153,10 +157,21 @@ def materialize_latest_week(
         dialog.get_by_role("button", name="Latest", exact=True).click()
         expect(dialog.get_by_text("1 partition", exact=True)).to_be_visible()
 
-    url = _materialize_all(page, ui_url, latest, run_config, "Launch 1 run", screens)
-    match = _RUN_PATH.search(url)
-    assert match, f"the launched run's page is {url}, not /runs/<run id>"
-    return match["run_id"]
+    open_lineage(page, ui_url)
+    return _run_id(_materialize_all(page, latest, run_config, "Launch 1 run", screens))
+
+
+def materialize_week_in_address(page: Page, url: str, week: str, screens: Screens) -> str:
+    """From a page whose address names `week` (`?partition=`), *Materialize all* opens on that
+    week alone; launch it without config. Returns the run id."""
+
+    def named(dialog: Locator) -> None:
+        expect(dialog.get_by_text("1 partition", exact=True)).to_be_visible()
+        expect(dialog.get_by_role("button", name="Launch 1 run", exact=True)).to_be_enabled()
+        expect(dialog).to_contain_text(week)
+
+    page.goto(url)
+    return _run_id(_materialize_all(page, named, None, "Launch 1 run", screens))
 
 
 def backfill_weeks(
@@ -170,10 +185,24 @@ def backfill_weeks(
         keys.press("Enter")
         expect(dialog.get_by_text(f"{len(weeks)} partitions", exact=True)).to_be_visible()
 
-    url = _materialize_all(page, ui_url, weeks_range, run_config, "Launch backfill", screens)
+    open_lineage(page, ui_url)
+    url = _materialize_all(page, weeks_range, run_config, "Launch backfill", screens)
     match = _BACKFILL_PATH.search(url)
     assert match, f"the backfill's page is {url}, not /runs/b/<backfill id>"
     return match["backfill_id"]
+
+
+def launchpad_config(page: Page, ui_url: str, location: str, job: str, week: str) -> str:
+    """The job's launchpad with `week` picked in its partition box: the run config it shows."""
+    page.goto(f"{ui_url}/locations/{location}/jobs/{job}/playground")
+    picker = page.get_by_placeholder("Partition")
+    picker.fill(week)
+    picker.press("Enter")
+    expect(page.get_by_text(f"partition: {week}", exact=True)).to_be_visible()
+    # The editor library's own classes: the code area, one element per line of YAML.
+    code = page.locator(".CodeMirror-code").first
+    expect(code).to_contain_text("hubspot_writeback")
+    return "\n".join(code.locator(".CodeMirror-line").all_inner_texts())
 
 
 # --- results -------------------------------------------------------------------------------
