@@ -11,8 +11,6 @@ from __future__ import annotations
 import io
 
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from engagement_ranker.constants import TIER_BOTTOM, TIER_MIDDLE, TIER_TOP
 from engagement_ranker.core.render import ELLIPSIS, InlineImage
@@ -107,6 +105,10 @@ def _movers(axes: object, summary: Summary, history: pd.DataFrame) -> None:
 def summary_chart(summary: Summary, history: pd.DataFrame) -> InlineImage:
     """The PNG the e-mail summary shows inline. `history`: company_id, week, rank of the
     stored weeks before this one (the movers' past ranks; empty when none is stored)."""
+    # Imported here: a quarter of a second that only a run sending the e-mail spends.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=SIZE_INCHES, dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)
     tiers, movers = figure.subplots(1, 2, width_ratios=(1.0, 1.3))
