@@ -249,7 +249,8 @@ def week_outcome(
     from engagement_ranker.defs.report import run_outputs, week_report
     from engagement_ranker.settings import run_url, secret_values
 
-    report = week_report(run_outputs(definitions, instance, run, key), key, succeeded)
+    outputs = run_outputs(definitions.resources["warehouse"], instance, run, key)
+    report = week_report(outputs, key, succeeded)
     if not succeeded:
         environ = dict(os.environ)
         alert = alert_for_run(

@@ -1,6 +1,6 @@
 """The JSON report of one week, for cron/CI runners: what was ranked, left out and written.
 
-It reads the assets' stored outputs through the code location's IO manager, and only those
+It reads the assets' stored outputs as the warehouse's IO manager loads them, and only those
 this run materialized: a failed run reports the steps it finished, never an earlier run's.
 """
 
@@ -11,6 +11,7 @@ from typing import Any
 
 import dagster as dg
 import pandas as pd
+from dagster_duckdb import DuckDBResource
 
 from engagement_ranker.constants import METRICS
 from engagement_ranker.core.anomalies import anomalies_to_frame
@@ -23,7 +24,7 @@ from engagement_ranker.defs.keys import (
     TENANT_MAPPING,
     WEEK_TABLES,
 )
-from engagement_ranker.defs.warehouse import Reported
+from engagement_ranker.defs.warehouse import Reported, stored_reports
 
 RANKED_FIELDS: tuple[str, ...] = (
     "company_id",
@@ -58,16 +59,11 @@ def _materialized_in(instance: dg.DagsterInstance, run_id: str) -> set[dg.AssetK
 
 
 def run_outputs(
-    definitions: dg.Definitions, instance: dg.DagsterInstance, run: dg.DagsterRun, week_key: str
+    warehouse: DuckDBResource, instance: dg.DagsterInstance, run: dg.DagsterRun, week_key: str
 ) -> dict[dg.AssetKey, Reported]:
     """The week's stored outputs of the assets `run` materialized."""
     produced = _materialized_in(instance, run.run_id)
-    with definitions.get_asset_value_loader(instance) as loader:
-        return {
-            key: loader.load_asset_value(key, python_type=Reported, partition_key=week_key)
-            for key in REPORTING_ASSETS
-            if key in produced
-        }
+    return stored_reports(warehouse, [key for key in REPORTING_ASSETS if key in produced], week_key)
 
 
 def week_report(
