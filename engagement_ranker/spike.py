@@ -52,6 +52,7 @@ from engagement_ranker.constants import (
     HubSpotApiVersion,
     MatchMethod,
 )
+from engagement_ranker.core.frames import rows
 from engagement_ranker.core.identity import (
     AMBIGUOUS,
     COMPANY_COLUMNS,
@@ -850,7 +851,7 @@ def check_mapping(
             "status": row.status,
             "suggestions": [s for s in (row.suggestions or "").split(SUGGESTION_SEPARATOR) if s],
         }
-        for row in lost.itertuples(index=False)
+        for row in rows(lost)
     ]
     draft, weak = _draft((u["company_id"] for u in unmapped), result.suggestions)
     section.findings.update(

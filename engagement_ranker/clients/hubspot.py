@@ -149,6 +149,11 @@ def _cursor(holder: object) -> str | None:
     return None if after is None else str(after)
 
 
+def _dict(value: object) -> dict[str, Any]:
+    """A JSON object (e.g. an error's `context`), or an empty one for anything else."""
+    return value if isinstance(value, dict) else {}
+
+
 def _dicts(items: object) -> list[dict[str, Any]]:
     """The objects of a JSON list (e.g. a 207's `errors`), ignoring anything else."""
     return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
@@ -245,8 +250,9 @@ class _UniverseReads:
         with self._lock:
             futures = list(self._futures)
         for future in futures:
-            if future.done() and not future.cancelled() and future.exception() is not None:
-                raise future.exception()
+            error = future.exception() if future.done() and not future.cancelled() else None
+            if error is not None:
+                raise error
 
     def _wait(self) -> None:
         """Wait for every read, those submitted meanwhile included; raise at the first failure."""
@@ -634,7 +640,7 @@ class HubSpotClient(ClosingClient):
         companies (a 207 applied the rest: the batch is not known to be unapplied)."""
         missing: list[str] = []
         for error in _dicts(page.get("errors")):
-            context = error.get("context") if isinstance(error.get("context"), dict) else {}
+            context = _dict(error.get("context"))
             traced = self._companies(context, traces)
             if error.get("category") != OBJECT_NOT_FOUND:
                 message = redact(str(error.get("message", "")), (self._token,))
@@ -806,7 +812,7 @@ class HubSpotClient(ClosingClient):
         """HubSpot's findings, one per property, code and message, with their companies."""
         grouped: dict[tuple[str | None, str, str], set[str]] = {}
         for error in _dicts(body.get("errors")):
-            context = error.get("context") if isinstance(error.get("context"), dict) else {}
+            context = _dict(error.get("context"))
             names = context.get("propertyName") or [error.get("in") or error.get("name")]
             key = (
                 names[0] if isinstance(names, list) and names else None,

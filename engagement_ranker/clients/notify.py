@@ -222,7 +222,8 @@ class EmailSender:
         message.set_content(text)
         message.add_alternative(html, subtype="html")
         if images:
-            html_part = message.get_payload()[1]
+            html_part = message.get_body(("html",))
+            assert html_part is not None  # the alternative added above
             for image in images:
                 html_part.add_related(
                     image.png,

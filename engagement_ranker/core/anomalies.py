@@ -13,6 +13,8 @@ from enum import StrEnum
 
 import pandas as pd
 
+from engagement_ranker.core.frames import Cell
+
 
 class AnomalyKind(StrEnum):
     """What went wrong or looks odd; the value is the stable name stored and rendered."""
@@ -72,7 +74,7 @@ def anomalies_to_frame(anomalies: Iterable[Anomaly]) -> pd.DataFrame:
     return frame
 
 
-def _optional(value: object) -> object | None:
+def _optional(value: Cell) -> Cell | None:
     return None if value is None or value is pd.NA or pd.isna(value) else value
 
 
@@ -84,7 +86,7 @@ def anomalies_from_frame(frame: pd.DataFrame) -> list[Anomaly]:
         suggestions = _optional(row.suggestions)
         anomalies.append(
             Anomaly(
-                kind=AnomalyKind(row.kind),
+                kind=AnomalyKind(str(row.kind)),
                 message=str(row.message),
                 company_id=_optional(row.company_id),
                 company_name=_optional(row.company_name),

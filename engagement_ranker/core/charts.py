@@ -9,13 +9,18 @@ bytes.
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from engagement_ranker.constants import TIER_BOTTOM, TIER_MIDDLE, TIER_TOP
+from engagement_ranker.core.frames import rows
 from engagement_ranker.core.render import ELLIPSIS, InlineImage
 from engagement_ranker.core.summary import Summary
 from engagement_ranker.core.week import parse_week_key
+
+if TYPE_CHECKING:  # matplotlib is imported only when a chart is drawn
+    from matplotlib.axes import Axes
 
 CHART_CID = "summary-chart@engagement-ranker"
 CHART_ALT = "Scores by tier, and the top movers' rank over the last 8 weeks"
@@ -36,10 +41,10 @@ def _label(name: object) -> str:
     return text.replace("$", r"\$")
 
 
-def _tiers(axes: object, summary: Summary) -> None:
+def _tiers(axes: Axes, summary: Summary) -> None:
     """Each tier's score range as a bar from its lowest to its highest score."""
     frame = summary.score_by_tier
-    for position, row in enumerate(frame.itertuples(index=False)):
+    for position, row in enumerate(rows(frame)):
         if not row.companies:
             continue
         low, high = int(row.min_score), int(row.max_score)
@@ -65,7 +70,7 @@ def _tiers(axes: object, summary: Summary) -> None:
     axes.set_xlim(left=0)
 
 
-def _movers(axes: object, summary: Summary, history: pd.DataFrame) -> None:
+def _movers(axes: Axes, summary: Summary, history: pd.DataFrame) -> None:
     """Each top mover's rank week by week (rank 1 at the top); a week it was not ranked is a gap."""
     movers = pd.concat(
         [summary.movers_up.head(MOVERS_EACH_WAY), summary.movers_down.head(MOVERS_EACH_WAY)]
@@ -75,7 +80,7 @@ def _movers(axes: object, summary: Summary, history: pd.DataFrame) -> None:
         weeks.insert(0, weeks[0].previous())
     keys = [w.key for w in weeks]
     ranks = history.assign(week=history["week"].astype(str)) if len(history) else history
-    for colour, row in zip(MOVER_COLOURS, movers.itertuples(index=False), strict=False):
+    for colour, row in zip(MOVER_COLOURS, rows(movers), strict=False):
         mine = (
             ranks[ranks["company_id"].astype(str) == str(row.company_id)] if len(ranks) else ranks
         )

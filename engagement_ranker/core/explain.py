@@ -22,7 +22,9 @@ from engagement_ranker.constants import (
     TIMEZONE,
     Env,
     MatchMethod,
+    Metric,
 )
+from engagement_ranker.core.frames import Cell
 from engagement_ranker.core.identity import (
     AMBIGUOUS,
     DUPLICATE_CLAIM,
@@ -65,12 +67,12 @@ def _row(frame: pd.DataFrame | None, column: str, value: object) -> pd.Series | 
     return None if found.empty else found.iloc[0]
 
 
-def _text(value: object) -> str:
+def _text(value: Cell) -> str:
     """A stored value as shown: a dash for a missing one."""
     return "—" if value is None or pd.isna(value) else str(value)
 
 
-def _count(value: object) -> str:
+def _count(value: Cell) -> str:
     return "—" if pd.isna(value) else f"{int(value):,}"
 
 
@@ -135,7 +137,7 @@ def _mapping_section(
 
 def _days(week: Week, metrics: pd.Series) -> Table:
     """Each counter day by day, then the week's sums as ranked."""
-    series = {m: metrics.get(BY_DAY.format(m.value)) for m in METRICS}
+    series: dict[Metric, Cell] = {m: metrics.get(BY_DAY.format(m.value)) for m in METRICS}
     rows = []
     for index, day in enumerate(week.dates):
         rows.append(
@@ -152,7 +154,7 @@ def _days(week: Week, metrics: pd.Series) -> Table:
     return Table(columns, tuple(rows), frozenset(range(1, len(columns))))
 
 
-def _has_days(values: object) -> bool:
+def _has_days(values: Cell) -> bool:
     return values is not None and not (isinstance(values, float) and pd.isna(values))
 
 
@@ -247,7 +249,7 @@ def _hubspot_section(audit: pd.DataFrame | None, company_id: str) -> Section:
     )
 
 
-def _domain(raw: object) -> str:
+def _domain(raw: Cell) -> str:
     """The company's domain as matched, and as HubSpot holds it when that differs."""
     if raw is None or pd.isna(raw):
         return "—"

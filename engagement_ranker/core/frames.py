@@ -1,10 +1,27 @@
-"""The one check every core function makes of the frame it is given: its columns are there."""
+"""What every core function relies on in a frame it is given: its columns, and its cells."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from typing import Any, Protocol, TypeAlias
 
 import pandas as pd
+
+# One value read from a frame. pandas types a cell as Any (by label) or as a union of every
+# scalar (through itertuples), though each column holds one dtype: a function that reads a cell
+# takes a Cell and relies on its column's dtype (None, NA and NaN included).
+Cell: TypeAlias = Any
+
+
+class Row(Protocol):
+    """One row of `rows`: its cells by column name."""
+
+    def __getattr__(self, column: str) -> Cell: ...
+
+
+def rows(frame: pd.DataFrame) -> Iterator[Row]:
+    """The frame's rows as `frame.itertuples(index=False)` gives them, each cell a Cell."""
+    return frame.itertuples(index=False)
 
 
 def require_columns(frame: pd.DataFrame, columns: Iterable[str], what: str) -> None:

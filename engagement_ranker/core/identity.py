@@ -41,7 +41,7 @@ from engagement_ranker.core.anomalies import (
     AnomalyKind,
     company_label,
 )
-from engagement_ranker.core.frames import require_columns
+from engagement_ranker.core.frames import Cell, require_columns
 
 OVERRIDES_VARIABLE = Env.TENANT_MAPPING_OVERRIDES_JSON.value
 COMPANY_COLUMNS: tuple[str, ...] = ("company_id", "name", "domain", "contact_email_domains")
@@ -156,7 +156,7 @@ _SEPARATORS = re.compile(r"[\W_]+")
 _ASCII_PUNCTUATION = frozenset(string.punctuation)
 
 
-def _text(value: object) -> str | None:
+def _text(value: Cell) -> str | None:
     """A cell as stripped text; None, NA, NaN and blank are all "absent"."""
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return None
@@ -431,15 +431,15 @@ def _companies(frame: pd.DataFrame, generic: frozenset[str]) -> list[_Company]:
                 f"company id {row.company_id!r} is not a HubSpot record id (a string of digits)"
             )
         domains = (normalize_domain(d) for d in (_text(row.contact_email_domains) or "").split(","))
-        domain = normalize_domain(row.domain)
+        domain = normalize_domain(_text(row.domain))
         companies.append(
             _Company(
                 company_id=company_id,
                 name=_text(row.name),
                 domain=None if domain in generic else domain,
                 email_domains=tuple(sorted({d for d in domains if d and d not in generic})),
-                name_key=normalize_name(row.name),
-                loose_name_key=normalize_name_loosely(row.name),
+                name_key=normalize_name(_text(row.name)),
+                loose_name_key=normalize_name_loosely(_text(row.name)),
             )
         )
     duplicates = sorted(
@@ -670,8 +670,8 @@ def weekly_activity(metrics: pd.DataFrame) -> dict[int, int]:
     """Tenant id -> calls + tasks + appointments this week (missing counts are 0), the
     `activity` that `resolve_tenants` breaks ties with."""
     require_columns(metrics, ("tenant_id", *ACTIVITY_METRICS), "weekly metrics frame")
-    weekly = metrics.set_index("tenant_id")[list(ACTIVITY_METRICS)].fillna(0)
-    return {int(t): int(total) for t, total in weekly.sum(axis=1).items()}
+    totals = metrics.set_index("tenant_id")[list(ACTIVITY_METRICS)].fillna(0).sum(axis=1)
+    return {int(t): int(total) for t, total in zip(totals.index, totals, strict=True)}
 
 
 def resolve_tenants(

@@ -24,7 +24,7 @@ from engagement_ranker.constants import (
     Metric,
 )
 from engagement_ranker.core.anomalies import Anomaly, AnomalyKind, company_label
-from engagement_ranker.core.frames import require_columns
+from engagement_ranker.core.frames import Cell, require_columns
 from engagement_ranker.core.scoring import PriorRank, check_fallback_n, parse_rank_text
 
 PRIOR_HISTORY, PRIOR_HUBSPOT, PRIOR_NEW = "history", "hubspot", "new"
@@ -84,7 +84,7 @@ def main_driver(points_change: Mapping[Metric, int], direction: int) -> Metric |
     return best
 
 
-def move_direction(delta: object, score_change: int) -> int:
+def move_direction(delta: Cell, score_change: int) -> int:
     """+1 up, -1 down, 0 neither: the move in places, else (no move) the score's change."""
     if pd.notna(delta) and int(delta) != 0:
         return 1 if int(delta) > 0 else -1
@@ -132,7 +132,7 @@ def _history_counters(history: pd.DataFrame | None) -> dict[str, dict[Metric, in
 def _changes(frame: pd.DataFrame, before: Mapping[str, Mapping[Metric, int]]) -> pd.DataFrame:
     """DRIVER_COLUMNS for each company: changes against the prior week's counters, the
     driver; NA where they are unknown (new, or a prior rank from HubSpot)."""
-    rows = []
+    rows: list[dict[str, object]] = []
     columns = ("company_id", "prior_source", "delta", *(m.value for m in METRICS))
     for company_id, source, delta, *counts in zip(*(frame[c] for c in columns), strict=True):
         now = {m: int(v) for m, v in zip(METRICS, counts, strict=True)}

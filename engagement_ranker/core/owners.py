@@ -15,7 +15,7 @@ import pandas as pd
 
 from engagement_ranker.constants import PROP_OWNER, TIER_BOTTOM, WriteMode
 from engagement_ranker.core.anomalies import Anomaly, AnomalyKind, company_label
-from engagement_ranker.core.frames import require_columns
+from engagement_ranker.core.frames import Cell, require_columns
 from engagement_ranker.core.scoring import tier_for
 from engagement_ranker.core.summary import check_run_url
 from engagement_ranker.core.universe import included
@@ -70,7 +70,7 @@ class OwnerDigest:
         return self.accounts[self.accounts["look"] != ""]
 
 
-def _prior_tier(rank: object, n: object) -> str | None:
+def _prior_tier(rank: Cell, n: Cell) -> str | None:
     if pd.isna(rank) or pd.isna(n) or not 1 <= int(rank) <= int(n):
         return None
     return tier_for(int(rank), int(n))

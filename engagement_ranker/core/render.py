@@ -19,6 +19,7 @@ import pandas as pd
 
 from engagement_ranker.constants import TIER_BOTTOM, WriteMode
 from engagement_ranker.core.anomalies import AnomalyKind
+from engagement_ranker.core.frames import Cell, rows
 from engagement_ranker.core.owners import OwnerDigest
 from engagement_ranker.core.summary import Alert, Summary
 from engagement_ranker.core.text import neutralize
@@ -137,11 +138,11 @@ def _clip(text: str, limit: int) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + ELLIPSIS
 
 
-def _number(value: object) -> str:
+def _number(value: Cell) -> str:
     return "—" if pd.isna(value) else f"{int(value):,}"
 
 
-def _move(delta: object) -> str:
+def _move(delta: Cell) -> str:
     if pd.isna(delta):
         return "new"
     delta = int(delta)
@@ -167,7 +168,7 @@ def _company_table(
     return Table(columns, rows, frozenset({0, 2}))
 
 
-def move_text(delta: object, driver: object) -> str:
+def move_text(delta: Cell, driver: Cell) -> str:
     """A move with its reason, as people read it: "▼14 · appointments 52 → 18 (−102 pts)"."""
     return _move(delta) if pd.isna(driver) else f"{_move(delta)} · {driver}"
 
@@ -190,7 +191,7 @@ def _movers_part(frame: pd.DataFrame, direction: str) -> Part:
     return Table(("Move", "Company", "Was", "Now", "Score", "Why"), rows, frozenset({0, 2, 3, 4}))
 
 
-def _driver(driver: object) -> str:
+def _driver(driver: Cell) -> str:
     """Why a company moved (core/movers.py's words), or a dash when that is unknown."""
     return "—" if pd.isna(driver) else _clip(str(driver), DRIVER_MAX_CHARS)
 
@@ -208,7 +209,7 @@ def _chart(frame: pd.DataFrame) -> Pre:
     lines = tuple(
         f"{row.tier:<{width}} {_bar(row.share)} {row.share:>4.0%}  "
         f"{row.companies:,} companies, scores {_number(row.min_score)}–{_number(row.max_score)}"
-        for row in frame.itertuples(index=False)
+        for row in rows(frame)
     )
     return Pre(lines)
 
@@ -329,7 +330,7 @@ def owner_digest_document(digest: OwnerDigest) -> Document:
             _clip(str(row.name), NAME_MAX_CHARS),
             str(row.tier),
             move_text(row.delta, row.driver),
-            row.look,
+            str(row.look),
         )
         for row in look.itertuples(index=False)
     )
@@ -348,7 +349,7 @@ def owner_digest_document(digest: OwnerDigest) -> Document:
                 if pd.notna(row.suggestions) and row.suggestions
                 else ""
             )
-            for row in digest.unmapped.itertuples(index=False)
+            for row in rows(digest.unmapped)
         )
         note = Items(
             ("Ask RevOps to add each to TENANT_MAPPING_OVERRIDES_JSON (company id → tenant id).",)

@@ -27,7 +27,7 @@ from engagement_ranker.constants import (
     TIER_MIDDLE,
     TIER_TOP,
 )
-from engagement_ranker.core.frames import require_columns
+from engagement_ranker.core.frames import Cell, require_columns
 from engagement_ranker.core.identity import is_record_id
 
 INPUT_COLUMNS: tuple[str, ...] = ("company_id", "name", "tenant_id", "method", *METRICS)
@@ -124,7 +124,7 @@ def parse_rank_text(value: object, fallback_n: int | None = None) -> PriorRank |
     return PriorRank(rank, int(match["n"]))
 
 
-def _counter(value: object, company_id: str, metric: str) -> int:
+def _counter(value: Cell, company_id: str, metric: str) -> int:
     """A counter as int; anything but a non-negative whole number is a data error, not a 0."""
     whole = isinstance(value, Integral) or (
         isinstance(value, Real) and math.isfinite(value) and float(value).is_integer()

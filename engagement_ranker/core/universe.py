@@ -6,6 +6,7 @@ why; everything downstream ranks only rows whose `excluded_reason` is empty.
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -49,7 +50,7 @@ class ExclusionRule:
         actual = properties.get(self.property)
         return actual is not None and actual.strip().lower() == self.value.strip().lower()
 
-    @property
+    @builtins.property  # `property` in this class body is the field above
     def key(self) -> tuple[str, str]:
         """What the rule tests, as `matches` compares it: two rules with one key are one rule."""
         return self.property, self.value.strip().lower()

@@ -24,6 +24,7 @@ from engagement_ranker.constants import (
     TIER_LABELS,
     WriteMode,
 )
+from engagement_ranker.core.frames import rows
 
 _SETTINGS_PATH = "HubSpot Settings > Properties > Company properties"
 # (type, allowed fieldTypes, how to create it) for properties that hold free text or numbers.
@@ -80,7 +81,7 @@ def intended_values(ranked: pd.DataFrame) -> dict[str, dict[str, str]]:
             PROP_RANK: str(row.rank_text),
             PROP_TIER: str(row.tier),
         }
-        for row in ranked.itertuples(index=False)
+        for row in rows(ranked)
     }
 
 

@@ -6,6 +6,7 @@ the report take the anomalies from the assets' outputs like any other input.
 """
 
 from collections.abc import Iterable, Sequence
+from typing import TypedDict
 
 import dagster as dg
 import pandas as pd
@@ -30,6 +31,7 @@ from engagement_ranker.core.alarms import (
 from engagement_ranker.core.anomalies import Anomaly, AnomalyKind, company_label
 from engagement_ranker.core.charts import CHART_WEEKS, summary_chart
 from engagement_ranker.core.coverage import counter_problems, coverage_problems
+from engagement_ranker.core.frames import Cell, rows
 from engagement_ranker.core.identity import (
     AMBIGUOUS,
     COMPANY_COLUMNS,
@@ -80,6 +82,7 @@ from engagement_ranker.defs.keys import (
 )
 from engagement_ranker.defs.metadata import (
     PREVIEW_ROWS,
+    MetadataEntry,
     anomalies_table,
     frame_metadata,
     markdown_table,
@@ -115,7 +118,18 @@ RANK_COLUMNS = ("company_id", "rank")
 NOT_SENT_HISTORICAL = "not sent: historical week"
 # The warehouse keeps every week: rows carry their week's Sunday, which is the partition key.
 WEEKLY_TABLE = {"partition_expr": "CAST(week AS TIMESTAMP)"}
-COMMON = {
+
+
+class _Common(TypedDict):
+    """What every asset here passes to dg.asset, typed so the call is checked."""
+
+    partitions_def: dg.PartitionsDefinition
+    owners: list[str]
+    io_manager_key: str
+    metadata: dict[str, str]
+
+
+COMMON: _Common = {
     "partitions_def": weekly_partitions,
     "owners": OWNERS,
     "io_manager_key": "warehouse_io",
@@ -159,7 +173,7 @@ def _reported(
     context: dg.AssetExecutionContext,
     frame: pd.DataFrame,
     anomalies: Iterable[Anomaly] = (),
-    **extra: object,
+    **extra: MetadataEntry,
 ) -> dg.Output[Reported]:
     """The week's table and its anomalies, with the metadata the asset page shows."""
     stored = _stamped(frame, context.partition_key)
@@ -205,7 +219,7 @@ def customer_companies(
             company_id=row.company_id,
             company_name=row.name,
         )
-        for row in excluded.itertuples(index=False)
+        for row in rows(excluded)
     ]
     anomalies += [
         Anomaly(
@@ -282,7 +296,7 @@ def weekly_metrics(
             f"Yobi tenant {row.tenant_id}: no trend bucket for {row.missing_days}",
             tenant_id=int(row.tenant_id),
         )
-        for row in metrics[metrics["missing_days"] != ""].itertuples(index=False)
+        for row in rows(metrics[metrics["missing_days"] != ""])
     ]
     absent = [
         Anomaly(
@@ -291,7 +305,7 @@ def weekly_metrics(
             "counted as zero",
             tenant_id=int(row.tenant_id),
         )
-        for row in metrics[metrics["absent_from"] != ""].itertuples(index=False)
+        for row in rows(metrics[metrics["absent_from"] != ""])
     ]
     repeated = [
         Anomaly(AnomalyKind.API_WARNING, duplicate.note, tenant_id=duplicate.tenant_id)
@@ -388,7 +402,7 @@ def _hubspot_priors(
     return priors
 
 
-def _prior_text(rank: object, n: object) -> str:
+def _prior_text(rank: Cell, n: Cell) -> str:
     """A prior kept from the earlier run, as text that parses back to the same prior."""
     return str(int(rank)) if pd.isna(n) else rank_text(int(rank), int(n))
 
@@ -600,7 +614,7 @@ def slack_summary(
     summary = build_summary(
         ranked_scores.table,
         week=week,
-        mode=audit["mode"].iloc[0] if len(audit) else "dry-run",
+        mode=WriteMode(audit["mode"].iloc[0]) if len(audit) else WriteMode.DRY_RUN,
         universe=len(universe),
         excluded=int(universe["excluded_reason"].notna().sum()),
         mapped=int(mapping["tenant_id"].notna().sum()),

@@ -11,7 +11,7 @@ severity is a setting (ALARM_SEVERITIES): error stops the write, warn shows in t
 dashboards and lets it go ahead.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import dagster as dg
 import pandas as pd
@@ -32,6 +32,7 @@ from engagement_ranker.defs.keys import (
     WEEKLY_METRICS,
     YOBI_TENANTS,
 )
+from engagement_ranker.defs.metadata import MetadataEntry
 from engagement_ranker.defs.partitions import WeekCalendar, week_of, weekly_partitions
 from engagement_ranker.defs.resources import HubSpotResource, SettingsResource
 from engagement_ranker.defs.warehouse import Reported
@@ -48,7 +49,7 @@ def _listed(values: Sequence[object]) -> str:
 def _result(
     problems: Sequence[str],
     severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR,
-    **metadata: object,
+    **metadata: MetadataEntry,
 ) -> dg.AssetCheckResult:
     """Pass when there are no problems; otherwise fail with every problem in the description."""
     return dg.AssetCheckResult(
@@ -59,7 +60,12 @@ def _result(
     )
 
 
-def _check(asset: dg.AssetKey, *, blocking: bool = True, **kwargs: object):  # noqa: ANN202
+def _check(
+    asset: dg.AssetKey,
+    *,
+    blocking: bool = True,
+    additional_ins: Mapping[str, dg.AssetIn] | None = None,
+) -> Callable[[Callable[..., dg.AssetCheckResult]], dg.AssetChecksDefinition]:
     """A per-week check that gates the write; blocking unless Dagster cannot order it so.
 
     A check that cannot be blocking runs as soon as its inputs exist (op priority), so that in
@@ -71,7 +77,7 @@ def _check(asset: dg.AssetKey, *, blocking: bool = True, **kwargs: object):  # n
         blocking=blocking,
         metadata={GATES_WRITE: True},
         op_tags={} if blocking else {PRIORITY_TAG: "1"},
-        **kwargs,
+        additional_ins=additional_ins,
     )
 
 

@@ -71,10 +71,10 @@ def unmet_checks(
 
 def _only_warned(instance: dg.DagsterInstance, key: dg.AssetCheckKey, partition_key: str) -> bool:
     """Whether the check's latest execution this week failed with WARN severity only."""
-    [latest] = instance.event_log_storage.get_asset_check_execution_history(
+    history = instance.event_log_storage.get_asset_check_execution_history(
         key, limit=1, partition_filter=PartitionKeyFilter(key=partition_key)
-    ) or [None]
-    evaluation = None if latest is None else latest.evaluation
+    )
+    evaluation = history[0].evaluation if history else None
     return (
         isinstance(evaluation, dg.AssetCheckEvaluation)
         and not evaluation.passed

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
 from engagement_ranker.constants import SCHEDULE_HOUR
 from engagement_ranker.defs.partitions import weekly_partitions
 from engagement_ranker.defs.runmode import default_write_mode, writeback_run_config
+
+if TYPE_CHECKING:  # what Dagster builds from an unresolved job; not exported, a type only
+    from dagster._core.definitions.partitions.partitioned_schedule import (
+        UnresolvedPartitionedAssetScheduleDefinition,
+    )
 
 WEEKLY_JOB_NAME = "weekly_engagement"
 
@@ -33,7 +39,9 @@ def weekly_job(
     )
 
 
-def weekly_schedule_for(job: dg.UnresolvedAssetJobDefinition) -> dg.ScheduleDefinition:
+def weekly_schedule_for(
+    job: dg.UnresolvedAssetJobDefinition,
+) -> dg.ScheduleDefinition | UnresolvedPartitionedAssetScheduleDefinition:
     """Built from the partitions, so the tick at Sunday 06:00 local time (all year, across DST)
     requests the week that ended at midnight."""
     return dg.build_schedule_from_partitioned_job(

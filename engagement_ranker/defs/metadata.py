@@ -7,19 +7,25 @@ company name cannot render a link, an image, a heading or break the table.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import TypeAlias
 
 import dagster as dg
 import pandas as pd
 
 from engagement_ranker.core.anomalies import Anomaly
+from engagement_ranker.core.frames import Cell
 from engagement_ranker.core.render import ANOMALY_LABELS, markdown_escape
+
+# One metadata entry as Dagster takes it: a MetadataValue, or a table schema or plain value that
+# it wraps in one (Dagster's own name for this union is not public).
+MetadataEntry: TypeAlias = dg.MetadataValue | dg.TableSchema | str | int | float | None
 
 PREVIEW_ROWS = 10
 ANOMALIES_SHOWN = 20
 FLOAT_DECIMALS = 1
 
 
-def _cell(value: object) -> str:
+def _cell(value: Cell) -> str:
     if isinstance(value, list | tuple):  # day-by-day counters: "3 4 0 2 5 1 0"
         return markdown_escape(" ".join(map(str, value)))
     if pd.isna(value):
@@ -57,8 +63,8 @@ def anomalies_table(anomalies: Iterable[Anomaly]) -> str:
 
 
 def frame_metadata(
-    frame: pd.DataFrame, extra: Mapping[str, object] | None = None
-) -> dict[str, object]:
+    frame: pd.DataFrame, extra: Mapping[str, MetadataEntry] | None = None
+) -> dict[str, MetadataEntry]:
     """Row count, the first rows as Markdown and the column schema, plus any extra entries."""
     schema = dg.TableSchema(
         columns=[dg.TableColumn(name=str(c), type=str(t)) for c, t in frame.dtypes.items()]

@@ -63,7 +63,9 @@ def last_write(instance: dg.DagsterInstance, week_key: str, written: int) -> str
     ).records
     for record in records:
         materialization = record.asset_materialization
-        earlier = materialization.metadata.get("written") if materialization else None
+        if materialization is None:
+            continue
+        earlier = materialization.metadata.get("written")
         if earlier is not None and earlier.value:
             mode = materialization.metadata.get("mode")
             when = datetime.fromtimestamp(record.timestamp, ZONE)

@@ -23,6 +23,7 @@ from engagement_ranker.core.writeplan import (
     WritePlan,
     readback_mismatches,
 )
+from engagement_ranker.defs.metadata import MetadataEntry
 from engagement_ranker.settings import (
     SettingError,
     WriteSettings,
@@ -114,7 +115,9 @@ def resolve_intent(config: WritebackConfig, settings: WriteSettings, role: WeekR
 class WriteRefused(dg.Failure):
     """The gate or a preflight said no; nothing was written (and the alert says so)."""
 
-    def __init__(self, description: str, metadata: Mapping[str, object] | None = None) -> None:
+    def __init__(
+        self, description: str, metadata: Mapping[str, MetadataEntry] | None = None
+    ) -> None:
         super().__init__(
             description=description,
             metadata={**(metadata or {}), OUTCOME_KEY: WriteOutcome.NOTHING_WRITTEN.value},

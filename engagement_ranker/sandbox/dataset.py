@@ -848,8 +848,8 @@ class _Builder:
         ids = self.rng.sample(
             range(TENANT_ID_START, TENANT_ID_START + 4 * len(self.tenants)), len(self.tenants)
         )
-        for plan, tenant_id in zip(self.tenants, ids, strict=True):
-            plan.tenant_id = tenant_id
+        for tenant_plan, tenant_id in zip(self.tenants, ids, strict=True):
+            tenant_plan.tenant_id = tenant_id
         for plan in self.plans:
             if "candidates" in plan.truth:
                 winner, loser = plan.truth["candidates"]
@@ -1033,12 +1033,12 @@ class _Builder:
             contact_id += self.rng.randint(1, 40)
             cid = str(contact_id)
             created = self.instant_before(self.now, 1_200)
-            first, last = _names_from(email, self.rng)
+            firstname, lastname = _names_from(email, self.rng)
             ds.contacts[cid] = {
                 HUBSPOT_ID_PROPERTY: cid,
                 "email": email,
-                "firstname": first,
-                "lastname": last,
+                "firstname": firstname,
+                "lastname": lastname,
                 "lifecyclestage": stage,
                 "createdate": hubspot_timestamp(created),
                 "lastmodifieddate": hubspot_timestamp(self.instant_between(created, self.now)),

@@ -585,9 +585,9 @@ class HubSpotService(JsonService):
         name = rejection.property
         first = next(
             (
-                (p[name], trace)
+                (given, trace)
                 for (_, p), trace in zip(updates, traces, strict=True)
-                if p.get(name)
+                if (given := p.get(name))
             ),
             None,
         )

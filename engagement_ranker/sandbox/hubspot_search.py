@@ -292,7 +292,7 @@ def _parse_filter(raw: object, where: str) -> Filter:
     if not isinstance(name, str) or not name:
         raise SearchRequestError(f"{where}.propertyName is required and must be a string.")
     try:
-        operator = Operator(raw.get("operator"))
+        operator = Operator(str(raw.get("operator")))
     except ValueError:
         allowed = ", ".join(Operator)
         raise SearchRequestError(

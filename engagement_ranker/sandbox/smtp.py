@@ -9,6 +9,7 @@ credentials name an SMTP username, MAIL needs AUTH (PLAIN or LOGIN) with exactly
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hmac
 from collections.abc import Callable
@@ -95,7 +96,8 @@ def _inline_images(message: EmailMessage) -> list[dict[str, object]]:
     for part in message.walk():
         if part["Content-ID"] is None:
             continue
-        data = part.get_payload(decode=True) or b""
+        payload = part.get_payload(decode=True)
+        data = payload if isinstance(payload, bytes) else b""
         images.append(
             {
                 "cid": str(part["Content-ID"]).strip("<>"),
@@ -111,7 +113,7 @@ class _Controller(Controller):
     """aiosmtpd's Controller, taught to learn the port the OS picked when asked for port 0."""
 
     def _trigger_server(self) -> None:
-        assert self.server is not None
+        assert isinstance(self.server, asyncio.Server)  # what loop.create_server returns
         self.port = self.server.sockets[0].getsockname()[1]
         super()._trigger_server()
 
