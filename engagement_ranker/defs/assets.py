@@ -431,7 +431,7 @@ def ranked_scores(
         *coverage_problems(weekly_metrics, tenant_mapping),
     ]
     if unrankable:
-        # The checks on weekly_metrics say the same in the dashboards; nothing is stored.
+        # The checks on tenant_mapping say the same in the dashboards; nothing is stored.
         raise dg.Failure(description=f"Not ranked: {'; '.join(unrankable)}")
     mapped = tenant_mapping[tenant_mapping["tenant_id"].notna()]
     counters = weekly_metrics[["tenant_id", *METRICS]]

@@ -1,9 +1,10 @@
 """Per-week asset checks: the spec's fail-fast rules, each attached to the asset it checks.
 
-Blocking checks stop the rest of their run when they fail. Two checks of `weekly_metrics`
-read `tenant_mapping`, which Dagster orders after `weekly_metrics` (it breaks ties by the
-week's activity), so they cannot be blocking; they gate the write like the blocking ones do.
-In any later run the write gate (defs/gate.py) refuses unless every one of them passed.
+Every check is blocking: it stops the rest of its run when it fails, and in any later run the
+write gate (defs/gate.py) refuses unless every one of them passed. A check reads only its
+asset and that asset's ancestors, so the checks that join the counters with the mapping sit on
+`tenant_mapping` (which reads `weekly_metrics`): an asset backfill, which may run each asset of
+a week in a run of its own, always finds their inputs stored.
 
 The data alarms (core/alarms.py) are found by the asset they concern, which reports them as
 anomalies (so the summary lists them); a check per family turns them into a verdict whose
@@ -38,8 +39,6 @@ from engagement_ranker.defs.resources import HubSpotResource, SettingsResource
 from engagement_ranker.defs.warehouse import Reported
 
 MAX_LISTED = 10
-# Dagster's op priority tag: higher runs first among the steps ready at once.
-PRIORITY_TAG = "dagster/priority"
 
 
 def _listed(values: Sequence[object]) -> str:
@@ -63,20 +62,14 @@ def _result(
 def _check(
     asset: dg.AssetKey,
     *,
-    blocking: bool = True,
     additional_ins: Mapping[str, dg.AssetIn] | None = None,
 ) -> Callable[[Callable[..., dg.AssetCheckResult]], dg.AssetChecksDefinition]:
-    """A per-week check that gates the write; blocking unless Dagster cannot order it so.
-
-    A check that cannot be blocking runs as soon as its inputs exist (op priority), so that in
-    the same run the writeback's gate finds its verdict on this week's data.
-    """
+    """A per-week blocking check that gates the write."""
     return dg.asset_check(
         asset=asset,
         partitions_def=weekly_partitions,
-        blocking=blocking,
+        blocking=True,
         metadata={GATES_WRITE: True},
-        op_tags={} if blocking else {PRIORITY_TAG: "1"},
         additional_ins=additional_ins,
     )
 
@@ -149,23 +142,19 @@ def one_company_per_tenant(tenant_mapping: pd.DataFrame) -> dg.AssetCheckResult:
     return _result(problems)
 
 
-@_check(
-    WEEKLY_METRICS,
-    blocking=False,
-    additional_ins={"tenant_mapping": dg.AssetIn(key=TENANT_MAPPING)},
-)
+# The week's counters, which tenant_mapping read (for its activity tie-break).
+COUNTERS = {"weekly_metrics": dg.AssetIn(key=WEEKLY_METRICS)}
+
+
+@_check(TENANT_MAPPING, additional_ins=COUNTERS)
 def mapped_tenants_have_counters(
     weekly_metrics: pd.DataFrame, tenant_mapping: pd.DataFrame
 ) -> dg.AssetCheckResult:
-    """All four counters are present and non-negative for every tenant we will rank."""
+    """All four counters are present and non-negative for every tenant we rank."""
     return _result(counter_problems(weekly_metrics, tenant_mapping))
 
 
-@_check(
-    WEEKLY_METRICS,
-    blocking=False,
-    additional_ins={"tenant_mapping": dg.AssetIn(key=TENANT_MAPPING)},
-)
+@_check(TENANT_MAPPING, additional_ins=COUNTERS)
 def week_covered_by_trends(
     weekly_metrics: pd.DataFrame, tenant_mapping: pd.DataFrame
 ) -> dg.AssetCheckResult:
