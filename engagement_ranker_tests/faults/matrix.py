@@ -36,14 +36,22 @@ COLUMNS = (
 )
 
 
-def _collect(row: Row, pending: AsyncResult) -> Verdict:
+def _collect(row: Row, pending: AsyncResult, deadline: float) -> Verdict:
     try:
-        return Verdict(**pending.get(timeout=ROW_TIMEOUT_SECONDS + COLLECT_MARGIN_SECONDS))
+        return Verdict(**pending.get(timeout=max(0.0, deadline - time.monotonic())))
     except multiprocessing.TimeoutError:
-        problem = f"no verdict within {ROW_TIMEOUT_SECONDS + COLLECT_MARGIN_SECONDS} s"
+        problem = "no verdict by its deadline (the rows queued before it, then its own run)"
     except Exception as error:  # the row's process broke: report it, keep the others
         problem = f"the row's process failed: {error!r}"
     return Verdict(row.name, row.expect.value, observed="no verdict", problems=[problem])
+
+
+def _deadlines(order: Sequence[Row], workers: int, started: float) -> dict[str, float]:
+    """When each row's verdict is overdue: a row waits for the rows queued before it, a pool's
+    width at a time, each ended by its own alarm; a deadline from when asked would blame a row
+    still in the queue for the ones ahead of it."""
+    turn = ROW_TIMEOUT_SECONDS + COLLECT_MARGIN_SECONDS
+    return {row.name: started + (i // workers + 1) * turn for i, row in enumerate(order)}
 
 
 def baseline_problems(verdict: Verdict, baseline: Verdict | None) -> list[str]:
@@ -96,22 +104,29 @@ def table(verdicts: Iterable[Verdict]) -> list[str]:
     return [line(header), line(["-" * width for width in widths]), *map(line, rows)]
 
 
+def queue(rows: Sequence[Row]) -> list[Row]:
+    """The baseline first (every other row is compared with it), then the slow rows (so the
+    pool ends together), then the rest."""
+    return sorted(rows, key=lambda row: (row.name != BASELINE, not row.slow))
+
+
 @contextmanager
 def trials(
     rows: Sequence[Row], workers: int = DEFAULT_WORKERS
 ) -> Iterator[Callable[[str], Verdict]]:
-    """Start every row at once, slow ones first (so the pool ends together), each in a process
-    of its own; yields the verdict of a row by name, waiting for it when asked."""
+    """Start every row at once in `queue` order, each in a process of its own; yields the
+    verdict of a row by name, waiting for it (until its deadline) when asked."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([WORKER_MODULE])
-    order = sorted(rows, key=lambda row: not row.slow)
+    order = queue(rows)
     with context.Pool(workers, maxtasksperchild=1) as pool:
+        deadlines = _deadlines(order, workers, time.monotonic())
         pending = {row.name: pool.apply_async(run_captured, (row.name,)) for row in order}
         found: dict[str, Verdict] = {}
 
         def verdict(name: str) -> Verdict:
             if name not in found:
-                found[name] = _collect(BY_NAME[name], pending[name])
+                found[name] = _collect(BY_NAME[name], pending[name], deadlines[name])
             return found[name]
 
         yield verdict
