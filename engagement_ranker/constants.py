@@ -9,6 +9,8 @@ from enum import StrEnum
 
 TIMEZONE = "America/New_York"
 SCHEDULE_HOUR = 6  # Sunday 06:00 in TIMEZONE
+# The tag Dagster puts on a partitioned run: the week key it computes (a documented tag).
+PARTITION_TAG = "dagster/partition"
 
 # --- HubSpot properties -------------------------------------------------------------------
 PROP_SCORE = "customer_engagement_score"

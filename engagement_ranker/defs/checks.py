@@ -24,7 +24,6 @@ from engagement_ranker.core.integrity import listed, ranking_problems
 from engagement_ranker.core.universe import included
 from engagement_ranker.core.week import WeekRole
 from engagement_ranker.core.writeplan import CompanyOutcome, property_problems
-from engagement_ranker.defs.gate import GATES_WRITE
 from engagement_ranker.defs.keys import (
     CUSTOMER_COMPANIES,
     HUBSPOT_WRITEBACK,
@@ -69,7 +68,6 @@ def _check(
         asset=asset,
         partitions_def=weekly_partitions,
         blocking=True,
-        metadata={GATES_WRITE: True},
         additional_ins=additional_ins,
     )
 

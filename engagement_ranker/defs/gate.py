@@ -19,24 +19,19 @@ import dagster as dg
 from dagster._core.event_api import PartitionKeyFilter
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
-# Check metadata marking a check that gates the write although Dagster cannot make it
-# blocking (it reads an asset downstream of the one it checks, which would be a cycle).
-GATES_WRITE = "gates_write"
-
 
 def _name(key: dg.AssetCheckKey) -> str:
     return f"{key.asset_key.to_user_string()}:{key.name}"
 
 
 def guarding_checks(definitions: dg.Definitions, target: dg.AssetKey) -> list[dg.AssetCheckKey]:
-    """Every check of an asset upstream of `target` that must pass before it runs: blocking
-    ones and those marked GATES_WRITE, in a stable order."""
+    """Every blocking check of an asset upstream of `target`, in a stable order."""
     graph = definitions.get_repository_def().asset_graph
     upstream = dg.AssetSelection.assets(target).upstream().resolve(graph) - {target}
     keys = []
     for key in graph.asset_check_keys:
         spec = graph.get_check_spec(key)
-        if spec.asset_key in upstream and (spec.blocking or spec.metadata.get(GATES_WRITE)):
+        if spec.asset_key in upstream and spec.blocking:
             keys.append(key)
     return sorted(keys, key=_name)
 

@@ -4,18 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
 import dagster as dg
 
 from engagement_ranker.constants import SCHEDULE_HOUR
 from engagement_ranker.defs.partitions import weekly_partitions
 from engagement_ranker.defs.runmode import default_write_mode, writeback_run_config
-
-if TYPE_CHECKING:  # what Dagster builds from an unresolved job; not exported, a type only
-    from dagster._core.definitions.partitions.partitioned_schedule import (
-        UnresolvedPartitionedAssetScheduleDefinition,
-    )
 
 WEEKLY_JOB_NAME = "weekly_engagement"
 
@@ -39,17 +33,19 @@ def weekly_job(
     )
 
 
-def weekly_schedule_for(
-    job: dg.UnresolvedAssetJobDefinition,
-) -> dg.ScheduleDefinition | UnresolvedPartitionedAssetScheduleDefinition:
+def weekly_schedule_for(job: dg.UnresolvedAssetJobDefinition) -> dg.ScheduleDefinition:
     """Built from the partitions, so the tick at Sunday 06:00 local time (all year, across DST)
     requests the week that ended at midnight."""
-    return dg.build_schedule_from_partitioned_job(
+    schedule = dg.build_schedule_from_partitioned_job(
         job,
         hour_of_day=SCHEDULE_HOUR,
         day_of_week=0,
         default_status=dg.DefaultScheduleStatus.RUNNING,
     )
+    # A job that names its partitions gets its schedule at once, not one resolved later.
+    if not isinstance(schedule, dg.ScheduleDefinition):
+        raise TypeError(f"{job.name} has no partitions of its own; give it weekly_partitions")
+    return schedule
 
 
 weekly_engagement_job = weekly_job(weekly_partitions, os.environ)

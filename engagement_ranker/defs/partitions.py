@@ -26,11 +26,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import dagster as dg
-from dagster._core.storage.tags import PARTITION_NAME_TAG
 from pydantic import PrivateAttr
 
 from engagement_ranker.clients.yobi import period_for
-from engagement_ranker.constants import TIMEZONE, YOBI_PERIODS
+from engagement_ranker.constants import PARTITION_TAG, TIMEZONE, YOBI_PERIODS
 from engagement_ranker.core.week import (
     DAYS_PER_WEEK,
     ZONE,
@@ -101,7 +100,7 @@ class WeekCalendar(dg.ConfigurableResource):
         now = datetime.now(ZONE)
         self._latest = latest_completed_week(now).key
         run = context.dagster_run
-        key = run.tags.get(PARTITION_NAME_TAG) if run is not None else None
+        key = run.tags.get(PARTITION_TAG) if run is not None else None
         if key is not None:
             refuse_unreachable(parse_week_key(key), now)
 
