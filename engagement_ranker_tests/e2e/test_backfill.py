@@ -2,8 +2,9 @@
 write in full mode, leaves HubSpot alone (it holds the current week only). The daemon runs two
 runs at a time, yet each week is ranked after the week before: its movers come from it.
 
-Two weeks show all of it: the daemon ranks one week per 30-second tick (the previous week is
-an input), so each week more costs the suite half a minute of waiting."""
+Four weeks, as the issue asked: the daemon plans the weeks' assets tick by tick (30 s apart;
+an asset that reads its own earlier weeks is planned one week at a time), so each week more
+costs the suite about half a minute of waiting."""
 
 from __future__ import annotations
 
@@ -20,9 +21,9 @@ from engagement_ranker_tests.e2e import ui
 from engagement_ranker_tests.e2e.product import ASSET_GROUPS, RANKED, WRITEBACK, writeback_config
 from engagement_ranker_tests.e2e.stack import Stack
 
-PAST_WEEKS = 2
-# A deadline, not a wait: about six ticks of the daemon, with room for a slow machine.
-BACKFILL_SECONDS = 360.0
+PAST_WEEKS = 4
+# A deadline, not a wait: about ten ticks of the daemon, with room for a loaded machine.
+BACKFILL_SECONDS = 600.0
 
 
 def test_backfill_of_past_weeks_stores_history_and_writes_nothing(
