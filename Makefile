@@ -5,15 +5,26 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: install dagster-home demo dev test lint unit faults production e2e bench examples clean
+.PHONY: install lock dagster-home demo dev test lint unit faults production e2e bench examples clean
 
-$(BIN)/.installed: pyproject.toml
+# The tested versions (requirements.lock) constrain what pyproject.toml asks for.
+$(BIN)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -c requirements.lock -e '.[test]'
 	touch $@
 
 install: $(BIN)/.installed
+
+# After changing dependencies: install afresh without the old pins, then pin what came.
+lock:
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	{ sed -n '1,2p' requirements.lock; $(BIN)/pip freeze --exclude-editable; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock
+	touch $(BIN)/.installed
 
 # Dagster reads dagster.yaml only from DAGSTER_HOME: link the repo's copy there.
 dagster-home:
