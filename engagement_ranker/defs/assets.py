@@ -52,7 +52,6 @@ from engagement_ranker.core.render import (
 )
 from engagement_ranker.core.scoring import rank_companies, rank_text
 from engagement_ranker.core.summary import build_summary
-from engagement_ranker.core.tenants import tenant_frame
 from engagement_ranker.core.universe import (
     build_universe,
     describe_exclusion_rules,
@@ -247,7 +246,7 @@ def customer_companies(
 @dg.asset(key=YOBI_TENANTS, group_name="yobi", kinds={"python", "pandas", "duckdb"}, **COMMON)
 def yobi_tenants(context: dg.AssetExecutionContext, yobi: YobiResource) -> dg.Output[Reported]:
     """Yobi's tenants with their locations, websites and names normalized for matching."""
-    tenants, warnings = yobi.read(lambda client: tenant_frame(client.tenants(), client.locations()))
+    tenants, warnings = yobi.tenant_frame()
     return _reported(
         context,
         tenants,
@@ -273,10 +272,8 @@ def weekly_metrics(
     """The four counters of every tenant for exactly this Sun–Sat week, from daily trend buckets,
     and day by day."""
     week = week_of(context)
-    tenants = set(yobi_tenants["tenant_id"].astype(int))
-    counters, warnings = yobi.read(
-        lambda client: client.weekly_counters(week.dates, tenants=tenants)
-    )
+    tenants = frozenset(int(t) for t in yobi_tenants["tenant_id"])
+    counters, warnings = yobi.weekly_counters(week.dates, tenants)
     metrics = (
         yobi_tenants[["tenant_id"]]
         .merge(counters.frame, on="tenant_id", how="left")

@@ -58,3 +58,36 @@ def test_utc_day_buckets_fail_the_week_before_anything_is_ranked(
     assert "bucket_timezone" in error_text(failure.error)
     materialized = {e.asset_key for e in result.get_asset_materialization_events()}
     assert dg.AssetKey("ranked_scores") not in materialized
+
+
+def _step_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
+    """Each step's time from its start to its success, from the run's event log."""
+    started: dict[str, float] = {}
+    took: dict[str, float] = {}
+    for entry in instance.all_logs(run_id):
+        event = entry.dagster_event
+        if event is None or entry.step_key is None:
+            continue
+        if event.event_type == dg.DagsterEventType.STEP_START:
+            started[entry.step_key] = entry.timestamp
+        elif event.event_type == dg.DagsterEventType.STEP_SUCCESS:
+            took[entry.step_key] = entry.timestamp - started[entry.step_key]
+    return took
+
+
+def test_yobi_is_read_while_hubspot_reads_the_universe(harness: Harness) -> None:
+    """Every Yobi call answers 0.5 s late, every HubSpot call 1.5 s late (the universe takes
+    seconds): each Yobi step takes less than one Yobi call, its data already read. Read in
+    the steps, yobi_tenants would wait for its login, tenants and locations (1.5 s)."""
+    yobi_late = 0.5
+    harness.control.set_faults(
+        {"routes": {"hubspot *": {"latency_ms": 1500}, "yobi *": {"latency_ms": yobi_late * 1000}}}
+    )
+
+    result = harness.run(mode="dry-run")
+
+    assert result.success
+    took = _step_seconds(harness.instance, result.run_id)
+    assert took["customer_companies"] > 6 * yobi_late, took  # room for every Yobi read
+    assert took["yobi_tenants"] < yobi_late, took
+    assert took["weekly_metrics"] < yobi_late, took
