@@ -78,7 +78,7 @@ from engagement_ranker.core.universe import (
 )
 from engagement_ranker.core.week import Week, choose_week, latest_completed_week
 from engagement_ranker.core.writeplan import property_problems
-from engagement_ranker.settings import RankingSettings, SettingError
+from engagement_ranker.settings import SECRET_VARIABLES, RankingSettings, SettingError
 
 YOBI_CHECK = "Yobi access and weekly fields"
 HUBSPOT_CHECK = "HubSpot access and properties"
@@ -93,13 +93,6 @@ HUBSPOT_READ_SCOPES: tuple[str, ...] = (
 )
 HUBSPOT_WRITE_SCOPE = "crm.objects.companies.write"
 WRITE_SCOPE_NOTE = "not checked: the spike never writes; the first allowlist run proves it"
-# Variables whose values must never be printed, whatever an upstream service echoes back.
-SECRET_VARIABLES: tuple[Env, ...] = (
-    Env.HUBSPOT_ACCESS_TOKEN,
-    Env.YOBI_PASSWORD,
-    Env.SLACK_WEBHOOK_URL,
-    Env.SMTP_PASSWORD,
-)
 
 FIX_SEPARATOR = ". Fix: "
 FIX_SETTINGS = "correct the variable named above and rerun `engagement-ranker spike`"
