@@ -76,15 +76,18 @@ def _step_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]
 
 
 def test_yobi_is_read_while_hubspot_reads_the_universe(harness: Harness) -> None:
-    """Every Yobi call answers 0.5 s late, every HubSpot call 1.5 s late (the universe takes
-    seconds): each Yobi step takes less than one Yobi call, its data already read. Read in
-    the steps, yobi_tenants would wait for its login, tenants and locations (1.5 s)."""
-    yobi_late = 0.5
+    """Every Yobi call answers 1 s late, every HubSpot call 2.5 s late (the universe takes
+    longer than all of Yobi's reads): each Yobi step takes less than one Yobi call, its data
+    already read. Read in the steps, yobi_tenants would wait for its login, tenants and
+    locations (3 s)."""
+    yobi_late = 1.0
     harness.control.set_faults(
-        {"routes": {"hubspot *": {"latency_ms": 1500}, "yobi *": {"latency_ms": yobi_late * 1000}}}
+        {"routes": {"hubspot *": {"latency_ms": 2500}, "yobi *": {"latency_ms": yobi_late * 1000}}}
     )
 
-    result = harness.run(mode="dry-run")
+    result = harness.run(
+        mode=None, selection=["customer_companies", "yobi_tenants", "weekly_metrics"]
+    )
 
     assert result.success
     took = _step_seconds(harness.instance, result.run_id)
