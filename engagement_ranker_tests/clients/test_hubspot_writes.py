@@ -22,9 +22,10 @@ DEADLINE_SECONDS = 30
 def test_an_interruption_mid_write_restores_every_batch_that_may_have_applied(
     make_sandbox,
 ) -> None:
-    # Slow answers, so that batches are in flight when the run is told to stop.
-    sandbox = make_sandbox(SandboxConfig(companies=700, latency_ms=300))
-    company_ids = sorted(sandbox.control.truth(), key=int)[:600]
+    # Slow answers and ten batches, so that batches are still in flight (or yet to go) when
+    # the run is told to stop, however late a loaded machine delivers the interruption.
+    sandbox = make_sandbox(SandboxConfig(companies=1100, latency_ms=600))
+    company_ids = sorted(sandbox.control.truth(), key=int)[:1000]
     before = {cid: sandbox.control.company(cid) for cid in company_ids}
     changes = [
         CompanyWrite(
