@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import _thread
 import logging
+import signal
 import threading
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -19,8 +21,17 @@ from engagement_ranker_tests.clients.conftest import UPDATE, hubspot_client
 DEADLINE_SECONDS = 30
 
 
+@pytest.fixture
+def interruptible() -> Iterator[None]:
+    """Ctrl-C raises KeyboardInterrupt, as in a terminal: a process started in the background
+    may inherit SIGINT ignored, and then `_thread.interrupt_main` does nothing."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def test_an_interruption_mid_write_restores_every_batch_that_may_have_applied(
-    make_sandbox,
+    make_sandbox, interruptible: None
 ) -> None:
     # Slow answers and ten batches, so that batches are still in flight (or yet to go) when
     # the run is told to stop, however late a loaded machine delivers the interruption.
