@@ -9,7 +9,7 @@ import dagster as dg
 import pytest
 
 from engagement_ranker.clients.yobi_contract import BUILT_IN
-from engagement_ranker.constants import METRICS, Env
+from engagement_ranker.constants import HTTP_TIMEOUT_SECONDS, METRICS, Env
 from engagement_ranker.defs.alerts import error_text
 from engagement_ranker.sandbox import SandboxConfig
 from engagement_ranker_tests.defs.conftest import COMPANIES, Harness
@@ -94,3 +94,17 @@ def test_yobi_is_read_while_hubspot_reads_the_universe(harness: Harness) -> None
     assert took["customer_companies"] > 6 * yobi_late, took  # room for every Yobi read
     assert took["yobi_tenants"] < yobi_late, took
     assert took["weekly_metrics"] < yobi_late, took
+
+
+def test_a_yobi_refusal_read_ahead_fails_the_run_at_once(harness: Harness) -> None:
+    """The login refused on the read-ahead thread: yobi_tenants fails with Yobi's words, and
+    nothing waits on the counters that will never be read (a client timeout, 30 s, did)."""
+    harness.control.set_faults({"yobi": {"login_fails": True}})
+
+    result = harness.run(mode=None)
+
+    assert not result.success
+    failure = result.failure_data_for_node("yobi_tenants")
+    assert failure is not None and "YOBI_PASSWORD" in error_text(failure.error)
+    records = harness.instance.all_logs(result.run_id)
+    assert records[-1].timestamp - records[0].timestamp < HTTP_TIMEOUT_SECONDS / 2
