@@ -192,13 +192,25 @@ def backfill_weeks(
     return match["backfill_id"]
 
 
+PICK_ATTEMPTS = 3
+PICK_SECONDS = 10
+
+
 def launchpad_config(page: Page, ui_url: str, location: str, job: str, week: str) -> str:
     """The job's launchpad with `week` picked in its partition box: the run config it shows."""
     page.goto(f"{ui_url}/locations/{location}/jobs/{job}/playground")
     picker = page.get_by_placeholder("Partition")
-    picker.fill(week)
-    picker.press("Enter")
-    expect(page.get_by_text(f"partition: {week}", exact=True)).to_be_visible()
+    picked = page.get_by_text(f"partition: {week}", exact=True)
+    # Typed before the box has its weeks, Enter picks nothing: type it again until it takes.
+    for attempt in range(1, PICK_ATTEMPTS + 1):
+        picker.fill(week)
+        picker.press("Enter")
+        try:
+            expect(picked).to_be_visible(timeout=PICK_SECONDS * 1000)
+            break
+        except AssertionError:
+            if attempt == PICK_ATTEMPTS:
+                raise
     # The editor library's own classes: the code area, one element per line of YAML.
     code = page.locator(".CodeMirror-code").first
     expect(code).to_contain_text("hubspot_writeback")
