@@ -85,6 +85,13 @@ def refuse_unreachable(week: Week, now: datetime) -> None:
     period_for(week.first_day, now.astimezone(ZONE).date())
 
 
+def run_week(run: dg.DagsterRun | None) -> Week | None:
+    """The week a run is for, from the partition tag Dagster puts on it; None for a run
+    without one. InvalidWeekKey for a tag that names no week."""
+    key = run.tags.get(PARTITION_TAG) if run is not None else None
+    return None if key is None else parse_week_key(key)
+
+
 class WeekCalendar(dg.ConfigurableResource):
     """Whether a run's week is the latest completed one, decided once as the run starts; and a
     week Yobi no longer reaches refused then, before any step reads HubSpot or Yobi.
@@ -99,10 +106,9 @@ class WeekCalendar(dg.ConfigurableResource):
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         now = datetime.now(ZONE)
         self._latest = latest_completed_week(now).key
-        run = context.dagster_run
-        key = run.tags.get(PARTITION_TAG) if run is not None else None
-        if key is not None:
-            refuse_unreachable(parse_week_key(key), now)
+        week = run_week(context.dagster_run)
+        if week is not None:
+            refuse_unreachable(week, now)
 
     def role(self, week: Week) -> WeekRole:
         latest = self._latest or latest_week_key()

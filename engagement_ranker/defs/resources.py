@@ -28,7 +28,6 @@ from engagement_ranker.clients.yobi import WeeklyCounters, YobiClient
 from engagement_ranker.constants import (
     ENGAGEMENT_PROPERTIES,
     HTTP_TIMEOUT_SECONDS,
-    PARTITION_TAG,
     Env,
 )
 from engagement_ranker.core.owners import OwnerDigest
@@ -36,9 +35,9 @@ from engagement_ranker.core.render import InlineImage, slack_messages
 from engagement_ranker.core.render import email as email_parts
 from engagement_ranker.core.summary import Alert, Summary
 from engagement_ranker.core.tenants import tenant_frame
-from engagement_ranker.core.week import InvalidWeekKey, parse_week_key
+from engagement_ranker.core.week import InvalidWeekKey
 from engagement_ranker.defs.keys import WEEKLY_METRICS, YOBI_TENANTS
-from engagement_ranker.defs.partitions import WeekCalendar
+from engagement_ranker.defs.partitions import WeekCalendar, run_week
 from engagement_ranker.defs.warehouse import SCHEMA, WarehouseIOManager
 from engagement_ranker.settings import (
     EmailSettings,
@@ -198,15 +197,14 @@ class YobiResource(dg.ConfigurableResource):
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         run = context.dagster_run
-        week_key = run.tags.get(PARTITION_TAG) if run is not None else None
-        if run is None or week_key is None:
-            return
-        if not (_runs_step(run, YOBI_TENANTS) and _runs_step(run, WEEKLY_METRICS)):
+        if run is None or not (_runs_step(run, YOBI_TENANTS) and _runs_step(run, WEEKLY_METRICS)):
             return
         try:
-            week = parse_week_key(week_key)
+            week = run_week(run)
         except InvalidWeekKey:
             return  # the week's own asset says so, in its words
+        if week is None:
+            return
         self._ahead = YobiReads(week.dates)
         threading.Thread(
             target=self._ahead.read, args=(self,), name="yobi-reads", daemon=True
