@@ -10,6 +10,7 @@ Slack and e-mail can also be loaded on their own (`notification_channels`).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Self
 
@@ -536,7 +537,7 @@ class RankingSettings(SettingsGroup):
         """TENANT_MAPPING_OVERRIDES_JSON when set, else the file's, else none."""
         return self.overrides_json or self.overrides_file or Overrides.none()
 
-    def unknown_tenants(self, known_tenant_ids: set[int]) -> list[str]:
+    def unknown_tenants(self, known_tenant_ids: AbstractSet[int]) -> list[str]:
         """One problem per override naming a tenant Yobi does not list (a stale override
         would map to nothing); [] when every override names a known tenant."""
         overrides = (*self.overrides.by_company.items(), *self.overrides.by_domain.items())

@@ -69,7 +69,7 @@ from engagement_ranker.core.identity import (
     strong_suggestion,
     weekly_activity,
 )
-from engagement_ranker.core.tenants import tenant_frame
+from engagement_ranker.core.tenants import tenant_frame, tenant_ids
 from engagement_ranker.core.universe import (
     build_universe,
     included,
@@ -815,7 +815,7 @@ def check_mapping(
         return section
     try:
         ranking = RankingSettings.from_env(env)
-        unknown = ranking.unknown_tenants(set(yobi.tenants["tenant_id"].astype(int)))
+        unknown = ranking.unknown_tenants(tenant_ids(yobi.tenants))
         if unknown:
             raise SettingError("; ".join(unknown))
     except ValueError as error:

@@ -53,3 +53,8 @@ def tenant_frame(
         .reset_index(drop=True)
         .astype({"tenant_id": "int64", "location_count": "int64", "is_active": "boolean"})
     )
+
+
+def tenant_ids(tenants: pd.DataFrame) -> frozenset[int]:
+    """The ids of a tenant frame (`tenant_frame`), as the counters and overrides take them."""
+    return frozenset(int(t) for t in tenants["tenant_id"])

@@ -52,6 +52,7 @@ from engagement_ranker.core.render import (
 )
 from engagement_ranker.core.scoring import rank_companies, rank_text
 from engagement_ranker.core.summary import build_summary
+from engagement_ranker.core.tenants import tenant_ids
 from engagement_ranker.core.universe import (
     build_universe,
     describe_exclusion_rules,
@@ -272,7 +273,7 @@ def weekly_metrics(
     """The four counters of every tenant for exactly this Sun–Sat week, from daily trend buckets,
     and day by day."""
     week = week_of(context)
-    tenants = frozenset(int(t) for t in yobi_tenants["tenant_id"])
+    tenants = tenant_ids(yobi_tenants)
     counters, warnings = yobi.weekly_counters(week.dates, tenants)
     metrics = (
         yobi_tenants[["tenant_id"]]
@@ -340,7 +341,7 @@ def tenant_mapping(
         included(customer_companies)[list(COMPANY_COLUMNS)],
         yobi_tenants[list(TENANT_INPUT_COLUMNS)],
         # Entries naming an unknown tenant are left out here and fail `overrides_valid`.
-        overrides=ranking.overrides.for_tenants(set(yobi_tenants["tenant_id"].astype(int))),
+        overrides=ranking.overrides.for_tenants(tenant_ids(yobi_tenants)),
         generic_domains=ranking.generic_email_domains,
         activity=weekly_activity(weekly_metrics),
     )

@@ -21,6 +21,7 @@ from engagement_ranker.core.alarms import AlarmSeverity, of_kinds, severity_of
 from engagement_ranker.core.anomalies import AnomalyKind
 from engagement_ranker.core.coverage import counter_problems, coverage_problems, short_tenants
 from engagement_ranker.core.integrity import listed, ranking_problems
+from engagement_ranker.core.tenants import tenant_ids
 from engagement_ranker.core.universe import included
 from engagement_ranker.core.week import WeekRole
 from engagement_ranker.core.writeplan import CompanyOutcome, property_problems
@@ -100,7 +101,7 @@ def overrides_valid(settings: SettingsResource, yobi_tenants: pd.DataFrame) -> d
     """Every override names a tenant that exists: a stale override would map to nothing."""
     ranking = settings.value.ranking
     overrides = ranking.overrides
-    problems = ranking.unknown_tenants(set(yobi_tenants["tenant_id"].astype(int)))
+    problems = ranking.unknown_tenants(tenant_ids(yobi_tenants))
     return _result(
         problems, by_company=len(overrides.by_company), by_domain=len(overrides.by_domain)
     )

@@ -34,7 +34,7 @@ from engagement_ranker.core.owners import OwnerDigest
 from engagement_ranker.core.render import InlineImage, slack_messages
 from engagement_ranker.core.render import email as email_parts
 from engagement_ranker.core.summary import Alert, Summary
-from engagement_ranker.core.tenants import tenant_frame
+from engagement_ranker.core.tenants import tenant_frame, tenant_ids
 from engagement_ranker.core.week import InvalidWeekKey
 from engagement_ranker.defs.keys import WEEKLY_METRICS, YOBI_TENANTS
 from engagement_ranker.defs.partitions import WeekCalendar, run_week
@@ -163,7 +163,7 @@ class YobiReads:
             self.counters.set_exception(error)
             return
         self.tenants.set_result(tenants)
-        ids = frozenset(int(t) for t in tenants[0]["tenant_id"])
+        ids = tenant_ids(tenants[0])
         try:
             counters, warnings = resource.read(lambda c: c.weekly_counters(self.week, tenants=ids))
         except BaseException as error:
