@@ -75,9 +75,7 @@ def _events(instance: dg.DagsterInstance, run_id: str, kind: dg.DagsterEventType
 def _failed_checks(instance: dg.DagsterInstance, run_id: str) -> dict[str, list[str]]:
     """Step -> "check asset:check failed: why" for each check that failed in the run.
 
-    A blocking check fails its own step; a check that gates the write without blocking
-    (defs/checks.py) fails no step, so it is keyed by its own name and leads the alert: it is
-    why the later steps refused.
+    Every check is blocking (defs/checks.py) and fails its own step; a warning fails nothing.
     """
     failed: dict[str, list[str]] = {}
     for event in _events(instance, run_id, dg.DagsterEventType.ASSET_CHECK_EVALUATION):
@@ -87,9 +85,7 @@ def _failed_checks(instance: dg.DagsterInstance, run_id: str) -> dict[str, list[
         key = evaluation.asset_check_key
         name = f"{key.asset_key.to_user_string()}:{key.name}"
         why = evaluation.description or "no description"
-        kind = "blocking check" if evaluation.blocking else "check"
-        step = event.step_key if evaluation.blocking and event.step_key else name
-        failed.setdefault(step, []).append(f"{kind} {name} failed: {why}")
+        failed.setdefault(event.step_key or name, []).append(f"blocking check {name} failed: {why}")
     return failed
 
 
