@@ -704,14 +704,16 @@ def spike(as_json: bool, week: str | None) -> None:
 def explain(company_id: str, week: str) -> None:
     """One company's week: its tenant and why, counters per day, points, score, rank, tier,
     prior, move and driver, and HubSpot's values before and after the write."""
+    from dagster_duckdb import DuckDBResource
+
     from engagement_ranker.core.explain import ExplainError
     from engagement_ranker.defs.explain import explain_company
     from engagement_ranker.defs.partitions import latest_week_key
+    from engagement_ranker.defs.resources import warehouse_path
 
     key = latest_week_key() if week == "latest" else _week_key(week, "--week")
-    with _instance() as instance:
-        try:
-            story = explain_company(instance, company_id, key)
-        except ExplainError as error:
-            raise click.ClickException(str(error)) from None
+    try:
+        story = explain_company(DuckDBResource(database=warehouse_path()), company_id, key)
+    except ExplainError as error:
+        raise click.ClickException(str(error)) from None
     click.echo(story, nl=False)

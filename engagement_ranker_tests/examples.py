@@ -29,6 +29,7 @@ from unittest import mock
 from zoneinfo import ZoneInfo
 
 import dagster as dg
+from dagster_duckdb import DuckDBResource
 
 from engagement_ranker.constants import PROP_SCORE, TIMEZONE, Env, MatchMethod, WriteMode
 from engagement_ranker.core.week import parse_week_key
@@ -162,12 +163,13 @@ def _visible_company(box: Sandbox, previous: dg.ExecuteInProcessResult) -> str:
     )
 
 
-def _explain(instance: dg.DagsterInstance, company_id: str) -> str:
+def _explain(company_id: str) -> str:
     """What `engagement-ranker explain` prints for the company (imported late, as
     `_definitions` is)."""
     from engagement_ranker.defs.explain import explain_company
+    from engagement_ranker.defs.resources import warehouse_path
 
-    return explain_company(instance, company_id, WEEK.key)
+    return explain_company(DuckDBResource(database=warehouse_path()), company_id, WEEK.key)
 
 
 def _biggest_faller(result: dg.ExecuteInProcessResult) -> str:
@@ -228,7 +230,7 @@ def render_examples() -> dict[str, str | bytes]:
         [chart] = summary_mail["images"]
         [materialization] = done.asset_materializations_for_node("slack_summary")
         explained = _biggest_faller(done)
-        story = _explain(instance, explained)
+        story = _explain(explained)
 
     index = INDEX.format(
         seed=config.seed,
