@@ -18,6 +18,7 @@ from engagement_ranker.constants import (
     COMPANY_READ_PROPERTIES,
     PROP_CUSTOMER_STATUS,
     PROP_INTERNAL_TEST,
+    PROP_OWNER,
     PROP_RANK,
     PROP_SCORE,
     PROP_TIER,
@@ -35,6 +36,7 @@ UNIVERSE_COLUMNS: tuple[str, ...] = (
     "prior_rank_text",
     "prior_tier",
     "excluded_reason",
+    PROP_OWNER,  # the company's account manager (owner digests)
 )
 
 
@@ -226,6 +228,7 @@ def build_universe(
                 "prior_rank_text": properties.get(PROP_RANK),
                 "prior_tier": properties.get(PROP_TIER),
                 "excluded_reason": reason,
+                PROP_OWNER: properties.get(PROP_OWNER),
             }
         )
     frame = pd.DataFrame(rows, columns=list(UNIVERSE_COLUMNS))

@@ -20,7 +20,6 @@ from engagement_ranker.constants import (
     METRICS,
     PROP_OWNER,
     Env,
-    WriteMode,
 )
 from engagement_ranker.core.alarms import (
     counter_alarms,
@@ -105,6 +104,7 @@ from engagement_ranker.defs.writeback import (
     WritebackConfig,
     WriteRefused,
     audit_frame,
+    audited_mode,
     resolve_intent,
     write_failure,
 )
@@ -210,7 +210,6 @@ def customer_companies(
         found = client.customer_universe(read_properties(rules))
         warnings = list(client.warnings)
     universe = build_universe(found.contacts, found.companies_of, found.companies, rules)
-    universe[PROP_OWNER] = universe["company_id"].map(lambda c: found.companies[c].get(PROP_OWNER))
     excluded = universe[universe["excluded_reason"].notna()]
     anomalies = [
         Anomaly(
@@ -612,7 +611,7 @@ def slack_summary(
     summary = build_summary(
         ranked_scores.table,
         week=week,
-        mode=WriteMode(audit["mode"].iloc[0]) if len(audit) else WriteMode.DRY_RUN,
+        mode=audited_mode(audit),
         universe=len(universe),
         excluded=int(universe["excluded_reason"].notna().sum()),
         mapped=int(mapping["tenant_id"].notna().sum()),
@@ -637,9 +636,17 @@ def slack_summary(
     report = markdown(summary)
     delivered: list[str] = []
     if calendar.role(week) is WeekRole.LATEST or config.send_for_historical_week:
-        # The e-mail's picture: the movers' past ranks come from the stored weeks.
-        past = weeks_before(warehouse, RANKED_SCORES, week.key, CHART_WEEKS - 1, RANK_COLUMNS)
-        images = (summary_chart(summary, past),) if notifier.emails_configured else ()
+        # The e-mail's picture (only where e-mail goes): the movers' past ranks, stored weeks.
+        images = (
+            (
+                summary_chart(
+                    summary,
+                    weeks_before(warehouse, RANKED_SCORES, week.key, CHART_WEEKS - 1, RANK_COLUMNS),
+                ),
+            )
+            if notifier.emails_configured
+            else ()
+        )
         delivered, errors = notifier.deliver(summary, images)
         if errors:
             # HubSpot is already written; failing here lets the summary be retried alone.
@@ -702,9 +709,7 @@ def owner_digests(
         ranked_scores,
         owners,
         week=week,
-        mode=WriteMode(hubspot_writeback["mode"].iloc[0])
-        if len(hubspot_writeback)
-        else WriteMode.DRY_RUN,
+        mode=audited_mode(hubspot_writeback),
         fall_places=email.owner_digest_fall_places,
         run_url=settings.value.links.run_url(context.run_id),
     )

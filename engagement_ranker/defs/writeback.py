@@ -124,6 +124,11 @@ class WriteRefused(dg.Failure):
         )
 
 
+def audited_mode(audit: pd.DataFrame) -> WriteMode:
+    """The mode a week's writeback ran in, from its audit (dry-run when it audited nothing)."""
+    return WriteMode(audit["mode"].iloc[0]) if len(audit) else WriteMode.DRY_RUN
+
+
 def audit_frame(
     intent: WriteIntent,
     plan: WritePlan,
