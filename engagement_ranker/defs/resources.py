@@ -142,6 +142,18 @@ class HubSpotResource(dg.ConfigurableResource):
         return self._definitions
 
 
+def _tenants(client: YobiClient) -> pd.DataFrame:
+    """Yobi's tenants with their locations, as `yobi_tenants` stores them."""
+    return tenant_frame(client.tenants(), client.locations())
+
+
+def _counters(
+    dates: tuple[date, ...], tenants: frozenset[int]
+) -> Callable[[YobiClient], WeeklyCounters]:
+    """The read of one week's counters for exactly `tenants`."""
+    return lambda client: client.weekly_counters(dates, tenants=tenants)
+
+
 @dataclass(frozen=True)
 class YobiReads:
     """One run's Yobi reads, started as the run starts: the tenants, then the week's counters
@@ -157,7 +169,7 @@ class YobiReads:
     def read(self, resource: YobiResource) -> None:
         """Both reads in turn, on a thread of their own (the caller's)."""
         try:
-            tenants = resource.read(lambda c: tenant_frame(c.tenants(), c.locations()))
+            tenants = resource.read(_tenants)
         except BaseException as error:  # the counters are read for these tenants: none either
             self.tenants.set_exception(error)
             self.counters.set_exception(error)
@@ -165,7 +177,7 @@ class YobiReads:
         self.tenants.set_result(tenants)
         ids = tenant_ids(tenants[0])
         try:
-            counters, warnings = resource.read(lambda c: c.weekly_counters(self.week, tenants=ids))
+            counters, warnings = resource.read(_counters(self.week, ids))
         except BaseException as error:
             self.counters.set_exception(error)
             return
@@ -223,7 +235,7 @@ class YobiResource(dg.ConfigurableResource):
         """Yobi's tenants with their locations (core.tenants.tenant_frame), and the warnings."""
         if self._ahead is not None:
             return self._ahead.tenants.result()
-        return self.read(lambda client: tenant_frame(client.tenants(), client.locations()))
+        return self.read(_tenants)
 
     def weekly_counters(
         self, dates: tuple[date, ...], tenants: frozenset[int]
@@ -235,7 +247,7 @@ class YobiResource(dg.ConfigurableResource):
             read_for, counters, warnings = ahead.counters.result()
             if read_for == tenants:
                 return counters, warnings
-        return self.read(lambda client: client.weekly_counters(dates, tenants=tenants))
+        return self.read(_counters(dates, tenants))
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         # A run that failed before its Yobi steps does not wait for their reads: the thread
