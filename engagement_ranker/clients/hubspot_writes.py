@@ -245,7 +245,6 @@ def restore(
     client: HubSpotClient,
     writes: Sequence[CompanyWrite],
     log: Log,
-    passes: int = RESTORE_PASSES,
     pause: Callable[[float], None] = time.sleep,
 ) -> Restored:
     """Put `writes` back to their before values where HubSpot still holds this run's values.
@@ -262,7 +261,7 @@ def restore(
     refused: dict[str, str] = {}
     gone: set[str] = set()
     read: set[str] = set()  # read back in the last pass
-    for number in range(passes + 1):
+    for number in range(RESTORE_PASSES + 1):
         troubled = False
         try:
             held, missing = client.read_companies(list(pending), _properties(writes))
@@ -297,7 +296,7 @@ def restore(
                 updates.append((company_id, {p: write.before.get(p) or "" for p in ours}))
         for company_id in missing:
             pending.pop(company_id, None)
-        if number == passes or not (updates or troubled):
+        if number == RESTORE_PASSES or not (updates or troubled):
             break
         try:
             for start in range(0, len(updates), HUBSPOT_BATCH_UPDATE_MAX):
