@@ -190,18 +190,23 @@ class WarehouseIOManager(DuckDBPandasIOManager):
         return [_ReportedWeeks(), _WeekTables()]
 
 
+def _week_rows(
+    connection: duckdb.DuckDBPyConnection, asset: dg.AssetKey, week_key: str
+) -> pd.DataFrame | None:
+    """An asset's rows of one week; None when the asset's table was never created."""
+    table = asset.to_user_string()
+    if not _exists(connection, SCHEMA, table):
+        return None
+    return connection.execute(f"select * from {SCHEMA}.{table} where week = ?", [week_key]).df()
+
+
 def stored_week(
     warehouse: DuckDBResource, asset: dg.AssetKey, week_key: str
 ) -> pd.DataFrame | None:
     """An asset's stored table for one week, or None when that week was never stored."""
-    table = asset.to_user_string()
     with warehouse.get_connection() as connection:
-        if not _exists(connection, SCHEMA, table):
-            return None
-        frame = connection.execute(
-            f"select * from {SCHEMA}.{table} where week = ?", [week_key]
-        ).df()
-    return None if frame.empty else frame
+        frame = _week_rows(connection, asset, week_key)
+    return None if frame is None or frame.empty else frame
 
 
 def stored_reports(
@@ -213,16 +218,10 @@ def stored_reports(
     reports = {}
     with warehouse.get_connection() as connection:
         for asset in assets:
-            table = asset.to_user_string()
-            frame = (
-                connection.execute(
-                    f"select * from {SCHEMA}.{table} where week = ?", [week_key]
-                ).fetchdf()
-                if _exists(connection, SCHEMA, table)
-                else pd.DataFrame()
-            )
+            frame = _week_rows(connection, asset, week_key)
             reports[asset] = Reported(
-                frame, _stored_anomalies(connection, SCHEMA, asset, [week_key])
+                pd.DataFrame() if frame is None else frame,
+                _stored_anomalies(connection, SCHEMA, asset, [week_key]),
             )
     return reports
 
