@@ -15,7 +15,7 @@ import pandas as pd
 
 from engagement_ranker.constants import TIER_BOTTOM, TIER_MIDDLE, TIER_TOP
 from engagement_ranker.core.frames import rows
-from engagement_ranker.core.render import ELLIPSIS, InlineImage
+from engagement_ranker.core.render import InlineImage, clip
 from engagement_ranker.core.summary import Summary
 from engagement_ranker.core.week import parse_week_key
 
@@ -34,11 +34,9 @@ DPI = 100
 
 
 def _label(name: object) -> str:
-    """A company name as plain text in the chart: clipped, and a "$" never read as maths."""
-    text = " ".join(str(name).split()) or "(no name)"
-    if len(text) > LEGEND_NAME_CHARS:
-        text = text[: LEGEND_NAME_CHARS - 1] + ELLIPSIS
-    return text.replace("$", r"\$")
+    """A company name as plain text in the chart: one clean line, clipped (as every other
+    rendering does), and a "$" never read as maths."""
+    return (clip(str(name), LEGEND_NAME_CHARS) or "(no name)").replace("$", r"\$")
 
 
 def _tiers(axes: Axes, summary: Summary) -> None:

@@ -34,7 +34,15 @@ from engagement_ranker.core.identity import (
     normalize_name_loosely,
 )
 from engagement_ranker.core.movers import CHANGE_COLUMNS, POINTS_CHANGE_COLUMNS, signed
-from engagement_ranker.core.render import Document, Figures, Items, Section, Table, move_text
+from engagement_ranker.core.render import (
+    Document,
+    Figures,
+    Items,
+    Section,
+    Table,
+    count_text,
+    move_text,
+)
 from engagement_ranker.core.week import Week
 
 BY_DAY = "{}_by_day"
@@ -70,10 +78,6 @@ def _row(frame: pd.DataFrame | None, column: str, value: object) -> pd.Series | 
 def _text(value: Cell) -> str:
     """A stored value as shown: a dash for a missing one."""
     return "—" if value is None or pd.isna(value) else str(value)
-
-
-def _count(value: Cell) -> str:
-    return "—" if pd.isna(value) else f"{int(value):,}"
 
 
 def mapping_reason(company: pd.Series, mapping: pd.Series, tenant: pd.Series | None) -> str:
@@ -143,13 +147,10 @@ def _days(week: Week, metrics: pd.Series) -> Table:
         rows.append(
             (
                 _day(day),
-                *(
-                    "—" if not _has_days(series[m]) else f"{int(series[m][index]):,}"
-                    for m in METRICS
-                ),
+                *(count_text(series[m][index]) if _has_days(series[m]) else "—" for m in METRICS),
             )
         )
-    rows.append(("Week", *(_count(metrics[m.value]) for m in METRICS)))
+    rows.append(("Week", *(count_text(metrics[m.value]) for m in METRICS)))
     columns = ("Day", *(METRIC_LABELS[m] for m in METRICS))
     return Table(columns, tuple(rows), frozenset(range(1, len(columns))))
 

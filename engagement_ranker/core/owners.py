@@ -16,6 +16,7 @@ import pandas as pd
 from engagement_ranker.constants import PROP_OWNER, TIER_BOTTOM, WriteMode
 from engagement_ranker.core.anomalies import Anomaly, AnomalyKind, company_label
 from engagement_ranker.core.frames import Cell, require_columns
+from engagement_ranker.core.integrity import listed
 from engagement_ranker.core.scoring import tier_for
 from engagement_ranker.core.summary import check_run_url
 from engagement_ranker.core.universe import included
@@ -141,6 +142,10 @@ def owner_digests(
     return digests, pd.DataFrame(rows, columns=list(DIGEST_COLUMNS)), problems
 
 
+# How many of an undeliverable owner's companies the anomaly names before "and N more".
+UNDELIVERABLE_NAMES_SHOWN = 3
+
+
 def _undeliverable(
     owner_id: str, owner: Owner | None, accounts: pd.DataFrame, unmapped: pd.DataFrame
 ) -> Anomaly:
@@ -148,7 +153,7 @@ def _undeliverable(
     names = [
         company_label(n, c) for c, n in zip(companies["company_id"], companies["name"], strict=True)
     ]
-    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    shown = listed(names, UNDELIVERABLE_NAMES_SHOWN)
     if owner is None:
         why = (
             f"owner {owner_id} is not among HubSpot's active owners (a user who left?); "

@@ -132,13 +132,14 @@ class Document:
     run_url: str | None
 
 
-def _clip(text: str, limit: int) -> str:
+def clip(text: str, limit: int) -> str:
     """One line, at most `limit` characters, nothing invisible; clip raw text before escaping."""
     flat = " ".join(neutralize(text).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + ELLIPSIS
 
 
-def _number(value: Cell) -> str:
+def count_text(value: Cell) -> str:
+    """A count as shown: thousands separated, a dash for a missing one."""
     return "—" if pd.isna(value) else f"{int(value):,}"
 
 
@@ -155,9 +156,9 @@ def _company_table(
     """Rank, company, score, tier and move; with `why`, what moved it too."""
     rows = tuple(
         (
-            _number(row.rank),
-            _clip(str(row.name), name_chars),
-            _number(row.score),
+            count_text(row.rank),
+            clip(str(row.name), name_chars),
+            count_text(row.score),
             str(row.tier),
             _move(row.delta),
             *((_driver(row.driver),) if why else ()),
@@ -180,10 +181,10 @@ def _movers_part(frame: pd.DataFrame, direction: str) -> Part:
     rows = tuple(
         (
             _move(row.delta),
-            _clip(str(row.name), NAME_MAX_CHARS),
-            _number(row.prior_rank),
-            _number(row.rank),
-            _number(row.score),
+            clip(str(row.name), NAME_MAX_CHARS),
+            count_text(row.prior_rank),
+            count_text(row.rank),
+            count_text(row.score),
             _driver(row.driver),
         )
         for row in frame.itertuples(index=False)
@@ -193,7 +194,7 @@ def _movers_part(frame: pd.DataFrame, direction: str) -> Part:
 
 def _driver(driver: Cell) -> str:
     """Why a company moved (core/movers.py's words), or a dash when that is unknown."""
-    return "—" if pd.isna(driver) else _clip(str(driver), DRIVER_MAX_CHARS)
+    return "—" if pd.isna(driver) else clip(str(driver), DRIVER_MAX_CHARS)
 
 
 def _bar(fraction: float) -> str:
@@ -208,7 +209,7 @@ def _chart(frame: pd.DataFrame) -> Pre:
     width = max(len(str(tier)) for tier in frame["tier"])
     lines = tuple(
         f"{row.tier:<{width}} {_bar(row.share)} {row.share:>4.0%}  "
-        f"{row.companies:,} companies, scores {_number(row.min_score)}–{_number(row.max_score)}"
+        f"{row.companies:,} companies, scores {count_text(row.min_score)}–{count_text(row.max_score)}"
         for row in rows(frame)
     )
     return Pre(lines)
@@ -220,7 +221,7 @@ def _anomaly_section(summary: Summary) -> Section:
     for kind in AnomalyKind:
         found = [a for a in summary.anomalies if a.kind == kind]
         if found:
-            examples = tuple(_clip(a.message, ANOMALY_MESSAGE_MAX_CHARS) for a in found)
+            examples = tuple(clip(a.message, ANOMALY_MESSAGE_MAX_CHARS) for a in found)
             parts.append(
                 Items(
                     examples[:ANOMALY_EXAMPLES],
@@ -297,20 +298,20 @@ def _week_text(week_key: str) -> str:
         return parse_week_key(week_key).label
     except InvalidWeekKey:
         # An alert must still go out when the failure was the week key itself.
-        return f"week {_clip(week_key, NAME_MAX_CHARS)!r}"
+        return f"week {clip(week_key, NAME_MAX_CHARS)!r}"
 
 
 def alert_document(alert: Alert) -> Document:
     """The failure alert laid out: which week and step, what was written, the error."""
-    step = _clip(alert.step, NAME_MAX_CHARS)
-    written = _clip(alert.written, ALERT_LINE_MAX_CHARS)
-    lines = [_clip(line, ALERT_LINE_MAX_CHARS) for line in alert.error.splitlines() if line.strip()]
+    step = clip(alert.step, NAME_MAX_CHARS)
+    written = clip(alert.written, ALERT_LINE_MAX_CHARS)
+    lines = [clip(line, ALERT_LINE_MAX_CHARS) for line in alert.error.splitlines() if line.strip()]
     error = Pre(
         tuple(lines[:ALERT_ERROR_MAX_LINES]) or ("(no error text)",),
         max(0, len(lines) - ALERT_ERROR_MAX_LINES),
     )
     figures = Figures(
-        (("Week", _clip(alert.week_key, NAME_MAX_CHARS)), ("Step", step), ("HubSpot", written))
+        (("Week", clip(alert.week_key, NAME_MAX_CHARS)), ("Step", step), ("HubSpot", written))
     )
     return Document(
         title=f"{PRODUCT} failed · {_week_text(alert.week_key)}",
@@ -327,7 +328,7 @@ def owner_digest_document(digest: OwnerDigest) -> Document:
     look = digest.need_a_look
     flagged = tuple(
         (
-            _clip(str(row.name), NAME_MAX_CHARS),
+            clip(str(row.name), NAME_MAX_CHARS),
             str(row.tier),
             move_text(row.delta, row.driver),
             str(row.look),
@@ -343,7 +344,7 @@ def owner_digest_document(digest: OwnerDigest) -> Document:
         sections.append(Section(f"Your ranked accounts ({len(digest.accounts)})", (accounts,)))
     if len(digest.unmapped):
         items = tuple(
-            f"{_clip(str(row.name), NAME_MAX_CHARS)} ({row.company_id})"
+            f"{clip(str(row.name), NAME_MAX_CHARS)} ({row.company_id})"
             + (
                 f": looks like {row.suggestions}"
                 if pd.notna(row.suggestions) and row.suggestions
@@ -502,7 +503,7 @@ def _slack_blocks(document: Document) -> list[dict]:
     blocks: list[dict] = [
         {
             "type": "header",
-            "text": {"type": "plain_text", "text": _clip(document.title, SLACK_MAX_HEADER_CHARS)},
+            "text": {"type": "plain_text", "text": clip(document.title, SLACK_MAX_HEADER_CHARS)},
         },
         {
             "type": "context",
