@@ -638,11 +638,6 @@ def read_sandbox_env(process: subprocess.Popen[str]) -> dict[str, str]:
 @click.option("--week", "week", required=True, help="The week's Sunday (YYYY-MM-DD), or latest.")
 def recover(week: str) -> None:
     """Put back what an interrupted run of a week left in HubSpot (from the write journal)."""
-    import logging
-
-    from engagement_ranker.clients.hubspot import HubSpotClient
-    from engagement_ranker.core.summary import Alert
-    from engagement_ranker.defs.alerts import send_alert
     from engagement_ranker.defs.journal import LeaseBusy
     from engagement_ranker.defs.journal import recover as recover_week
     from engagement_ranker.settings import Settings, SettingsError
@@ -652,16 +647,7 @@ def recover(week: str) -> None:
         settings = Settings.from_env(os.environ)
     except SettingsError as error:
         raise click.ClickException(str(error)) from None
-    hubspot = settings.hubspot
-    with (
-        _instance() as instance,
-        HubSpotClient(
-            hubspot.access_token.get_secret_value(),
-            hubspot.base_url,
-            hubspot.tier,
-            api_version=hubspot.api_version,
-        ) as client,
-    ):
+    with _instance() as instance, settings.hubspot.client() as client:
         try:
             done = recover_week(
                 instance,
@@ -683,7 +669,7 @@ def recover(week: str) -> None:
         else "some companies could not be put back: see the lines above"
     )
     click.echo("\n".join([*lines, f"week {key}: {state}"]))
-    send_alert(Alert(key, "recover", "\n".join(lines), state), os.environ)
+    _alerted(key, "recover", "\n".join(lines), state)
     if not complete:
         sys.exit(1)
 

@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from engagement_ranker.clients.http import redact
+from engagement_ranker.clients.hubspot import HubSpotClient
 from engagement_ranker.clients.yobi_contract import BUILT_IN, YobiContract, load_contract
 from engagement_ranker.constants import (
     DEFAULT_ALARM_COUNTER_BAND,
@@ -38,6 +39,7 @@ from engagement_ranker.constants import (
     DEFAULT_MAPPING_COVERAGE_MIN,
     DEFAULT_OWNER_DIGEST_FALL_PLACES,
     DEFAULT_YOBI_BASE_URL,
+    HTTP_TIMEOUT_SECONDS,
     HUBSPOT_TIER_LIMITS,
     TIMEZONE,
     Env,
@@ -399,6 +401,16 @@ class HubSpotSettings(SettingsGroup):
     api_version: Annotated[
         HubSpotApiVersion, _validated(_parse_api_version, Env.HUBSPOT_API_VERSION)
     ] = Field(DEFAULT_HUBSPOT_API_VERSION, alias=Env.HUBSPOT_API_VERSION)
+
+    def client(self, timeout: float = HTTP_TIMEOUT_SECONDS) -> HubSpotClient:
+        """A client as these settings describe it (the caller closes it)."""
+        return HubSpotClient(
+            access_token=self.access_token.get_secret_value(),
+            base_url=self.base_url,
+            tier=self.tier,
+            api_version=self.api_version,
+            timeout=timeout,
+        )
 
 
 def _read_contract(value: object, variable: str) -> YobiContract:

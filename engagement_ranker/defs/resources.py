@@ -120,14 +120,7 @@ class HubSpotResource(dg.ConfigurableResource):
 
     @contextmanager
     def client(self) -> Iterator[HubSpotClient]:
-        hubspot = self.settings.value.hubspot
-        with HubSpotClient(
-            access_token=hubspot.access_token.get_secret_value(),
-            base_url=hubspot.base_url,
-            tier=hubspot.tier,
-            api_version=hubspot.api_version,
-            timeout=self.timeout_seconds,
-        ) as client:
+        with self.settings.value.hubspot.client(self.timeout_seconds) as client:
             yield client
 
     def engagement_definitions(self, client: HubSpotClient) -> dict[str, dict[str, Any] | None]:
