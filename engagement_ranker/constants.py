@@ -289,6 +289,6 @@ DEFAULT_ALARM_UNIVERSE_BAND = 0.25
 DEFAULT_ALARM_MAPPED_SHARE_BAND = 0.15
 DEFAULT_ALARM_TENANT_JUMP = 10.0
 ALARM_HISTORY_WEEKS = 4  # the trailing weeks whose median a week is compared with
-# An account manager's digest flags a company that fell at least this many places.
+# An account manager's digest flags a company that fell more than this many places.
 DEFAULT_OWNER_DIGEST_FALL_PLACES = 10
 HTTP_TIMEOUT_SECONDS = 30.0

@@ -167,13 +167,18 @@ def _parse_port(value: object, variable: str) -> int:
 StartTls = bool | Literal["auto"]
 
 
+# The words a yes/no setting takes (STARTTLS adds "auto").
+TRUE_WORDS = frozenset({"true", "yes", "1", "on"})
+FALSE_WORDS = frozenset({"false", "no", "0", "off"})
+
+
 def _parse_starttls(value: object, variable: str) -> StartTls:
     text = str(value).strip().lower()
     if text == "auto":
         return "auto"
-    if text in {"true", "yes", "1"}:
+    if text in TRUE_WORDS:
         return True
-    if text in {"false", "no", "0"}:
+    if text in FALSE_WORDS:
         return False
     raise SettingError(
         f"{_shown(variable, str(value))} is not one of auto, true, false: use auto unless "
@@ -261,9 +266,9 @@ def _parse_severities(value: object, variable: str) -> dict[AnomalyKind, AlarmSe
 
 def _parse_switch(value: object, variable: str) -> bool:
     text = str(value).strip().lower()
-    if text in {"true", "yes", "1", "on"}:
+    if text in TRUE_WORDS:
         return True
-    if text in {"false", "no", "0", "off"}:
+    if text in FALSE_WORDS:
         return False
     raise SettingError(f"{_shown(variable, str(value))} is not on or off: use true or false")
 

@@ -239,7 +239,7 @@ def universe_alarms(universe: pd.DataFrame, history: pd.DataFrame, band: float) 
                     f"only {now:,} customer companies this week, half or fewer of the median "
                     f"{figure(median)} over the {len(counts)} stored weeks before: contacts likely "
                     "lost lifecyclestage=customer or their company associations in a bulk edit "
-                    "or import; check them in HubSpot (and HUBSPOT_COMPANY_EXCLUDE_FILTERS_JSON), "
+                    f"or import; check them in HubSpot (and {Env.HUBSPOT_COMPANY_EXCLUDE_FILTERS_JSON}), "
                     "then re-materialize customer_companies",
                 )
             ]
@@ -274,7 +274,7 @@ def mapped_share_alarms(mapping: pd.DataFrame, history: pd.DataFrame, band: floa
             f"{abs(moved.change):.0%} {'below' if moved.change < 0 else 'above'} the median of "
             f"{moved.median:.0%} over the {moved.weeks} stored weeks before (band ±{band:.0%}, "
             f"{Env.ALARM_MAPPED_SHARE_BAND}): check Yobi's tenant websites and names, and "
-            "TENANT_MAPPING_OVERRIDES_JSON (tenant_mapping lists the unmapped companies)",
+            f"{Env.TENANT_MAPPING_OVERRIDES_JSON} (tenant_mapping lists the unmapped companies)",
         )
     ]
 

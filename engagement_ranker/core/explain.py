@@ -33,7 +33,13 @@ from engagement_ranker.core.identity import (
     normalize_name,
     normalize_name_loosely,
 )
-from engagement_ranker.core.movers import CHANGE_COLUMNS, POINTS_CHANGE_COLUMNS, signed
+from engagement_ranker.core.movers import (
+    CHANGE_COLUMNS,
+    POINTS_CHANGE_COLUMNS,
+    PRIOR_HISTORY,
+    PRIOR_HUBSPOT,
+    signed,
+)
 from engagement_ranker.core.render import (
     Document,
     Figures,
@@ -199,8 +205,8 @@ def _prior(ranked: pd.Series) -> str:
         return "none: new this week, or no readable rank before"
     of = "" if pd.isna(ranked["prior_n"]) else f" out of {int(ranked['prior_n'])}"
     source = {
-        "history": "the stored week before",
-        "hubspot": "HubSpot's rank text (no stored week before)",
+        PRIOR_HISTORY: "the stored week before",
+        PRIOR_HUBSPOT: "HubSpot's rank text (no stored week before)",
     }
     return f"{int(ranked['prior_rank'])}{of} ({source.get(str(ranked['prior_source']), '')})"
 

@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 import pandas as pd
 
-from engagement_ranker.constants import TIER_BOTTOM, WriteMode
+from engagement_ranker.constants import TIER_BOTTOM, Env, WriteMode
 from engagement_ranker.core.anomalies import AnomalyKind
 from engagement_ranker.core.frames import Cell, rows
 from engagement_ranker.core.owners import OwnerDigest
@@ -353,7 +353,9 @@ def owner_digest_document(digest: OwnerDigest) -> Document:
             for row in rows(digest.unmapped)
         )
         note = Items(
-            ("Ask RevOps to add each to TENANT_MAPPING_OVERRIDES_JSON (company id → tenant id).",)
+            (
+                f"Ask RevOps to add each to {Env.TENANT_MAPPING_OVERRIDES_JSON} (company id → tenant id).",
+            )
         )
         sections.append(
             Section(f"Not ranked: no Yobi tenant found ({len(items)})", (Items(items), note))
