@@ -49,7 +49,6 @@ from engagement_ranker.constants import (
 from engagement_ranker.core.alarms import (
     DEFAULT_SEVERITIES,
     AlarmSeverity,
-    Bands,
     parse_severities,
 )
 from engagement_ranker.core.anomalies import AnomalyKind
@@ -585,15 +584,6 @@ class AlarmSettings(SettingsGroup):
     severities: Annotated[
         dict[AnomalyKind, AlarmSeverity], _validated(_parse_severities, Env.ALARM_SEVERITIES)
     ] = Field(default_factory=lambda: dict(DEFAULT_SEVERITIES), alias=Env.ALARM_SEVERITIES)
-
-    @property
-    def bands(self) -> Bands:
-        return Bands(
-            counter=self.counter_band,
-            universe=self.universe_band,
-            mapped_share=self.mapped_share_band,
-            tenant_jump=self.tenant_jump,
-        )
 
 
 class WriteSettings(SettingsGroup):

@@ -12,7 +12,7 @@ from engagement_ranker.constants import (
     Env,
     WriteMode,
 )
-from engagement_ranker.core.alarms import AlarmSeverity, Bands
+from engagement_ranker.core.alarms import AlarmSeverity
 from engagement_ranker.core.anomalies import AnomalyKind
 from engagement_ranker.core.summary import check_run_url
 from engagement_ranker.defs.resources import SettingsResource
@@ -62,7 +62,9 @@ def test_defaults_when_only_the_credentials_are_set() -> None:
 
 def test_alarm_bands_and_severities_default_and_parse() -> None:
     defaults = Settings.from_env(REQUIRED).alarms
-    assert defaults.bands == Bands()
+    # The documented defaults (README, "Data alarms"), as literals.
+    assert (defaults.counter_band, defaults.universe_band) == (0.5, 0.25)
+    assert (defaults.mapped_share_band, defaults.tenant_jump) == (0.15, 10)
     assert defaults.severities[AnomalyKind.COUNTER_ALL_ZERO] is AlarmSeverity.ERROR
     assert defaults.severities[AnomalyKind.UNIVERSE_HALVED] is AlarmSeverity.ERROR
     assert defaults.severities[AnomalyKind.COUNTER_SHIFT] is AlarmSeverity.WARN
@@ -74,7 +76,7 @@ def test_alarm_bands_and_severities_default_and_parse() -> None:
             Env.ALARM_SEVERITIES: "counter_shift=error, counter_all_zero=WARN",
         }
     ).alarms
-    assert tuned.bands.counter == 0.3 and tuned.bands.tenant_jump == 20
+    assert tuned.counter_band == 0.3 and tuned.tenant_jump == 20
     assert tuned.severities[AnomalyKind.COUNTER_SHIFT] is AlarmSeverity.ERROR
     assert tuned.severities[AnomalyKind.COUNTER_ALL_ZERO] is AlarmSeverity.WARN
     assert tuned.severities[AnomalyKind.UNIVERSE_HALVED] is AlarmSeverity.ERROR

@@ -19,10 +19,6 @@ import pandas as pd
 
 from engagement_ranker.constants import (
     ALARM_HISTORY_WEEKS,
-    DEFAULT_ALARM_COUNTER_BAND,
-    DEFAULT_ALARM_MAPPED_SHARE_BAND,
-    DEFAULT_ALARM_TENANT_JUMP,
-    DEFAULT_ALARM_UNIVERSE_BAND,
     METRICS,
     Env,
 )
@@ -60,17 +56,6 @@ DEFAULT_SEVERITIES: Mapping[AnomalyKind, AlarmSeverity] = {
     for kind in ALARM_KINDS
 }
 _SEVERITIES_EXAMPLE = "counter_shift=error,tenant_jump=warn"
-
-
-@dataclass(frozen=True)
-class Bands:
-    """How far each figure may move from its trailing median, as a share of the median, and
-    how many times its own median a tenant's activity may reach."""
-
-    counter: float = DEFAULT_ALARM_COUNTER_BAND
-    universe: float = DEFAULT_ALARM_UNIVERSE_BAND
-    mapped_share: float = DEFAULT_ALARM_MAPPED_SHARE_BAND
-    tenant_jump: float = DEFAULT_ALARM_TENANT_JUMP
 
 
 def parse_severities(text: str | None) -> dict[AnomalyKind, AlarmSeverity]:

@@ -281,10 +281,10 @@ def weekly_metrics(
         .merge(counters.by_day, on="tenant_id", how="left")
     )
     metrics[["missing_days", "absent_from"]] = metrics[["missing_days", "absent_from"]].fillna("")
-    bands = settings.value.alarms.bands
+    limits = settings.value.alarms
     alarms = [
-        *counter_alarms(metrics, history, bands.counter),
-        *tenant_jump_alarms(metrics, history, bands.tenant_jump),
+        *counter_alarms(metrics, history, limits.counter_band),
+        *tenant_jump_alarms(metrics, history, limits.tenant_jump),
     ]
     # Gaps block the week only for tenants we rank (week_covered_by_trends); all are reported.
     gaps = [
