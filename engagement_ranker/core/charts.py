@@ -17,14 +17,13 @@ from engagement_ranker.constants import TIER_BOTTOM, TIER_MIDDLE, TIER_TOP
 from engagement_ranker.core.frames import rows
 from engagement_ranker.core.render import InlineImage, clip
 from engagement_ranker.core.summary import Summary
-from engagement_ranker.core.week import parse_week_key
 
 if TYPE_CHECKING:  # matplotlib is imported only when a chart is drawn
     from matplotlib.axes import Axes
 
 CHART_CID = "summary-chart@engagement-ranker"
-CHART_ALT = "Scores by tier, and the top movers' rank over the last 8 weeks"
 CHART_WEEKS = 8  # the movers' rank history: this week and the seven before it
+CHART_ALT = f"Scores by tier, and the top movers' rank over the last {CHART_WEEKS} weeks"
 MOVERS_EACH_WAY = 3
 LEGEND_NAME_CHARS = 28
 TIER_COLOURS = {TIER_TOP: "#2e7d32", TIER_MIDDLE: "#607d8b", TIER_BOTTOM: "#e65100"}
@@ -93,7 +92,7 @@ def _movers(axes: Axes, summary: Summary, history: pd.DataFrame) -> None:
             color=colour,
             label=_label(row.name),
         )
-    axes.set_xticks(range(len(keys)), [parse_week_key(k).start.strftime("%b %d") for k in keys])
+    axes.set_xticks(range(len(keys)), [week.start.strftime("%b %d") for week in weeks])
     axes.tick_params(axis="x", labelsize=7)
     axes.invert_yaxis()
     axes.set_ylabel("rank")

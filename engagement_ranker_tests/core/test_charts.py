@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from engagement_ranker.core.charts import CHART_CID, summary_chart
+from engagement_ranker.core.charts import CHART_CID, LEGEND_NAME_CHARS, _label, summary_chart
 from engagement_ranker_tests.core.test_render import HOSTILE, with_names
 from engagement_ranker_tests.core.test_summary import ranked_frame, summarize
 
@@ -38,11 +38,17 @@ def test_the_chart_is_a_png_drawn_the_same_every_time() -> None:
 
 
 def test_names_are_text_never_markup_or_maths() -> None:
-    ranked = with_names(
-        ranked_frame(30, prior_every=1), {r: f"{HOSTILE} $5 $x^2$" for r in range(1, 31)}
-    )
+    hostile = f"\u202e\x00$x^2$ {HOSTILE}"
+    ranked = with_names(ranked_frame(30, prior_every=1), {r: hostile for r in range(1, 31)})
     summary = summarize(ranked)
     assert summary_chart(summary, pd.DataFrame()).png.startswith(PNG_SIGNATURE)
+
+    # What the legend is given: one line, clipped, no control or bidi character, and every
+    # "$" escaped so matplotlib draws it rather than reading maths.
+    label = _label(hostile)
+    assert len(label.replace("\\$", "$")) <= LEGEND_NAME_CHARS
+    assert "\u202e" not in label and "\x00" not in label
+    assert "$" not in label.replace("\\$", "")
 
 
 def test_a_first_week_without_movers_or_history_still_draws() -> None:
