@@ -96,8 +96,9 @@ def test_every_week_listed_is_one_yobi_reaches_all_week(now: datetime) -> None:
 def test_the_weeks_depend_on_the_current_week_only() -> None:
     sunday = week_containing(NOW).start
     first = weekly_partitions_at(sunday).get_partition_keys(current_time=sunday)
-    last = weekly_partitions_at(sunday + timedelta(days=6, hours=23, minutes=59))
-    assert last.get_partition_keys(current_time=sunday) == first
+    saturday_night = sunday + timedelta(days=6, hours=23, minutes=59)
+    last = weekly_partitions_at(saturday_night)
+    assert last.get_partition_keys(current_time=saturday_night) == first
     assert weekly_partitions.get_partition_keys()[-1] == latest_week_key()
 
 
