@@ -191,9 +191,10 @@ def check_settings(week_key: str) -> dict[str, Any] | None:
     return None
 
 
-def chosen_week(week: str) -> str:
+def chosen_week(week: str, *, reachable: bool = True) -> str:
     """The key of the week a person asked for ("latest" or a Sunday), refused (a usage error)
-    when it has not ended or Yobi no longer reaches it."""
+    when it has not ended or, unless `reachable` is False (a stored week is only read), Yobi no
+    longer reaches it."""
     from engagement_ranker.core.week import InvalidWeekKey, choose_week
     from engagement_ranker.defs.partitions import latest_week_key
 
@@ -201,12 +202,12 @@ def chosen_week(week: str) -> str:
         key = choose_week(week, latest_week_key()).key
     except InvalidWeekKey as error:
         raise click.BadParameter(str(error), param_hint="--week") from None
-    return _reachable(key, "--week")
+    return _reachable(key, "--week") if reachable else key
 
 
 def run_week(
     instance: Any,
-    week: str,
+    key: str,
     mode: str | None = None,
     allow: tuple[str, ...] | None = None,
     log_level: str | None = None,
@@ -214,13 +215,13 @@ def run_week(
 ) -> tuple[bool, dict[str, Any]]:
     """Materialize one week through Dagster in-process; on failure, alert like the sensor does.
 
+    `key`: the week's Sunday, already chosen (`chosen_week`) or listed as a partition.
     `log_level`: Dagster's own log lines at that level (None: none). `on_event`: called with
     each event of the run as it is stored (the progress lines).
     """
     from engagement_ranker.definitions import build_definitions
     from engagement_ranker.defs.jobs import WEEKLY_JOB_NAME
 
-    key = chosen_week(week)
     refused = check_settings(key)
     if refused is not None:
         return False, refused
@@ -694,10 +695,9 @@ def explain(company_id: str, week: str) -> None:
 
     from engagement_ranker.core.explain import ExplainError
     from engagement_ranker.defs.explain import explain_company
-    from engagement_ranker.defs.partitions import latest_week_key
     from engagement_ranker.defs.resources import warehouse_path
 
-    key = latest_week_key() if week == "latest" else _week_key(week, "--week")
+    key = chosen_week(week, reachable=False)
     try:
         story = explain_company(DuckDBResource(database=warehouse_path()), company_id, key)
     except ExplainError as error:

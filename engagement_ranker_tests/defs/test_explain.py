@@ -5,13 +5,14 @@ HubSpot's values before and after; clear refusals for a wrong id or a week never
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from click.testing import CliRunner
 
 from engagement_ranker.cli import main
 from engagement_ranker.constants import PROP_RANK, Env
-from engagement_ranker.core.week import parse_week_key
+from engagement_ranker.core.week import Week, parse_week_key
 from engagement_ranker.defs.partitions import latest_week_key
 from engagement_ranker_tests.defs.conftest import Harness
 
@@ -66,4 +67,7 @@ def test_explain_refuses_what_it_cannot_tell(harness: Harness) -> None:
     assert code == 1 and "company 123 is not among week" in output
     code, output = _explain("--company", "123", "--week", "2026-11-17")
     assert code == 2 and "--week" in output
+    ongoing = Week.starting(parse_week_key(latest_week_key()).first_day + timedelta(weeks=1))
+    code, output = _explain("--company", "123", "--week", ongoing.key)
+    assert code == 2 and f"week {ongoing.key} has not ended yet" in output
     assert Env.HUBSPOT_ACCESS_TOKEN.value not in output
