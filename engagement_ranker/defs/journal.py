@@ -352,7 +352,9 @@ def converge(store: WriteStore, client: HubSpotClient, week: str, log: Log) -> l
     done = []
     for run_id, writes in store.unsettled(week).items():
         result = restore(client, writes, log)
-        store.settle_run(week, run_id, [*result.restored, *result.changed_by_others, *result.gone])
+        # Put back whole: nothing of the run is left, its refused batches' rows included.
+        left = [*result.restored, *result.changed_by_others, *result.gone]
+        store.settle_run(week, run_id, None if result.complete else left)
         done.append(Converged(run_id, len(writes), result))
         log.warning(done[-1].describe())
     return done

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -14,14 +15,20 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+import sqlalchemy as sa
 
+from engagement_ranker.constants import PROP_SCORE
 from engagement_ranker.core.writeplan import CompanyWrite
 from engagement_ranker.defs.journal import (
+    JOURNAL,
     LEASE_TTL_SECONDS,
     LeaseBusy,
     WriteStore,
+    converge,
     write_lease,
 )
+from engagement_ranker.sandbox import Sandbox
+from engagement_ranker_tests.clients.conftest import hubspot_client
 
 WEEK = "2026-11-22"
 DEADLINE_SECONDS = 30.0
@@ -130,3 +137,23 @@ def test_the_journal_keeps_what_an_unfinished_run_may_have_left_until_it_is_sett
     assert store.unsettled(WEEK) == {"run-a": batch[1:]}
     store.settle_run(WEEK, "run-a")
     assert store.unsettled(WEEK) == {}
+
+
+def test_a_run_put_back_whole_leaves_no_row_in_the_journal(
+    home: dg.DagsterInstance, sandbox: Sandbox
+) -> None:
+    """A killed run's batch 1 may have applied, its batch 2 was refused: once converge has put
+    batch 1 back, none of the run's rows stays (a refused batch's rows were never settled)."""
+    store = WriteStore(home)
+    company_id = sorted(sandbox.control.truth(), key=int)[0]
+    before = {PROP_SCORE: sandbox.control.company(company_id)[PROP_SCORE]}
+    store.record(WEEK, "run-killed", 1, [CompanyWrite(company_id, before, {PROP_SCORE: "7"})])
+    store.record(WEEK, "run-killed", 2, [CompanyWrite("999999", {}, {PROP_SCORE: "1"})])
+    store.settle_batch(WEEK, "run-killed", 2, "refused")
+
+    with hubspot_client(sandbox) as client:
+        [converged] = converge(store, client, WEEK, logging.getLogger(__name__))
+
+    assert converged.result.complete
+    with store._connect() as connection:
+        assert connection.execute(sa.select(JOURNAL).where(JOURNAL.c.week == WEEK)).all() == []
