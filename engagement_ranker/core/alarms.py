@@ -10,7 +10,7 @@ fix. How severe each kind is (stop the write, or only warn) is a setting (ALARM_
 from __future__ import annotations
 
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from fractions import Fraction
@@ -99,13 +99,13 @@ class Shift:
         """Relative to the median: -0.6 is 60% below it."""
         return (self.now - self.median) / self.median
 
-    def words(self) -> str:
+    def words(self, shown: Callable[[float], str] | None = None) -> str:
         """How a message says it: "60% below its median of 3,085 over the 4 stored weeks
-        before"."""
+        before" (the median as `shown` writes it; a count by default)."""
         direction = "below" if self.change < 0 else "above"
         return (
-            f"{abs(self.change):.0%} {direction} its median of {figure(self.median)} over the "
-            f"{self.weeks} stored weeks before"
+            f"{abs(self.change):.0%} {direction} its median of "
+            f"{(shown or figure)(self.median)} over the {self.weeks} stored weeks before"
         )
 
 
@@ -256,8 +256,7 @@ def mapped_share_alarms(mapping: pd.DataFrame, history: pd.DataFrame, band: floa
         Anomaly(
             AnomalyKind.MAPPED_SHARE_SHIFT,
             f"{moved.now:.0%} of companies map to a Yobi tenant this week, "
-            f"{abs(moved.change):.0%} {'below' if moved.change < 0 else 'above'} the median of "
-            f"{moved.median:.0%} over the {moved.weeks} stored weeks before (band ±{band:.0%}, "
+            f"{moved.words(lambda share: f'{share:.0%}')} (band ±{band:.0%}, "
             f"{Env.ALARM_MAPPED_SHARE_BAND}): check Yobi's tenant websites and names, and "
             f"{Env.TENANT_MAPPING_OVERRIDES_JSON} (tenant_mapping lists the unmapped companies)",
         )

@@ -128,7 +128,10 @@ def test_the_mapped_share_beyond_its_band() -> None:
     assert mapped_share_alarms(mapping(85, 15), history, 0.15) == []
     [alarm] = mapped_share_alarms(mapping(60, 40), history, 0.15)
     assert alarm.kind is AnomalyKind.MAPPED_SHARE_SHIFT
-    assert alarm.message.startswith("60% of companies map to a Yobi tenant this week, 34% below")
+    assert alarm.message.startswith(
+        "60% of companies map to a Yobi tenant this week, 34% below its median of 91% over the "
+        "2 stored weeks before (band ±15%"
+    )
 
 
 def test_severities_are_settings_over_safe_defaults() -> None:
