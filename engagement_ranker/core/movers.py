@@ -91,6 +91,11 @@ def move_direction(delta: Cell, score_change: int) -> int:
     return (score_change > 0) - (score_change < 0)
 
 
+def weighted(change: Mapping[Metric, int]) -> dict[Metric, int]:
+    """Each counter's change in points (its change times its weight)."""
+    return {m: change[m] * METRIC_WEIGHTS[m] for m in METRICS}
+
+
 def why_moved(
     now: Mapping[Metric, int], change: Mapping[Metric, int], direction: int
 ) -> tuple[Metric | None, str | None]:
@@ -99,7 +104,7 @@ def why_moved(
     it did not move at all."""
     if direction == 0:
         return None, None
-    points = {m: change[m] * METRIC_WEIGHTS[m] for m in METRICS}
+    points = weighted(change)
     metric = main_driver(points, direction)
     if metric is not None:
         before = now[metric] - change[metric]
@@ -141,7 +146,7 @@ def _changes(frame: pd.DataFrame, before: Mapping[str, Mapping[Metric, int]]) ->
             rows.append({"driver": NOT_STORED if pd.notna(delta) else None})
             continue
         change = {m: now[m] - was[m] for m in METRICS}
-        points = {m: change[m] * METRIC_WEIGHTS[m] for m in METRICS}
+        points = weighted(change)
         score = sum(points.values())
         driver, words = why_moved(now, change, move_direction(delta, score))
         rows.append(
