@@ -497,7 +497,7 @@ def hubspot_writeback(
 
     with (
         hubspot.client() as client,
-        holding(store, context.instance, week.key, run_id, wait) as held,
+        holding(store, context.instance, week.key, run_id, wait, log) as held,
     ):
         if held is not None:
             raise WriteRefused(description=f"Nothing written: {held}")

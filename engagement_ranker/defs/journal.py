@@ -271,21 +271,34 @@ class JournalRecorder:
 
 @contextmanager
 def write_lease(
-    store: WriteStore, instance: dg.DagsterInstance, week: str, run_id: str, wait_seconds: float
+    store: WriteStore,
+    instance: dg.DagsterInstance,
+    week: str,
+    run_id: str,
+    wait_seconds: float,
+    log: Log,
 ) -> Iterator[None]:
     """Hold the week's one write lease for the block, renewed while it runs.
 
-    Waits up to `wait_seconds` for another writer to finish, then refuses naming it. A holder
-    known to have ended (its process gone from this host, or its run ended) is replaced at
-    once; any other that stopped renewing loses its lease after LEASE_TTL_SECONDS.
+    Waits up to `wait_seconds` for another writer to finish (saying so, once per holder, so an
+    idle step explains itself), then refuses naming it. A holder known to have ended (its
+    process gone from this host, or its run ended) is replaced at once; any other that stopped
+    renewing loses its lease after LEASE_TTL_SECONDS.
     """
     token = uuid.uuid4().hex
     deadline = time.monotonic() + wait_seconds
     replacing: str | None = None
+    announced: str | None = None
     while (holder := store.acquire(week, token, run_id, time.time(), replacing)) is not None:
         if holder.gone(instance):
             replacing = holder.token
             continue
+        if announced != holder.token and wait_seconds > 0:
+            announced = holder.token
+            log.info(
+                f"week {week} is being written to HubSpot by {holder.describe()}: waiting up "
+                f"to {wait_seconds:.0f} s for it to end"
+            )
         if time.monotonic() >= deadline:
             raise LeaseBusy(
                 f"week {week} is being written to HubSpot by {holder.describe()}: this run "
@@ -316,13 +329,14 @@ def holding(
     week: str,
     run_id: str,
     wait_seconds: float,
+    log: Log,
 ) -> Iterator[LeaseBusy | None]:
     """The week's write lease when the run writes (`store` given; nothing for a dry run).
     Yields the refusal instead when another writer kept the week past `wait_seconds`."""
     with ExitStack() as stack:
         if store is not None:
             try:
-                stack.enter_context(write_lease(store, instance, week, run_id, wait_seconds))
+                stack.enter_context(write_lease(store, instance, week, run_id, wait_seconds, log))
             except LeaseBusy as busy:
                 yield busy
                 return
@@ -367,5 +381,6 @@ def recover(
     week left unfinished, so HubSpot holds exactly its values before them (a rerun of the week
     then writes the week whole)."""
     store = WriteStore(instance)
-    with write_lease(store, instance, week, f"recover-{uuid.uuid4().hex[:8]}", wait_seconds):
+    lease = write_lease(store, instance, week, f"recover-{uuid.uuid4().hex[:8]}", wait_seconds, log)
+    with lease:
         return converge(store, client, week, log)

@@ -27,6 +27,7 @@ ENDPOINTS: tuple[str, ...] = (
     "GET /_sandbox/faults",
     "POST /_sandbox/faults",
     "POST /_sandbox/reset",
+    "POST /_sandbox/release",
 )
 _COMPANY_PATH = re.compile(r"^/_sandbox/companies/(?P<company_id>[^/]+)$")
 
@@ -44,6 +45,10 @@ def handle_control(state: SandboxState, method: str, path: str, body: Any) -> Re
         except FaultsError as exc:
             return 400, {"error": str(exc)}
         return 200, {"faults": state.faults.spec}
+    if method == "POST" and path == "/_sandbox/release":
+        with state.lock:
+            state.faults.released.set()
+        return 200, {"released": True}
     if method == "POST" and path == "/_sandbox/reset":
         state.reset()
         return 200, {"reset": True}
@@ -190,6 +195,10 @@ class SandboxControl:
     def set_faults(self, faults: dict[str, Any]) -> None:
         """Replace the fault document (see sandbox/faults.py); {} clears."""
         self._call("POST", "faults", faults)
+
+    def release(self) -> None:
+        """Serve the requests a "hold" fault keeps waiting, and let later ones through."""
+        self._call("POST", "release")
 
     def reset(self) -> None:
         """Restore the seeded world and clear logs and faults."""

@@ -16,7 +16,8 @@ Slack and SMTP do on a bad day. The document is replaced whole by ``POST /_sandb
           "bursts": [                           # calls nth .. nth+count-1 (1-based) fail
             {"nth": 3, "count": 2, "error": 503},
             {"nth": 9, "error": "drop"},        # also "timeout" and "malformed"
-            {"nth": 12, "error": 429, "retry_after": 2}
+            {"nth": 12, "error": 429, "retry_after": 2},
+            {"nth": 14, "count": 9, "error": "hold"}
           ]
         }
       },
@@ -65,7 +66,11 @@ a fault stays put whichever version the client speaks. Slack faults are route fa
 service's own error body; "drop" closes the socket without a response; "timeout" stalls
 until the client gives up (bounded by ``timeout_seconds``); "malformed" answers 200 with
 truncated JSON; "drop_after" serves the request (a write is applied) and then closes the socket
-without a response, as when a connection dies after the server acted. Counters (nth call, storm,
+without a response, as when a connection dies after the server acted; "hold" keeps the request
+unanswered until ``POST /_sandbox/release`` (then serves it, and every later "hold" passes
+straight through, until the fault document is replaced) or, like "timeout", until the client
+gives up (bounded by ``timeout_seconds``): a test holds a process mid-call for as long as another
+needs to reach a point, however slow the machine, without resetting the call counters. Counters (nth call, storm,
 batch rejections) start when the faults are set.
 
 ``corrupt`` entries name a route ("METHOD /template") and a dotted ``path`` into its JSON answer
@@ -93,7 +98,7 @@ from typing import Any
 from engagement_ranker.constants import HUBSPOT_ROUTES, METRICS
 
 ERROR_STATUSES: frozenset[int] = frozenset({400, 401, 403, 404, 429, 500, 502, 503, 504})
-ERROR_KINDS: frozenset[str] = frozenset({"drop", "timeout", "malformed", "drop_after"})
+ERROR_KINDS: frozenset[str] = frozenset({"drop", "timeout", "malformed", "drop_after", "hold"})
 HUBSPOT_AUTH_MODES: frozenset[str] = frozenset({"ok", "revoked", "missing_write_scope"})
 REJECTION_CODES: frozenset[str] = frozenset(
     {
@@ -323,6 +328,7 @@ class Faults:
         self.smtp = SmtpFaults(down=_boolean(smtp.get("down", False), "faults.smtp.down"))
         self._storm_left = self.hubspot.rate_limit_storm
         self._batch_updates = 0
+        self.released = threading.Event()  # "hold" requests are served from now on
 
     def take(self, service: str, route: str) -> Action | None:
         """Count one call to `route` of `service` and say what to do with it (None: serve it)."""

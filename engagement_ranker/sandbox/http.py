@@ -263,30 +263,44 @@ class _RequestHandler(BaseHTTPRequestHandler):
         with state.lock:
             faults = state.faults
         action = faults.take(service.name, request.route)
-        if action is not None:
-            if action.latency_ms and self.server.stopping.wait(action.latency_ms / 1000):
-                return
-            if action.error in ("drop", "timeout", "drop_after"):
-                if action.error == "timeout":
-                    self._stall(faults.timeout_seconds)
-                if action.error == "drop_after":
-                    self._respond(service, handler, request, faults)  # acted on, answer lost
-                state.record(service.name, request.route, NO_RESPONSE)
-                self.close_connection = True
-                return
-            if action.error == "malformed":
-                response = Response(200, MALFORMED_BODY)
-                state.record(service.name, request.route, response.status)
-                self._send(response)
-                return
-            if action.error is not None:
-                response = service.after(request, service.fault_response(action, request))
-                state.record(service.name, request.route, response.status)
-                self._send(response)
-                return
+        if action is not None and self._faulted(action, faults, service, handler, request):
+            return
         response = self._respond(service, handler, request, faults)
         state.record(service.name, request.route, response.status)
         self._send(response)
+
+    def _faulted(
+        self,
+        action: Action,
+        faults: Faults,
+        service: JsonService,
+        handler: Handler | None,
+        request: Request,
+    ) -> bool:
+        """Carry out `action`'s fault; False when the request is still to be served (only
+        latency, or a released hold)."""
+        state = service.state
+        if action.latency_ms and self.server.stopping.wait(action.latency_ms / 1000):
+            return True
+        if action.error == "hold" and self._stall(faults.timeout_seconds, faults.released):
+            return False
+        if action.error in ("drop", "timeout", "drop_after", "hold"):
+            if action.error == "timeout":
+                self._stall(faults.timeout_seconds)
+            if action.error == "drop_after":
+                self._respond(service, handler, request, faults)  # acted on, answer lost
+            state.record(service.name, request.route, NO_RESPONSE)
+            self.close_connection = True
+            return True
+        if action.error == "malformed":
+            response = Response(200, MALFORMED_BODY)
+        elif action.error is not None:
+            response = service.after(request, service.fault_response(action, request))
+        else:
+            return False
+        state.record(service.name, request.route, response.status)
+        self._send(response)
+        return True
 
     def _respond(
         self, service: JsonService, handler: Handler | None, request: Request, faults: Faults
@@ -315,18 +329,22 @@ class _RequestHandler(BaseHTTPRequestHandler):
         )
         return json_response(result, status)
 
-    def _stall(self, limit_seconds: float) -> None:
-        """Hold the request unanswered until the client hangs up, shutdown, or the limit."""
+    def _stall(self, limit_seconds: float, until: threading.Event | None = None) -> bool:
+        """Hold the request unanswered until the client hangs up, shutdown, the limit, or
+        `until` is set (then True: the request is to be served)."""
         deadline = limit_seconds
         while deadline > 0 and not self.server.stopping.is_set():
+            if until is not None and until.is_set():
+                return True
             readable, _, _ = select.select([self.connection], [], [], _STALL_POLL_SECONDS)
             if readable:
                 try:
                     if not self.connection.recv(1, socket.MSG_PEEK):
-                        return
+                        return False
                 except OSError:
-                    return
+                    return False
             deadline -= _STALL_POLL_SECONDS
+        return False
 
     def _send(self, response: Response) -> None:
         try:

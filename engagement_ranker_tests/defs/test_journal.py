@@ -31,17 +31,18 @@ from engagement_ranker.sandbox import Sandbox
 from engagement_ranker_tests.clients.conftest import hubspot_client
 
 WEEK = "2026-11-22"
+LOG = logging.getLogger("engagement_ranker_tests.lease")
 DEADLINE_SECONDS = 30.0
 # A second process that takes the week's lease, says so, and keeps it until killed.
 HOLDER = textwrap.dedent(
     """
-    import sys, time, warnings
+    import logging, sys, time, warnings
     warnings.filterwarnings("ignore")
     import dagster as dg
     from engagement_ranker.defs.journal import WriteStore, write_lease
     with dg.DagsterInstance.get() as instance:
         store = WriteStore(instance)
-        with write_lease(store, instance, sys.argv[1], "run-elsewhere", 0):
+        with write_lease(store, instance, sys.argv[1], "run-elsewhere", 0, logging.getLogger()):
             print("held", flush=True)
             time.sleep(600)
     """
@@ -75,13 +76,20 @@ def holder(home: dg.DagsterInstance) -> Iterator[subprocess.Popen[str]]:
     process.wait()
 
 
-def test_a_second_writer_waits_its_bound_then_refuses_naming_the_holder(
-    home: dg.DagsterInstance, holder: subprocess.Popen[str]
+def test_a_second_writer_says_it_waits_its_bound_then_refuses_naming_the_holder(
+    home: dg.DagsterInstance, holder: subprocess.Popen[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     started = time.monotonic()
-    with pytest.raises(LeaseBusy) as refused, write_lease(WriteStore(home), home, WEEK, "me", 2):
+    with (
+        caplog.at_level(logging.INFO, LOG.name),
+        pytest.raises(LeaseBusy) as refused,
+        write_lease(WriteStore(home), home, WEEK, "me", 2, LOG),
+    ):
         pytest.fail("took a lease another process holds")
     assert 2 <= time.monotonic() - started < DEADLINE_SECONDS
+    [waiting] = [r.getMessage() for r in caplog.records if r.name == LOG.name]  # said once
+    assert f"week {WEEK} is being written to HubSpot by run run-elsewhere" in waiting
+    assert "waiting up to 2 s for it to end" in waiting
     message = str(refused.value)
     assert f"week {WEEK} is being written to HubSpot by run run-elsewhere" in message
     assert f"host {socket.gethostname()} (pid {holder.pid})" in message and "since 20" in message
@@ -94,7 +102,7 @@ def test_the_lease_of_a_killed_process_is_taken_at_once(
     os.killpg(holder.pid, signal.SIGKILL)
     holder.wait()
     started = time.monotonic()
-    with write_lease(WriteStore(home), home, WEEK, "me", DEADLINE_SECONDS):
+    with write_lease(WriteStore(home), home, WEEK, "me", DEADLINE_SECONDS, LOG):
         assert time.monotonic() - started < LEASE_TTL_SECONDS / 2
 
 
@@ -110,9 +118,12 @@ def test_a_lease_nobody_renews_expires(home: dg.DagsterInstance) -> None:
 
 def test_one_lease_per_week_not_per_product(home: dg.DagsterInstance) -> None:
     store = WriteStore(home)
-    with write_lease(store, home, WEEK, "me", 0), write_lease(store, home, "2026-11-15", "me", 0):
+    with (
+        write_lease(store, home, WEEK, "me", 0, LOG),
+        write_lease(store, home, "2026-11-15", "me", 0, LOG),
+    ):
         pass
-    with write_lease(store, home, WEEK, "me", 0):  # released: free again
+    with write_lease(store, home, WEEK, "me", 0, LOG):  # released: free again
         pass
 
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 import dagster as dg
 import pandas as pd
 
+from engagement_ranker.clients.http import DEFAULT_RETRY
 from engagement_ranker.constants import (
     DEFAULT_HUBSPOT_API_VERSION,
     HUBSPOT_ROUTES,
@@ -173,7 +174,7 @@ def rerun_finished_the_job(obs: Observation) -> list[str]:
 
 # --- issue 16: writes that survive anything ---------------------------------------------------
 # A hanging batch 2 keeps a run inside its write long enough for an edit, a changed definition
-# or a revoked token to meet it there...
+# or a revoked token to meet it there.
 ACTION_STALL_SECONDS = 5
 # The tier options left when "Bottom 30%" is dropped mid-write.
 TIERS_LEFT = ("Top 30%", "Middle 40%")
@@ -227,24 +228,48 @@ def _update_faults(trial: Trial, rule: dict[str, object] | None) -> None:
     trial.set_faults(faults)
 
 
-# ...and long enough for a second process, started at the first's first write, to reach its
-# own writeback.
-SECOND_WRITER_STALL_SECONDS = 25
+# A second writer waiting this long outlasts what is left of the first's write once released.
+OUTWAITS_THE_FIRST_SECONDS = 60.0
+# What a writer that finds the week held says while it waits (defs/journal.write_lease).
+WAITING = "waiting up to"
+# Batch 2 is answered 503 (so the first writer retries, however the race goes), then held: the
+# client gives up on a held call after its timeout and retries (each retry held too) within its
+# retry budget, so the first writer holds the week for up to about two minutes.
+HOLD = {
+    "bursts": [
+        {"nth": 2, "error": 503},
+        {"nth": 3, "count": DEFAULT_RETRY.attempts, "error": "hold"},
+    ]
+}
 
 
 def second_writer(wait_seconds: float) -> Callable[[Trial, Row], None]:
     """Two `engagement-ranker run` processes for one week: the second starts while the first is
-    writing (its batch 2 hangs) and waits for its lease up to `wait_seconds`."""
+    writing and waits for its lease up to `wait_seconds`.
+
+    The first's batch 2 is held until the second has met the week held (said it waits and,
+    when its wait is the shorter, been refused), however long a busy machine takes the second
+    to get there, up to the first's retry budget: a fixed stall lost that race in CI."""
 
     def procedure(trial: Trial, row: Row) -> None:
         row.setup(trial)
-        _stall_batch_2(trial, SECOND_WRITER_STALL_SECONDS)
+        _update_faults(trial, HOLD)
         first = trial.cli_start("first")
         _wait_for_first_write(trial, first)
         second = trial.cli_start(
             "second",
             env={"ENGAGEMENT_WRITE_LEASE_WAIT_SECONDS": str(wait_seconds)},
         )
+
+        def met() -> bool:
+            if second.poll() is not None or first.poll() is not None:
+                return True
+            return wait_seconds >= OUTWAITS_THE_FIRST_SECONDS and trial.said("second", WAITING)
+
+        deadline = time.monotonic() + DEFAULT_RETRY.max_total
+        while not met() and time.monotonic() < deadline:
+            time.sleep(POLL_SECONDS)
+        trial.control.release()  # batch 2 goes on (or, faulted, fails and restores)
         _finish(trial, "first", first)
         # Both processes share the sandbox's log: what came after the first ended is the
         # second's (while the first held the week, the second may not have written at all).
@@ -253,6 +278,7 @@ def second_writer(wait_seconds: float) -> Callable[[Trial, Row], None]:
         first_run, second_run = trial.runs[-2:]
         second_run.writes = trial.control.writes()[first_done:]
         trial.notes["first_run_id"] = first_run.run_id
+        trial.notes["second_said"] = trial.said("second", WAITING)
 
     return procedure
 
@@ -266,6 +292,16 @@ def second_writer_named_the_first(obs: Observation) -> list[str]:
         problems.append(f"the second writer wrote {len(second.writes)} companies")
     if obs.notes["first_run_id"] not in " ".join(error.split()):
         problems.append(f"the refusal does not name the first run: {error!r}")
+    return problems
+
+
+def second_writer_waited_for_the_first(obs: Observation) -> list[str]:
+    """The second writer said it waited for the week held, then found it written whole."""
+    problems = []
+    if not obs.notes["second_said"]:
+        problems.append(f"the second writer never said {WAITING!r} for the held week")
+    if obs.runs[-1].writes:
+        problems.append(f"the second writer rewrote {len(obs.runs[-1].writes)} companies")
     return problems
 
 

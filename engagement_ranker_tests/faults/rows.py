@@ -48,6 +48,7 @@ from engagement_ranker_tests.faults.procedures import (
     same_week_three_times,
     second_writer,
     second_writer_named_the_first,
+    second_writer_waited_for_the_first,
     the_churned_company_kept_its_values,
     the_persons_edit_stands,
     the_rerun_converged_from_the_journal,
@@ -862,6 +863,7 @@ ROWS: tuple[Row, ...] = (
     Row(
         "Second writer waits for the first, then finds the week written",
         procedure=second_writer(wait_seconds=120),
+        checks=(second_writer_waited_for_the_first,),
         slow=True,
         **RETRIED,
     ),

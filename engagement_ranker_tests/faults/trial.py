@@ -146,6 +146,13 @@ class Trial:
                 start_new_session=True,
             )
 
+    def said(self, name: str, text: str) -> bool:
+        """Whether CLI run `name` has printed `text` so far (its output or its log)."""
+        return any(
+            text in (self.workdir / f"{name}.{stream}").read_bytes().decode("utf-8", "replace")
+            for stream in ("stdout", "stderr")
+        )
+
     def cli_finish(self, name: str, process: subprocess.Popen[bytes]) -> RunRecord:
         """Record a CLI run that has ended (or was killed)."""
         for stream in ("stdout", "stderr"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -473,6 +474,27 @@ def test_dropped_connection_timeout_and_malformed_json(yobi: Yobi) -> None:
         malformed.json()
     assert yobi.get("/admin/pms/locations").status_code == 200
     assert yobi.box.control.requests()["statuses"]["0"] == 2  # no response sent, twice
+
+
+def test_a_held_request_waits_for_the_release_then_is_served(yobi: Yobi) -> None:
+    """A "hold" keeps its calls unanswered (a client that gives up sees a timeout) until the
+    release; then the waiting call is answered, and later holds pass straight through."""
+    path, route = "/admin/pms/locations", "GET /admin/pms/locations"
+    bursts = [{"nth": 2, "count": 3, "error": "hold"}]
+    yobi.box.control.set_faults({"timeout_seconds": 60, "routes": {route: {"bursts": bursts}}})
+    headers = {"Authorization": f"Bearer {yobi.token}"}
+    assert yobi.get(path).status_code == 200
+    with pytest.raises(httpx.ReadTimeout):
+        yobi.http.get(path, headers=headers, timeout=0.3)
+    with ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(yobi.http.get, path, headers=headers, timeout=30)
+        time.sleep(0.5)  # the held call must still be waiting: nothing released it
+        assert not waiting.done()
+        yobi.box.control.release()
+        assert waiting.result(timeout=30).status_code == 200
+    assert yobi.get(path).status_code == 200  # the burst's third call: released, served
+    assert yobi.box.control.requests()["by_service"]["yobi"]["counts"][route] == 4
+    assert yobi.box.control.requests()["statuses"]["0"] == 1  # the one that gave up
 
 
 def test_latency_is_added(yobi: Yobi) -> None:
