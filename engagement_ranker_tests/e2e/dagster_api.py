@@ -17,6 +17,9 @@ from dagster._core.storage.tags import PARTITION_NAME_TAG
 from engagement_ranker.constants import HTTP_TIMEOUT_SECONDS
 from engagement_ranker_tests.e2e.waiting import wait_until
 
+# The webserver (uvicorn) closes a connection idle 5 s; httpx keeps one 5 s too, so a query
+# sent as the server hangs up fails with "Server disconnected". Drop idle ones well before.
+KEEPALIVE_EXPIRY_SECONDS = 2.0
 # Dagster names the repository of a `Definitions` object this way.
 REPOSITORY_NAME = "__repository__"
 # The middle part of a run's captured-log keys: [run id, "compute_logs", file key].
@@ -69,7 +72,11 @@ class DagsterApi:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self._http = httpx.Client(base_url=url, timeout=HTTP_TIMEOUT_SECONDS)
+        self._http = httpx.Client(
+            base_url=url,
+            timeout=HTTP_TIMEOUT_SECONDS,
+            limits=httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY_SECONDS),
+        )
 
     def close(self) -> None:
         self._http.close()
