@@ -44,6 +44,7 @@ from engagement_ranker_tests.bench.processes import (
     sandbox,
     service,
 )
+from engagement_ranker_tests.e2e.dagster_api import KEEPALIVE_EXPIRY_SECONDS
 
 DEFAULT_WEEKS = 52
 DEFAULT_COMPANIES = 250
@@ -241,7 +242,11 @@ def measure(
         began = time.perf_counter()
         with (
             service(command, env, root / "dagster-dev.log"),
-            httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=HTTP_TIMEOUT_SECONDS) as ui,
+            httpx.Client(
+                base_url=f"http://127.0.0.1:{port}",
+                timeout=HTTP_TIMEOUT_SECONDS,
+                limits=httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY_SECONDS),
+            ) as ui,
         ):
             _until("dagster dev ready", READY_DEADLINE_SECONDS, lambda: _ready(ui))
             ready = time.perf_counter() - began
