@@ -69,9 +69,9 @@ truncated JSON; "drop_after" serves the request (a write is applied) and then cl
 without a response, as when a connection dies after the server acted; "hold" keeps the request
 unanswered until ``POST /_sandbox/release`` (then serves it, and every later "hold" passes
 straight through, until the fault document is replaced) or, like "timeout", until the client
-gives up (bounded by ``timeout_seconds``): a test holds a process mid-call for as long as another
-needs to reach a point, however slow the machine, without resetting the call counters. Counters (nth call, storm,
-batch rejections) start when the faults are set.
+gives up (bounded by ``timeout_seconds``): a test holds a process mid-call for as long as
+another needs to reach a point, however slow the machine, without resetting the call counters.
+Counters (nth call, storm, batch rejections) start when the faults are set.
 
 ``corrupt`` entries name a route ("METHOD /template") and a dotted ``path`` into its JSON answer
 and do one thing there: ``value`` sets it (any JSON, null included; a missing last key is
