@@ -10,8 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from engagement_ranker.sandbox import Sandbox, SandboxConfig
+
+# Property tests check properties, never speed (that is the benchmarks'): no per-example
+# deadline and no "too slow" health check, both of which fail on a loaded CI machine.
+settings.register_profile("untimed", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("untimed")
 
 
 @pytest.fixture(scope="session")

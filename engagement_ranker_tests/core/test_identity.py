@@ -616,7 +616,7 @@ def test_empty_universe_gives_an_empty_typed_mapping():
     assert str(result.mapping["tenant_id"].dtype) == "Int64"
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25)
 @given(st.randoms(use_true_random=False))
 def test_resolution_is_independent_of_input_order(rnd):
     expected = resolve_tenants(COMPANIES, TENANTS, OVERRIDES, activity=ACTIVITY)

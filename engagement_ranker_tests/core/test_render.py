@@ -11,7 +11,7 @@ from html.parser import HTMLParser
 
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engagement_ranker.constants import WriteMode
@@ -284,7 +284,7 @@ names = st.text(
 ).filter(str.strip)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40)
 @given(st.lists(names, min_size=3, max_size=3))
 def test_slack_text_has_no_live_markup_whatever_the_names(chosen: list[str]) -> None:
     ranked = with_names(ranked_frame(12), dict(enumerate(chosen, start=1)))
@@ -317,7 +317,7 @@ OUR_TAGS = {"html", "head", "meta", "style", "body", "h2", "h3", "p", "span", "b
 OUR_TAGS |= {"table", "tr", "th", "td", "ul", "li", "pre", "a"}
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40)
 @given(st.lists(names, min_size=3, max_size=3))
 def test_email_html_holds_names_as_text_only(chosen: list[str]) -> None:
     ranked = with_names(ranked_frame(12), dict(enumerate(chosen, start=1)))
@@ -376,7 +376,7 @@ def _cells(line: str) -> int:
     return pipes - 1
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40)
 @given(st.lists(names, min_size=3, max_size=3))
 def test_markdown_tables_keep_their_shape_whatever_the_names(chosen: list[str]) -> None:
     ranked = with_names(ranked_frame(12, prior_every=1), dict(enumerate(chosen, start=1)))
@@ -460,7 +460,7 @@ def test_long_lists_are_trimmed_with_a_count(huge: Summary) -> None:
     assert markdown(huge).count(f"…and {per_kind - 5} more") == len(AnomalyKind)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60)
 @given(
     st.lists(
         st.text(alphabet="&<>ab `*", min_size=1, max_size=520).filter(str.strip),

@@ -151,7 +151,7 @@ def test_tier_counts_equal_the_ceil_formula_for_every_n(n):
     assert tiers == sorted(tiers, key=TIER_LABELS.index)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150)
 @given(rows_strategy, st.randoms(use_true_random=False))
 def test_ranks_are_a_permutation_in_a_total_order_independent_of_input_order(rows, rnd):
     shuffled = rows[:]

@@ -227,7 +227,7 @@ def test_without_lag_a_write_invalidates_the_cached_query_at_once() -> None:
     assert search.search(leads).total == 2
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 @given(
     stages=st.lists(st.sampled_from(["customer", "lead", None]), min_size=0, max_size=60),
     limit=st.integers(min_value=1, max_value=25),
