@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from multiprocessing.pool import AsyncResult
 
+from engagement_ranker_tests.bench.processes import restore_default_signals
 from engagement_ranker_tests.faults.model import Row
 from engagement_ranker_tests.faults.rows import BASELINE, BY_NAME, ROWS
 from engagement_ranker_tests.faults.verdict import Verdict
@@ -119,7 +120,9 @@ def trials(
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([WORKER_MODULE])
     order = queue(rows)
-    with context.Pool(workers, maxtasksperchild=1) as pool:
+    # Leaving the block terminates the pool's idle workers with SIGTERM, which a CI started in
+    # the background hands down ignored: each worker takes the default back, or the exit hangs.
+    with context.Pool(workers, maxtasksperchild=1, initializer=restore_default_signals) as pool:
         deadlines = _deadlines(order, workers, time.monotonic())
         pending = {row.name: pool.apply_async(run_captured, (row.name,)) for row in order}
         found: dict[str, Verdict] = {}

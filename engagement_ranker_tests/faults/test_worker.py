@@ -7,6 +7,7 @@ import multiprocessing
 import os
 import sys
 
+from engagement_ranker_tests.bench.processes import restore_default_signals
 from engagement_ranker_tests.faults.canaries import CREDENTIALS
 from engagement_ranker_tests.faults.verdict import Verdict
 from engagement_ranker_tests.faults.worker import run_captured
@@ -20,7 +21,9 @@ def _leaky_row(name: str) -> Verdict:
 
 
 def test_secrets_printed_logged_or_written_to_the_descriptors_are_found() -> None:
-    with multiprocessing.get_context("spawn").Pool(1) as pool:
+    # SIGTERM back to default in the worker: the pool's exit terminates it (see matrix.trials).
+    spawn = multiprocessing.get_context("spawn")
+    with spawn.Pool(1, initializer=restore_default_signals) as pool:
         verdict = pool.apply(run_captured, ("leaky", _leaky_row))
 
     assert verdict["leaks"] == [
