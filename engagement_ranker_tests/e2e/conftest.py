@@ -12,7 +12,6 @@ from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
 
 from engagement_ranker_tests.e2e.stack import REPO_ROOT, Stack, running_stack
 from engagement_ranker_tests.e2e.ui import Screens, skip_community_prompt
-from engagement_ranker_tests.e2e.waiting import wait_until
 
 E2E_DIR = Path(__file__).parent
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "e2e"
@@ -94,11 +93,7 @@ def community_prompt_skipped(browser: BrowserContext, stack: Stack) -> None:
         tab = browser.new_page()
         skip_community_prompt(tab, stack.ui_url)
         tab.close()
-        wait_until(
-            lambda: not stack.api.community_prompt_pending(),
-            timeout=ACTION_TIMEOUT_MS / 1000,
-            what="Dagster to record the skipped community prompt",
-        )
+        assert not stack.api.community_prompt_pending(), "Dagster forgot the skipped prompt"
 
 
 @pytest.fixture(autouse=True)

@@ -45,6 +45,7 @@ class Stack:
     api: DagsterApi
     control: SandboxControl
     warehouse: Path  # the DuckDB file every run of the stack stores its weeks in
+    home: Path  # DAGSTER_HOME of `dagster dev`
 
 
 def default_signals() -> None:
@@ -241,4 +242,4 @@ def running_stack(workdir: Path, logs: Path) -> Iterator[Stack]:
             timeout=DAGSTER_START_SECONDS,
             what=f"the daemon's first tick of the {failure_alert.name} sensor",
         )
-        yield Stack(ui_url=ui_url, api=api, control=sandbox.control, warehouse=warehouse)
+        yield Stack(ui_url=ui_url, api=api, control=sandbox.control, warehouse=warehouse, home=home)

@@ -12,6 +12,8 @@ from typing import Any
 import yaml
 from playwright.sync_api import FloatRect, Locator, Page, expect
 
+# The operation the UI sends when the community prompt is skipped.
+SET_NUX_SEEN = "SetNuxSeen"
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _RUN_PATH = re.compile(r"/runs/(?P<run_id>[0-9a-f-]{36})$")
 _BACKFILL_PATH = re.compile(r"/runs/b/(?P<backfill_id>[a-z0-9]+)$")
@@ -31,11 +33,18 @@ class Screens:
 
 
 def skip_community_prompt(page: Page, ui_url: str) -> None:
-    """Answer "Skip" to the "Join the Dagster community" prompt a new instance shows once."""
+    """Answer "Skip" to the "Join the Dagster community" prompt a new instance shows once.
+
+    The page hides the prompt at once and tells the server afterwards; this returns only once
+    the server has answered, so the page can be closed without losing the answer."""
     page.goto(ui_url)
     prompt = page.get_by_role("dialog").filter(has_text="Join the Dagster community")
-    prompt.get_by_role("button", name="Skip", exact=True).click()
+    with page.expect_response(
+        lambda response: SET_NUX_SEEN in (response.request.post_data or "")
+    ) as answer:
+        prompt.get_by_role("button", name="Skip", exact=True).click()
     expect(prompt).to_be_hidden()
+    assert answer.value.ok, f"the server refused the skipped prompt: HTTP {answer.value.status}"
 
 
 def _navigate(page: Page, ui_url: str, item: str) -> None:
