@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from engagement_ranker.constants import HTTP_TIMEOUT_SECONDS, METRICS, Env
 from engagement_ranker.defs.alerts import error_text
 from engagement_ranker.sandbox import SandboxConfig
 from engagement_ranker_tests.defs.conftest import COMPANIES, Harness
+from engagement_ranker_tests.e2e.waiting import wait_until
 
 
 @pytest.mark.parametrize(
@@ -60,41 +62,61 @@ def test_utc_day_buckets_fail_the_week_before_anything_is_ranked(
     assert dg.AssetKey("ranked_scores") not in materialized
 
 
-def _step_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
-    """Each step's time from its start to its success, from the run's event log."""
-    started: dict[str, float] = {}
-    took: dict[str, float] = {}
-    for entry in instance.all_logs(run_id):
-        event = entry.dagster_event
-        if event is None or entry.step_key is None:
-            continue
-        if event.event_type == dg.DagsterEventType.STEP_START:
-            started[entry.step_key] = entry.timestamp
-        elif event.event_type == dg.DagsterEventType.STEP_SUCCESS:
-            took[entry.step_key] = entry.timestamp - started[entry.step_key]
-    return took
+# Every read of Yobi a week's run makes, as the sandbox logs them.
+YOBI_READS = frozenset(
+    {
+        "POST /users/login",
+        "GET /admin/dental-tenants/list",
+        "GET /admin/pms/locations",
+        "GET /admin/pms/stats/calls-by-tenant",
+        "GET /admin/dental-tenants/tasks/created",
+        "GET /admin/pms/stats/appointments-by-location",
+    }
+)
+UNIVERSE_SEARCH = "POST /crm/objects/2026-09/contacts/search"
+# Far more than Yobi's reads take on a loaded machine, and less than a HubSpot call's timeout.
+YOBI_READ_SECONDS = HTTP_TIMEOUT_SECONDS / 2
+
+
+def _yobi_calls(harness: Harness) -> dict[str, int]:
+    return dict(harness.control.requests()["by_service"].get("yobi", {}).get("counts", {}))
 
 
 def test_yobi_is_read_while_hubspot_reads_the_universe(harness: Harness) -> None:
-    """Every Yobi call answers 2 s late, every HubSpot call 5 s late (the universe takes
-    longer than all of Yobi's reads): each Yobi step takes less than one Yobi call, its data
-    already read. Read in the steps, yobi_tenants would wait for its login, tenants and
-    locations (6 s). (At 1 s, a loaded CI machine spent 1.01 s on weekly_metrics' own
-    loading and storing.)"""
-    yobi_late = 2.0
+    """HubSpot's first universe search is held until Yobi has answered every read: the reads
+    start with the run. Read in their steps, they would wait behind customer_companies (steps
+    run one after another here) and never come. Released, the Yobi steps call Yobi no more."""
+    hold = {"bursts": [{"nth": 1, "error": "hold"}]}
     harness.control.set_faults(
-        {"routes": {"hubspot *": {"latency_ms": 5000}, "yobi *": {"latency_ms": yobi_late * 1000}}}
+        {"timeout_seconds": HTTP_TIMEOUT_SECONDS, "routes": {UNIVERSE_SEARCH: hold}}
     )
+    read_while_held: dict[str, int] = {}
 
-    result = harness.run(
-        mode=None, selection=["customer_companies", "yobi_tenants", "weekly_metrics"]
-    )
+    def every_read_answered() -> dict[str, int] | None:
+        calls = _yobi_calls(harness)
+        return calls if calls.keys() >= YOBI_READS else None
+
+    def release_once_yobi_is_read() -> None:
+        try:
+            read_while_held.update(
+                wait_until(
+                    every_read_answered,
+                    timeout=YOBI_READ_SECONDS,
+                    what="every Yobi read while HubSpot's first search is held",
+                )
+            )
+        finally:
+            harness.control.release()
+
+    with ThreadPoolExecutor(1) as pool:
+        released = pool.submit(release_once_yobi_is_read)
+        result = harness.run(
+            mode=None, selection=["customer_companies", "yobi_tenants", "weekly_metrics"]
+        )
+        released.result()
 
     assert result.success
-    took = _step_seconds(harness.instance, result.run_id)
-    assert took["customer_companies"] > 6 * yobi_late, took  # room for every Yobi read
-    assert took["yobi_tenants"] < yobi_late, took
-    assert took["weekly_metrics"] < yobi_late, took
+    assert _yobi_calls(harness) == read_while_held
 
 
 def test_a_yobi_refusal_read_ahead_fails_the_run_at_once(harness: Harness) -> None:
