@@ -584,7 +584,7 @@ def dev(port: int, companies: int) -> None:
         [sys.executable, "-m", "engagement_ranker.sandbox", "--companies", str(companies)],
         stdout=subprocess.PIPE,
         text=True,
-        preexec_fn=_default_signals,
+        preexec_fn=restore_default_signals,
     )
     dagster = None
     try:
@@ -602,7 +602,7 @@ def dev(port: int, companies: int) -> None:
             [*dagster_dev, "-w", str(workspace), "-p", str(port)],
             env={**os.environ, **env, **({"DAGSTER_HOME": home} if home else {})},
             cwd=home,
-            preexec_fn=_default_signals,
+            preexec_fn=restore_default_signals,
         )
         dagster.wait()
     finally:
@@ -616,10 +616,13 @@ def launch_url(ui_url: str, week_key: str) -> str:
     return f"{ui_url}/asset-groups?partition={week_key}"
 
 
-def _default_signals() -> None:
-    """Children stop on Ctrl-C/SIGTERM even when this process inherited them as ignored."""
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, signal.SIG_DFL)
+def restore_default_signals() -> None:
+    """Ctrl-C and SIGTERM work again in this process and the children it starts after, even
+    when it inherited them ignored (background processes do): Ctrl-C raises
+    KeyboardInterrupt, SIGTERM ends the process. As a child's `preexec_fn`, its exec then
+    leaves both at the system's default."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def read_sandbox_env(process: subprocess.Popen[str]) -> dict[str, str]:

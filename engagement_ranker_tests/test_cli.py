@@ -16,12 +16,13 @@ from pathlib import Path
 import pytest
 from dagster_duckdb import DuckDBResource
 
+from engagement_ranker.cli import restore_default_signals
 from engagement_ranker.constants import Env
 from engagement_ranker.defs.keys import RANKED_SCORES
 from engagement_ranker.defs.partitions import latest_week_key, weekly_partitions
 from engagement_ranker.defs.warehouse import stored_week
 from engagement_ranker.sandbox.runner import Sandbox, SandboxConfig
-from engagement_ranker_tests.e2e.stack import default_signals, free_port
+from engagement_ranker_tests.e2e.stack import free_port
 from engagement_ranker_tests.e2e.waiting import wait_until
 
 COMMAND = str(Path(sys.executable).with_name("engagement-ranker"))
@@ -299,7 +300,7 @@ def test_dev_stops_with_its_process_group_and_warns_of_nothing(tmp_path: Path) -
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=default_signals,
+            preexec_fn=restore_default_signals,
         )
     try:
         up = wait_until(

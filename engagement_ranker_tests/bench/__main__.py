@@ -16,9 +16,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+from engagement_ranker.cli import restore_default_signals
 from engagement_ranker.constants import HUBSPOT_TIER_LIMITS
 from engagement_ranker_tests.bench import backfill, scale
-from engagement_ranker_tests.bench.processes import DAGSTER_YAML, REPO, restore_default_signals
+from engagement_ranker_tests.bench.processes import DAGSTER_YAML, REPO
 from engagement_ranker_tests.bench.sandbox_bench import machine
 
 DEFAULT_COMPANIES = "250,1000,10000"

@@ -32,12 +32,6 @@ STOP_DEADLINE_SECONDS = 20.0
 POLL_SECONDS = 0.05
 
 
-def restore_default_signals() -> None:
-    """Let SIGINT/SIGTERM work again here and in every child (they may arrive ignored)."""
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
 @dataclass(frozen=True)
 class SandboxProcess:
     """A running sandbox: its process, the environment it printed and its start-up time."""

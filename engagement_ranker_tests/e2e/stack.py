@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import yaml
 
+from engagement_ranker.cli import restore_default_signals
 from engagement_ranker.constants import Env
 from engagement_ranker.defs.alerts import failure_alert
 from engagement_ranker.sandbox.control import SandboxControl
@@ -48,12 +49,6 @@ class Stack:
     home: Path  # DAGSTER_HOME of `dagster dev`
 
 
-def default_signals() -> None:
-    """Runs in the child before exec: SIGTERM/SIGINT may be inherited as ignored here."""
-    for number in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(number, signal.SIG_DFL)
-
-
 def spawn(
     args: Sequence[str],
     env: dict[str, str],
@@ -76,7 +71,7 @@ def spawn(
             stdout=out,
             stderr=err,
             start_new_session=True,
-            preexec_fn=default_signals,
+            preexec_fn=restore_default_signals,
             user=user,
             group=user,
             extra_groups=[] if user else None,

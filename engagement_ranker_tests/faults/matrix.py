@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from multiprocessing.pool import AsyncResult
 
-from engagement_ranker_tests.bench.processes import restore_default_signals
+from engagement_ranker.cli import restore_default_signals
 from engagement_ranker_tests.faults.model import Row
 from engagement_ranker_tests.faults.rows import BASELINE, BY_NAME, ROWS
 from engagement_ranker_tests.faults.verdict import Verdict

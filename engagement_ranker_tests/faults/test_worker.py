@@ -7,7 +7,7 @@ import multiprocessing
 import os
 import sys
 
-from engagement_ranker_tests.bench.processes import restore_default_signals
+from engagement_ranker.cli import restore_default_signals
 from engagement_ranker_tests.faults.canaries import CREDENTIALS
 from engagement_ranker_tests.faults.verdict import Verdict
 from engagement_ranker_tests.faults.worker import run_captured
