@@ -7,6 +7,9 @@ the alert; Dagster's own logs (and a traceback) show only with --verbose.
 
 from __future__ import annotations
 
+import atexit
+import gc
+import importlib
 import json
 import logging
 import os
@@ -40,6 +43,10 @@ HELP_WIDTH = 100
 @click.group(context_settings={"max_content_width": HELP_WIDTH})
 def main() -> None:
     """Weekly customer engagement ranks from Yobi usage, written onto HubSpot companies."""
+    # Exiting, the interpreter collects the whole heap over and over while it takes its
+    # modules apart: 0.8-0.9 s after a week at any N (docs/benchmarks.md). By then all is
+    # written and closed, so the collector leaves what exists alone.
+    atexit.register(gc.freeze)
     # Per-week asset checks are a Dagster preview feature; the warning is expected (DESIGN.md).
     warnings.filterwarnings("ignore", message="Specifying a partitions_def on an AssetCheckSpec")
     # The previous week as an input: the first week has none (a beta parameter of Dagster's).
@@ -98,6 +105,19 @@ def _sandbox_config(**options: Any) -> Any:
         return SandboxConfig(now=now, **options)
     except ValueError as error:
         raise click.UsageError(str(error)) from None
+
+
+def load_product() -> None:
+    """Import the product (Dagster, pandas, every layer) with the garbage collector paused, then
+    freeze what the import made out of every later collection: some 300,000 objects that live
+    as long as the process, which each collection would walk again and again (0.5 s of a
+    week's run at N = 250, docs/benchmarks.md). The collector runs again for the week."""
+    gc.disable()
+    try:
+        importlib.import_module("engagement_ranker.definitions")
+    finally:
+        gc.freeze()
+        gc.enable()
 
 
 @contextmanager
@@ -409,6 +429,7 @@ def run(
     Prints a line per step and a final line with the counts; a failure ends in one line that
     says why, and sends the alert.
     """
+    load_product()
     from engagement_ranker.defs.runmode import default_write_mode
     from engagement_ranker.settings import SettingError, parse_company_ids
 
@@ -487,6 +508,7 @@ def backfill(first: str, last: str, mode: str | None, verbose: bool) -> None:
     separate runs; this command is for cron/CI runners without one. Only weeks Yobi still
     reaches can be computed: an older --from is refused before anything runs.
     """
+    load_product()
     from engagement_ranker.defs.partitions import latest_week_key, weekly_partitions
 
     _quiet(_log_level(verbose, None))
@@ -513,6 +535,7 @@ def backfill(first: str, last: str, mode: str | None, verbose: bool) -> None:
 )
 def demo(seed: int, companies: int, history: int) -> None:
     """The whole weekly job on the sandbox: backfill past weeks, write the latest, show it."""
+    load_product()
     from engagement_ranker.defs.partitions import weekly_partitions
     from engagement_ranker.sandbox.runner import Sandbox, SandboxConfig
 

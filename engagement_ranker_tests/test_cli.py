@@ -78,6 +78,19 @@ def box(make_sandbox: Callable[..., Sandbox]) -> Sandbox:
     return make_sandbox(SandboxConfig(companies=30))
 
 
+def test_the_product_loads_with_the_collector_paused_and_leaves_it_running() -> None:
+    """`load_product` imports with the garbage collector off: the week must run with it on,
+    and what the import made must be out of its way (frozen)."""
+    probe = (
+        "import gc; from engagement_ranker.cli import load_product; load_product(); "
+        "print(gc.isenabled(), gc.get_freeze_count() > 100_000)"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert shown.stdout.split() == ["True", "True"], shown.stderr
+
+
 def test_run_writes_the_week_and_a_complete_report(tmp_path: Path, box: Sandbox) -> None:
     report_path = tmp_path / "report.json"
 
