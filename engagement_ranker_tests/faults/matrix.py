@@ -13,7 +13,7 @@ import multiprocessing
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from multiprocessing.pool import AsyncResult
+from multiprocessing.pool import AsyncResult, Pool
 
 from engagement_ranker.cli import restore_default_signals
 from engagement_ranker_tests.faults.model import Row
@@ -23,7 +23,7 @@ from engagement_ranker_tests.faults.worker import ROW_TIMEOUT_SECONDS, run_captu
 
 # Rows mostly wait (retries, timeouts, servers); three keep two cores busy.
 DEFAULT_WORKERS = 3
-WORKER_MODULE = "engagement_ranker_tests.faults.worker"
+PRELOAD_MODULE = "engagement_ranker_tests.faults.preload"
 # A row's own alarm ends it; past this margin its process is gone without a word.
 COLLECT_MARGIN_SECONDS = 60
 COLUMNS = (
@@ -111,18 +111,24 @@ def queue(rows: Sequence[Row]) -> list[Row]:
     return sorted(rows, key=lambda row: (row.name != BASELINE, not row.slow))
 
 
+def row_pool(workers: int) -> Pool:
+    """`workers` processes at a time, one per row, forked from a server that imported the
+    product and the worker once (`preload`)."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([PRELOAD_MODULE])
+    # Leaving the pool terminates its idle workers with SIGTERM, which a CI started in the
+    # background hands down ignored: each worker takes the default back, or the exit hangs.
+    return context.Pool(workers, maxtasksperchild=1, initializer=restore_default_signals)
+
+
 @contextmanager
 def trials(
     rows: Sequence[Row], workers: int = DEFAULT_WORKERS
 ) -> Iterator[Callable[[str], Verdict]]:
     """Start every row at once in `queue` order, each in a process of its own; yields the
     verdict of a row by name, waiting for it (until its deadline) when asked."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([WORKER_MODULE])
     order = queue(rows)
-    # Leaving the block terminates the pool's idle workers with SIGTERM, which a CI started in
-    # the background hands down ignored: each worker takes the default back, or the exit hangs.
-    with context.Pool(workers, maxtasksperchild=1, initializer=restore_default_signals) as pool:
+    with row_pool(workers) as pool:
         deadlines = _deadlines(order, workers, time.monotonic())
         pending = {row.name: pool.apply_async(run_captured, (row.name,)) for row in order}
         found: dict[str, Verdict] = {}
