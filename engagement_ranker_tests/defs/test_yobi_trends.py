@@ -10,7 +10,14 @@ import dagster as dg
 import pytest
 
 from engagement_ranker.clients.yobi_contract import BUILT_IN
-from engagement_ranker.constants import HTTP_TIMEOUT_SECONDS, METRICS, Env
+from engagement_ranker.constants import (
+    DEFAULT_HUBSPOT_API_VERSION,
+    HTTP_TIMEOUT_SECONDS,
+    HUBSPOT_ROUTES,
+    METRICS,
+    Env,
+    HubSpotOperation,
+)
 from engagement_ranker.defs.alerts import error_text
 from engagement_ranker.sandbox import SandboxConfig
 from engagement_ranker_tests.defs.conftest import COMPANIES, Harness
@@ -73,7 +80,7 @@ YOBI_READS = frozenset(
         "GET /admin/pms/stats/appointments-by-location",
     }
 )
-UNIVERSE_SEARCH = "POST /crm/objects/2026-09/contacts/search"
+UNIVERSE_SEARCH = HUBSPOT_ROUTES[DEFAULT_HUBSPOT_API_VERSION][HubSpotOperation.CONTACTS_SEARCH]
 # Far more than Yobi's reads take on a loaded machine, and less than a HubSpot call's timeout.
 YOBI_READ_SECONDS = HTTP_TIMEOUT_SECONDS / 2
 
