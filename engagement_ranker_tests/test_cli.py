@@ -91,6 +91,20 @@ def test_the_product_loads_with_the_collector_paused_and_leaves_it_running() -> 
     assert shown.stdout.split() == ["True", "True"], shown.stderr
 
 
+def test_the_cli_freezes_the_heap_before_the_interpreter_collects_it_at_exit() -> None:
+    """Exiting, the interpreter collects the whole heap over and over; every command has the
+    collector leave it alone. The probe's exit handler is registered first, so runs last."""
+    probe = (
+        "import atexit, gc, sys; "
+        "atexit.register(lambda: print('frozen:', gc.get_freeze_count() > 0, file=sys.stderr)); "
+        "from engagement_ranker.cli import main; main(['recover', '--help'])"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert shown.stderr.strip().splitlines()[-1] == "frozen: True", shown.stderr
+
+
 def test_run_writes_the_week_and_a_complete_report(tmp_path: Path, box: Sandbox) -> None:
     report_path = tmp_path / "report.json"
 
