@@ -10,10 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from playwright.sync_api import FloatRect, Locator, Page, expect
+from playwright.sync_api import FloatRect, Locator, Page, Request, expect
 
-# The operation the UI sends when the community prompt is skipped.
-SET_NUX_SEEN = "SetNuxSeen"
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _RUN_PATH = re.compile(r"/runs/(?P<run_id>[0-9a-f-]{36})$")
 _BACKFILL_PATH = re.compile(r"/runs/b/(?P<backfill_id>[a-z0-9]+)$")
@@ -32,6 +30,11 @@ class Screens:
         page.screenshot(path=self.folder / f"{self._taken:02d}-{name}.png")
 
 
+def records_skipped_prompt(request: Request) -> bool:
+    """Whether `request` is the UI telling the server the community prompt was answered."""
+    return "SetNuxSeen" in (request.post_data or "")
+
+
 def skip_community_prompt(page: Page, ui_url: str) -> None:
     """Answer "Skip" to the "Join the Dagster community" prompt a new instance shows once.
 
@@ -39,9 +42,7 @@ def skip_community_prompt(page: Page, ui_url: str) -> None:
     the server has answered, so the page can be closed without losing the answer."""
     page.goto(ui_url)
     prompt = page.get_by_role("dialog").filter(has_text="Join the Dagster community")
-    with page.expect_response(
-        lambda response: SET_NUX_SEEN in (response.request.post_data or "")
-    ) as answer:
+    with page.expect_response(lambda response: records_skipped_prompt(response.request)) as answer:
         prompt.get_by_role("button", name="Skip", exact=True).click()
     expect(prompt).to_be_hidden()
     assert answer.value.ok, f"the server refused the skipped prompt: HTTP {answer.value.status}"
