@@ -21,10 +21,10 @@ import statistics
 import time
 from collections import Counter
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -32,7 +32,7 @@ import httpx
 
 from engagement_ranker.clients.errors import PeriodError
 from engagement_ranker.clients.yobi import period_for
-from engagement_ranker.constants import HTTP_TIMEOUT_SECONDS, TIMEZONE
+from engagement_ranker.constants import TIMEZONE
 from engagement_ranker.core.week import parse_week_key
 from engagement_ranker.defs.alerts import alert_for_run
 from engagement_ranker.defs.jobs import WEEKLY_JOB_NAME
@@ -44,7 +44,7 @@ from engagement_ranker_tests.bench.processes import (
     sandbox,
     service,
 )
-from engagement_ranker_tests.e2e.dagster_api import KEEPALIVE_EXPIRY_SECONDS
+from engagement_ranker_tests.e2e.dagster_api import DagsterApi
 
 DEFAULT_WEEKS = 52
 DEFAULT_COMPANIES = 250
@@ -121,15 +121,6 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _graphql(client: httpx.Client, query: str, variables: dict[str, Any] | None = None) -> Any:
-    response = client.post("/graphql", json={"query": query, "variables": variables or {}})
-    response.raise_for_status()
-    payload = response.json()
-    if payload.get("errors"):
-        raise SystemExit(f"Dagster GraphQL error: {payload['errors']}")
-    return payload["data"]
-
-
 def _until(what: str, deadline_seconds: float, probe: Callable[[], object]) -> object:
     """Call `probe` every POLL_SECONDS until it returns something truthy, within the deadline."""
     deadline = time.monotonic() + deadline_seconds
@@ -141,10 +132,10 @@ def _until(what: str, deadline_seconds: float, probe: Callable[[], object]) -> o
     raise SystemExit(f"{what} did not happen within {deadline_seconds:.0f} s")
 
 
-def _ready(client: httpx.Client) -> bool:
+def _ready(ui: DagsterApi) -> bool:
     """The code location is loaded and every required daemon reports healthy."""
     try:
-        data = _graphql(client, DAEMONS_QUERY)
+        data = ui.query(DAEMONS_QUERY)
     except httpx.HTTPError:  # not listening yet, or answering 5xx while it starts
         return False
     entries = data["workspaceOrError"].get("locationEntries", [])
@@ -157,7 +148,7 @@ def _ready(client: httpx.Client) -> bool:
     return loaded and all(d["healthy"] for d in daemons if d["required"])
 
 
-def _launch(client: httpx.Client, weeks: list[str]) -> str:
+def _launch(ui: DagsterApi, weeks: list[str]) -> str:
     params = {
         "selector": {
             "partitionSetName": f"{WEEKLY_JOB_NAME}_partition_set",
@@ -168,15 +159,14 @@ def _launch(client: httpx.Client, weeks: list[str]) -> str:
         },
         "partitionNames": weeks,
     }
-    result = _graphql(client, LAUNCH_MUTATION, {"params": params})["launchPartitionBackfill"]
+    result = ui.query(LAUNCH_MUTATION, params=params)["launchPartitionBackfill"]
     if result["__typename"] != "LaunchBackfillSuccess":
         raise SystemExit(f"the backfill was refused: {result}")
     return str(result["backfillId"])
 
 
-def _finished(client: httpx.Client, backfill_id: str, expected: int) -> bool:
-    variables = {"key": BACKFILL_TAG, "value": backfill_id}
-    runs = _graphql(client, RUNS_QUERY, variables)["runsOrError"]["results"]
+def _finished(ui: DagsterApi, backfill_id: str, expected: int) -> bool:
+    runs = ui.query(RUNS_QUERY, key=BACKFILL_TAG, value=backfill_id)["runsOrError"]["results"]
     return len(runs) == expected and all(run["status"] in TERMINAL for run in runs)
 
 
@@ -242,11 +232,7 @@ def measure(
         began = time.perf_counter()
         with (
             service(command, env, root / "dagster-dev.log"),
-            httpx.Client(
-                base_url=f"http://127.0.0.1:{port}",
-                timeout=HTTP_TIMEOUT_SECONDS,
-                limits=httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY_SECONDS),
-            ) as ui,
+            closing(DagsterApi(f"http://127.0.0.1:{port}")) as ui,
         ):
             _until("dagster dev ready", READY_DEADLINE_SECONDS, lambda: _ready(ui))
             ready = time.perf_counter() - began
