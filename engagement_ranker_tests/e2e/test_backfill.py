@@ -41,7 +41,7 @@ def test_backfill_of_past_weeks_stores_history_and_writes_nothing(
     runs = {run["runId"]: run for run in backfill["runs"]}
     assert {run["status"] for run in runs.values()} == {"SUCCESS"}
     assert len(runs) >= len(weeks)
-    ui.expect_status(page, "Succeeded")
+    ui.expect_status(page, ui.backfill_page(stack.ui_url, backfill_id), "Succeeded")
     screens.shoot(page, "backfill-succeeded")
 
     # History: every asset materialized once per week, by this backfill's runs.

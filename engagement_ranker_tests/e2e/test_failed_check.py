@@ -32,7 +32,7 @@ def test_failed_blocking_check_shows_in_the_ui_stops_the_write_and_alerts_slack(
 
     run = stack.api.finished_run(run_id, RUN_SECONDS)
     assert run.status == "FAILURE"
-    ui.expect_status(page, "Failure")
+    ui.expect_status(page, ui.run_page(stack.ui_url, run_id), "Failure")
     screens.shoot(page, "run-failed")
 
     execution = stack.api.check_execution(RANKED, FAILING_CHECK, week)

@@ -36,7 +36,7 @@ def test_latest_week_in_full_mode_passes_every_check_and_writes_each_ranked_comp
     assert run.tags["dagster/partition"] == week
     assert run.tags[WRITE_MODE_TAG] == WriteMode.FULL.value
     assert run.run_config == config
-    ui.expect_status(page, "Success")
+    ui.expect_status(page, ui.run_page(stack.ui_url, run_id), "Success")
     screens.shoot(page, "run-succeeded")
 
     # Every check, per week: the API's record and the asset's Checks tab agree it passed.

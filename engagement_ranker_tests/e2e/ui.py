@@ -15,6 +15,7 @@ from playwright.sync_api import FloatRect, Locator, Page, Request, expect
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _RUN_PATH = re.compile(r"/runs/(?P<run_id>[0-9a-f-]{36})$")
 _BACKFILL_PATH = re.compile(r"/runs/b/(?P<backfill_id>[a-z0-9]+)$")
+BLANK = "about:blank"
 
 
 class Screens:
@@ -149,7 +150,12 @@ def _materialize_all(
     dialog.get_by_role("button", name=launch, exact=True).click()
     page.get_by_role("link", name="View", exact=True).click()
     page.wait_for_url(re.compile(r"/runs/"))
-    return page.url
+    url = page.url
+    # The journey waits through the API; meanwhile the page is put down, for a run's or a
+    # backfill's page polls the webserver every few seconds (a third of the browser stage's
+    # machine time went to pages nobody looked at). `expect_status` opens it again.
+    page.goto(BLANK)
+    return url
 
 
 def _run_id(url: str) -> str:
@@ -228,9 +234,18 @@ def launchpad_config(page: Page, ui_url: str, location: str, job: str, week: str
 
 
 # --- results -------------------------------------------------------------------------------
-def expect_status(page: Page, status: str) -> None:
-    """The run or backfill page, reloaded, shows `status` (Success, Failure, Succeeded...)."""
-    page.reload()
+def run_page(ui_url: str, run_id: str) -> str:
+    return f"{ui_url}/runs/{run_id}"
+
+
+def backfill_page(ui_url: str, backfill_id: str) -> str:
+    return f"{ui_url}/runs/b/{backfill_id}"
+
+
+def expect_status(page: Page, url: str, status: str) -> None:
+    """The run or backfill page at `url`, opened now, shows `status` (Success, Failure,
+    Succeeded...)."""
+    page.goto(url)
     expect(page.get_by_text(status, exact=True).first).to_be_visible()
     expect(page.get_by_text("Loading run logs")).to_have_count(0)
 
