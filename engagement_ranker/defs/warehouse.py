@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import dagster as dg
 import duckdb
 import pandas as pd
-from dagster._core.storage.db_io_manager import DbTypeHandler, TableSlice
+from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, TableSlice
 from dagster_duckdb import DuckDBResource
+from dagster_duckdb.io_manager import DuckDbClient
 from dagster_duckdb_pandas import DuckDBPandasIOManager, DuckDBPandasTypeHandler
 
 from engagement_ranker.core.anomalies import (
@@ -182,12 +184,50 @@ class _ReportedWeeks(DbTypeHandler[Reported]):
         return [Reported]
 
 
+def _copy(value: object) -> object:
+    if isinstance(value, Reported):
+        return Reported(value.table.copy(), value.anomalies)
+    return value.copy() if isinstance(value, pd.DataFrame) else value
+
+
+class _ReadOncePerRun(DbIOManager):
+    """Reads each stored week from DuckDB once per run and hands every step its own copy.
+
+    A week is loaded by each asset downstream of it and by each of its checks, and every load
+    opened the database anew: DuckDB's start-up alone is ~12 ms, a third of a small run's CPU
+    at forty loads. The copy cannot go stale: a run reads a week of its own assets only after
+    writing it, and never writes the other weeks it reads (earlier weeks, source weeks)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._read: dict[tuple[str, object], object] = {}
+
+    def load_input(self, context: dg.InputContext) -> object:
+        upstream = context.upstream_output
+        if upstream is None or not context.has_asset_key:
+            return super().load_input(context)
+        key = (repr(self._get_table_slice(context, upstream)), context.dagster_type.typing_type)
+        if key not in self._read:
+            self._read[key] = super().load_input(context)
+        return _copy(self._read[key])
+
+
 class WarehouseIOManager(DuckDBPandasIOManager):
     """DuckDB's pandas IO manager, for `Reported` weeks and plain frames alike."""
 
     @staticmethod
     def type_handlers() -> Sequence[DbTypeHandler]:
         return [_ReportedWeeks(), _WeekTables()]
+
+    def create_io_manager(self, context: dg.InitResourceContext) -> DbIOManager:
+        return _ReadOncePerRun(
+            db_client=DuckDbClient(),
+            database=self.database,
+            schema=self.schema_,
+            type_handlers=self.type_handlers(),
+            default_load_type=self.default_load_type(),
+            io_manager_name="DuckDBIOManager",
+        )
 
 
 def _week_rows(
