@@ -159,6 +159,7 @@ class SlidingWindowLimiter:
         self._raised_at = float("-inf")  # when an answer last raised the others' count
         self._in_flight = 0
         self._ready = threading.Condition()
+        self._granted = threading.local()
 
     @contextmanager
     def slot(self) -> Iterator[None]:
@@ -174,6 +175,7 @@ class SlidingWindowLimiter:
                 oldest = [spent[0] for spent in (self._done, self._others) if spent]
                 self._ready.wait(min(oldest) + self.window - now if oldest else None)
             self._in_flight += 1
+            self._granted.at = time.monotonic()
         try:
             yield
         finally:
@@ -181,6 +183,12 @@ class SlidingWindowLimiter:
                 self._in_flight -= 1
                 self._done.append(time.monotonic())
                 self._ready.notify_all()
+
+    def granted_at(self) -> float:
+        """When this thread's latest slot was granted: no later than its request was sent, so
+        every call of ours that had ended by then was counted before it (`observe_remaining`)."""
+        at: float = self._granted.at
+        return at
 
     def observe_remaining(self, remaining: int, sent_at: float) -> None:
         """Take the server's word that a call sent at `sent_at` left `remaining` in its window.

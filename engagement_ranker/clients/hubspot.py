@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -755,8 +754,7 @@ class HubSpotClient(ClosingClient):
             raise self._exhausted(endpoint, exc) from None
         remaining = response.headers.get(REMAINING_HEADER, "")
         if not search and remaining.isdigit():
-            sent_at = time.monotonic() - response.elapsed.total_seconds()
-            self._burst.observe_remaining(int(remaining), sent_at)
+            self._burst.observe_remaining(int(remaining), self._burst.granted_at())
         if response.status_code in (200, 207):
             try:
                 body = response.json()

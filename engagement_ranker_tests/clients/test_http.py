@@ -192,6 +192,33 @@ def test_limiter_keeps_what_a_later_answer_counted_over_an_earlier_sent_call():
     assert waiter.is_alive(), "someone else's calls were forgotten on an older answer's word"
 
 
+def test_a_slot_s_grant_is_its_thread_s_own_and_comes_before_its_request():
+    """The time an answer is matched against (which of our calls the server had counted) is the
+    grant of the slot the request was sent in: never later than the send, whatever delays the
+    thread afterwards (estimated from the answer's `elapsed`, it came late by as long as the
+    thread took to read the answer, and a call of ours ending in that gap, sent after the
+    answer was written, was taken as counted: the others were under-counted, and a 429 came)."""
+    limiter = SlidingWindowLimiter(5, 60)
+    granted: dict[str, tuple[float, float, float]] = {}
+
+    def send(name: str, hold: float) -> None:
+        with limiter.slot():
+            sent = time.monotonic()
+            time.sleep(hold)  # meanwhile the other thread takes a slot of its own
+        time.sleep(0.05)  # the answer read late
+        granted[name] = (limiter.granted_at(), sent, time.monotonic())
+
+    threads = [threading.Thread(target=send, args=(n, h)) for n, h in (("a", 0.1), ("b", 0))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=5)
+    assert sorted(granted) == ["a", "b"]
+    for at, sent, read in granted.values():
+        assert at <= sent < read
+    assert granted["a"][0] != granted["b"][0]
+
+
 def test_limiter_adds_nothing_when_the_server_counted_only_our_calls():
     limiter = SlidingWindowLimiter(5, 60)
     for remaining in (4, 3):
