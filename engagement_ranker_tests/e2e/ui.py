@@ -12,6 +12,8 @@ from typing import Any
 import yaml
 from playwright.sync_api import FloatRect, Locator, Page, Request, expect
 
+from engagement_ranker.settings import LinkSettings
+
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _RUN_PATH = re.compile(r"/runs/(?P<run_id>[0-9a-f-]{36})$")
 _BACKFILL_PATH = re.compile(r"/runs/b/(?P<backfill_id>[a-z0-9]+)$")
@@ -235,7 +237,10 @@ def launchpad_config(page: Page, ui_url: str, location: str, job: str, week: str
 
 # --- results -------------------------------------------------------------------------------
 def run_page(ui_url: str, run_id: str) -> str:
-    return f"{ui_url}/runs/{run_id}"
+    """The run's page, as the product links it in its messages."""
+    url = LinkSettings(dagster_ui_url=ui_url).run_url(run_id)
+    assert url is not None
+    return url
 
 
 def backfill_page(ui_url: str, backfill_id: str) -> str:
