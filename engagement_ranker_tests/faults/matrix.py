@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from multiprocessing.pool import AsyncResult, Pool
 
-from engagement_ranker.cli import restore_default_signals
 from engagement_ranker_tests.faults.model import Row
 from engagement_ranker_tests.faults.rows import BASELINE, BY_NAME, ROWS
 from engagement_ranker_tests.faults.verdict import Verdict
@@ -113,12 +112,10 @@ def queue(rows: Sequence[Row]) -> list[Row]:
 
 def row_pool(workers: int) -> Pool:
     """`workers` processes at a time, one per row, forked from a server that imported the
-    product and the worker once (`preload`)."""
+    product and the worker once, with SIGTERM at its default (`preload`)."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([PRELOAD_MODULE])
-    # Leaving the pool terminates its idle workers with SIGTERM, which a CI started in the
-    # background hands down ignored: each worker takes the default back, or the exit hangs.
-    return context.Pool(workers, maxtasksperchild=1, initializer=restore_default_signals)
+    return context.Pool(workers, maxtasksperchild=1)
 
 
 @contextmanager

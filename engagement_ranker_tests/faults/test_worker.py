@@ -6,7 +6,10 @@ import gc
 import logging
 import multiprocessing
 import os
+import signal
+import subprocess
 import sys
+from pathlib import Path
 
 from engagement_ranker.cli import restore_default_signals
 from engagement_ranker_tests.faults.canaries import CREDENTIALS
@@ -48,3 +51,33 @@ def test_a_row_process_shares_the_product_frozen_and_collects_its_own_objects() 
 
     assert enabled
     assert frozen > 100_000
+
+
+# A process that sets SIGTERM ignored (as background jobs inherit it), starts the matrix's pool,
+# and prints the signals ignored by the process every row is forked from (the worker's parent).
+_IGNORED_BY_THE_ROWS_SERVER = """
+import os, signal
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+from engagement_ranker_tests.faults.matrix import row_pool
+with row_pool(1) as pool:
+    server = pool.apply(os.getppid)
+    status = open(f"/proc/{server}/status").read()
+    print(next(line.split()[1] for line in status.splitlines() if line.startswith("SigIgn:")))
+"""
+
+
+def test_a_row_process_ends_on_sigterm_even_before_it_has_started() -> None:
+    """The pool's exit terminates its workers, one of them perhaps just forked to replace a
+    finished row: the server they are forked from keeps SIGTERM at its default, or a worker
+    terminated before it set the default itself ignores it and the exit waits forever."""
+    started = subprocess.run(
+        [sys.executable, "-c", _IGNORED_BY_THE_ROWS_SERVER],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+
+    ignored = int(started.stdout.strip(), 16)
+    assert not ignored & (1 << (signal.SIGTERM - 1)), f"SigIgn {started.stdout.strip()}"
