@@ -5,7 +5,9 @@ and dagster.yaml with a fresh home; once the daemons are healthy, one job backfi
 weekly job is launched through the GraphQL API (what the UI's "Launch backfill" sends). The
 daemon queues one run per week, `max_concurrent_runs` at a time, each in its own process.
 Wall time runs from the launch until every week's run has ended; per-run times and failures
-come from the instance afterwards.
+come from the instance afterwards. CPU time is that of every process of `dagster dev`'s session
+(webserver, daemon, code server and the week runs it starts), read from /proc at the launch and
+at the end.
 
 Yobi's trends reach 90 days back from "now" (the product's clock, not Yobi's), and the
 partitions are only the weeks within that reach, so the last W weeks are at most those: their
@@ -43,6 +45,7 @@ from engagement_ranker_tests.bench.processes import (
     product_env,
     sandbox,
     service,
+    session_cpu_seconds,
 )
 from engagement_ranker_tests.e2e.dagster_api import DagsterApi
 
@@ -102,6 +105,7 @@ class BackfillOutcome:
     weeks: list[str]
     ready_seconds: float  # `dagster dev` start until the daemons are healthy
     wall_seconds: float  # launch until the last week's run ended
+    cpu_seconds: float  # every process of `dagster dev` (the week runs too), launch to end
     runs: list[WeekRun]
 
     @property
@@ -231,12 +235,13 @@ def measure(
         env = product_env(box.env, home_env, {"DAGSTER_UI_URL": f"http://127.0.0.1:{port}"})
         began = time.perf_counter()
         with (
-            service(command, env, root / "dagster-dev.log"),
+            service(command, env, root / "dagster-dev.log") as dagster_dev,
             closing(DagsterApi(f"http://127.0.0.1:{port}")) as ui,
         ):
             _until("dagster dev ready", READY_DEADLINE_SECONDS, lambda: _ready(ui))
             ready = time.perf_counter() - began
             launched, launched_at = time.perf_counter(), time.time()
+            cpu_before = session_cpu_seconds(dagster_dev.pid)
             backfill_id = _launch(ui, keys)
             _until(
                 f"the backfill of {len(keys)} weeks",
@@ -244,11 +249,13 @@ def measure(
                 lambda: _finished(ui, backfill_id, len(keys)),
             )
             wall = time.perf_counter() - launched
+            cpu = session_cpu_seconds(dagster_dev.pid) - cpu_before
     return BackfillOutcome(
         label=label,
         weeks=keys,
         ready_seconds=ready,
         wall_seconds=wall,
+        cpu_seconds=cpu,
         runs=_week_runs(home_env["DAGSTER_HOME"], backfill_id, launched_at),
     )
 
@@ -265,8 +272,9 @@ def tables(outcomes: list[BackfillOutcome], projected_weeks: int) -> list[str]:
     the failures grouped by step."""
     lines = [
         "| backfill | weeks | wall s (launch to last run end) | s per week | succeeded | failed "
-        "| daemon pickup s | steady s per week | median run s | median queued s |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| daemon pickup s | steady s per week | median run s | median queued s "
+        "| CPU s per week (all of `dagster dev`) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for o in outcomes:
         n = len(o.weeks)
@@ -276,7 +284,8 @@ def tables(outcomes: list[BackfillOutcome], projected_weeks: int) -> list[str]:
             f"| {o.wall_seconds / n:.2f} | {succeeded} | {n - succeeded} "
             f"| {o.pickup_seconds:.1f} | {o.seconds_per_week:.2f} "
             f"| {_median([r.ended - r.started for r in o.runs])} "
-            f"| {_median([r.started - r.created for r in o.runs])} |"
+            f"| {_median([r.started - r.created for r in o.runs])} "
+            f"| {o.cpu_seconds / n:.2f} |"
         )
     pace = outcomes[-1]
     projection = pace.pickup_seconds + projected_weeks * pace.seconds_per_week

@@ -190,13 +190,15 @@ def run_measured(
 
 
 @contextmanager
-def service(command: Sequence[str], env: Mapping[str, str], log: Path) -> Iterator[None]:
+def service(
+    command: Sequence[str], env: Mapping[str, str], log: Path
+) -> Iterator[subprocess.Popen[str]]:
     """A long-lived command (e.g. `dagster dev`) in its own session; SIGTERM to all of it at
     the end, SIGKILL if anything lingers past the deadline."""
     with log.open("w", encoding="utf-8") as out:
         process = _start_logged(command, env, out)
         try:
-            yield
+            yield process
         finally:
             _signal_session(process, signal.SIGTERM)
             try:
@@ -206,3 +208,22 @@ def service(command: Sequence[str], env: Mapping[str, str], log: Path) -> Iterat
                 process.wait()
             # Children of the session (code servers, run workers) may outlive the leader.
             _signal_session(process, signal.SIGKILL)
+
+
+def session_cpu_seconds(session: int) -> float:
+    """The CPU time (user and system) of every process in `session` so far, with what each has
+    collected from its children that ended (a run's process counts in the code server that
+    reaped it), from /proc: the difference of two readings is what the session spent between
+    them, processes that came and went included."""
+    ticks = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:  # ended since the listing
+            continue
+        # After the command: state, ppid, pgrp, session, ...; utime, stime, cutime, cstime.
+        if int(fields[3]) == session:
+            ticks += sum(int(field) for field in fields[11:15])
+    return ticks / os.sysconf("SC_CLK_TCK")
