@@ -108,16 +108,10 @@ def _sandbox_config(**options: Any) -> Any:
 
 
 def load_product() -> None:
-    """Import the product (Dagster, pandas, every layer) with the garbage collector paused, then
-    freeze what the import made out of every later collection: some 300,000 objects that live
-    as long as the process, which each collection would walk again and again (0.5 s of a
-    week's run at N = 250, docs/benchmarks.md). The collector runs again for the week."""
-    gc.disable()
-    try:
-        importlib.import_module("engagement_ranker.definitions")
-    finally:
-        gc.freeze()
-        gc.enable()
+    """Import the product (Dagster, pandas, every layer) before anything else does: the code
+    location's module imports it with the garbage collector paused and freezes what it made
+    (engagement_ranker/definitions.py; 0.5 s of a week's run at N = 250, docs/benchmarks.md)."""
+    importlib.import_module("engagement_ranker.definitions")
 
 
 @contextmanager

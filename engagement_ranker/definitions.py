@@ -1,16 +1,32 @@
-"""The code location: one `Definitions` object for `dagster dev`, the CLI and the tests."""
+"""The code location: one `Definitions` object for `dagster dev`, the CLI and the tests.
+
+Every process that loads it (each run Dagster launches, the code server, the CLI) imports the
+product here: some 300,000 objects that live as long as the process. They are made with the
+garbage collector paused and then frozen, so no later collection walks them again and again:
+a week's run the daemon launches takes 4.0-4.2 CPU-seconds instead of 4.8-5.3 at N = 250
+(docs/benchmarks.md). The collector runs as before for everything made afterwards.
+"""
 
 from __future__ import annotations
 
-from functools import cache
+import gc
 
-import dagster as dg
+_collecting = gc.isenabled()
+gc.disable()
+try:
+    from functools import cache
 
-from engagement_ranker.defs import assets
-from engagement_ranker.defs.alerts import failure_alert
-from engagement_ranker.defs.checks import ALL_CHECKS
-from engagement_ranker.defs.jobs import weekly_engagement_job, weekly_schedule
-from engagement_ranker.defs.resources import build_resources
+    import dagster as dg
+
+    from engagement_ranker.defs import assets
+    from engagement_ranker.defs.alerts import failure_alert
+    from engagement_ranker.defs.checks import ALL_CHECKS
+    from engagement_ranker.defs.jobs import weekly_engagement_job, weekly_schedule
+    from engagement_ranker.defs.resources import build_resources
+finally:
+    gc.freeze()
+    if _collecting:
+        gc.enable()
 
 ASSETS = dg.load_assets_from_modules([assets])
 

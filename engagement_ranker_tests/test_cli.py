@@ -78,17 +78,31 @@ def box(make_sandbox: Callable[..., Sandbox]) -> Sandbox:
     return make_sandbox(SandboxConfig(companies=30))
 
 
-def test_the_product_loads_with_the_collector_paused_and_leaves_it_running() -> None:
-    """`load_product` imports with the garbage collector off: the week must run with it on,
-    and what the import made must be out of its way (frozen)."""
-    probe = (
-        "import gc; from engagement_ranker.cli import load_product; load_product(); "
-        "print(gc.isenabled(), gc.get_freeze_count() > 100_000)"
-    )
+@pytest.mark.parametrize(
+    "loader",
+    [
+        # The CLI: the product first, Dagster with it.
+        "from engagement_ranker.cli import load_product; load_product()",
+        # A run Dagster launches (or its code server): Dagster first, then the code location.
+        "import dagster; import engagement_ranker.definitions",
+    ],
+)
+def test_the_product_loads_with_the_collector_paused_and_leaves_it_running(loader: str) -> None:
+    """The code location imports with the garbage collector off: the week must run with it on,
+    and what the import made (Dagster's own objects too) must be out of its way (frozen)."""
+    probe = f"import gc; {loader}; print(gc.isenabled(), gc.get_freeze_count() > 100_000)"
     shown = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
     )
     assert shown.stdout.split() == ["True", "True"], shown.stderr
+
+
+def test_a_process_that_paused_the_collector_finds_it_paused_after_the_product_loads() -> None:
+    probe = "import gc; gc.disable(); import engagement_ranker.definitions; print(gc.isenabled())"
+    shown = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert shown.stdout.split() == ["False"], shown.stderr
 
 
 def test_the_cli_freezes_the_heap_before_the_interpreter_collects_it_at_exit() -> None:

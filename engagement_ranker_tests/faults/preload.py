@@ -1,7 +1,7 @@
 """What the fault matrix's forkserver imports before it forks a process per row: the product
-(with the garbage collector paused, `cli.load_product`) and the row worker, then all of it
-frozen, so no row's collections walk, or copy on write, what every row shares (Python's advice
-for a process that forks: `gc.freeze()` before the fork).
+(imported with the garbage collector paused, engagement_ranker/definitions.py) and the row
+worker, then all of it frozen, so no row's collections walk, or copy on write, what every row
+shares (Python's advice for a process that forks: `gc.freeze()` before the fork).
 
 The server also takes SIGINT and SIGTERM back to their defaults (a CI started in the background
 hands them down ignored): a row forked from it ends on SIGTERM from its first instant, so the
