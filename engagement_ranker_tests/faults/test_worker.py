@@ -17,6 +17,9 @@ from engagement_ranker_tests.faults.matrix import row_pool
 from engagement_ranker_tests.faults.verdict import Verdict
 from engagement_ranker_tests.faults.worker import run_captured
 
+# A deadline for a worker's answer: a pool never notices a worker that died.
+WORKER_SECONDS = 120
+
 
 def _leaky_row(name: str) -> Verdict:
     print(f"Authorization: Bearer {CREDENTIALS.hubspot_token}")
@@ -26,10 +29,10 @@ def _leaky_row(name: str) -> Verdict:
 
 
 def test_secrets_printed_logged_or_written_to_the_descriptors_are_found() -> None:
-    # SIGTERM back to default in the worker: the pool's exit terminates it (see matrix.trials).
+    # SIGTERM back to default in the worker: the pool's exit terminates it (see preload.py).
     spawn = multiprocessing.get_context("spawn")
     with spawn.Pool(1, initializer=restore_default_signals) as pool:
-        verdict = pool.apply(run_captured, ("leaky", _leaky_row))
+        verdict = pool.apply_async(run_captured, ("leaky", _leaky_row)).get(WORKER_SECONDS)
 
     assert verdict["leaks"] == [
         "stdout: HubSpot token",
@@ -47,7 +50,7 @@ def test_a_row_process_shares_the_product_frozen_and_collects_its_own_objects() 
     """The rows' server imports the product once and freezes it: a row's collections skip it
     (and leave its pages shared), and the row collects what it makes."""
     with row_pool(1) as pool:
-        enabled, frozen = pool.apply(_collector)
+        enabled, frozen = pool.apply_async(_collector).get(WORKER_SECONDS)
 
     assert enabled
     assert frozen > 100_000
@@ -75,7 +78,7 @@ def test_a_row_process_ends_on_sigterm_even_before_it_has_started() -> None:
         cwd=Path(__file__).resolve().parents[2],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=WORKER_SECONDS,
         check=True,
     )
 
