@@ -42,8 +42,15 @@ dev: install dagster-home
 SCRATCH_MIN_KB := 2000000
 TEST_TMPDIR := $(shell [ -w /dev/shm ] && [ "$$(df --output=avail -k /dev/shm | tail -1)" -ge $(SCRATCH_MIN_KB) ] && echo /dev/shm)
 TEST_ENV := $(if $(TEST_TMPDIR),TMPDIR=$(TEST_TMPDIR))
+# A stage that hangs fails by its deadline, named, instead of holding CI forever: SIGTERM to all
+# it started in its process group, SIGKILL 10 s later (a CI in the background ignores SIGTERM).
+STAGE_DEADLINE_SECONDS ?= 1800
 # `$(call timed,STAGE,COMMAND)`: the command, then the stage's wall time; its exit status kept.
-timed = start=$$SECONDS; $(2); status=$$?; echo "$(1): $$((SECONDS - start)) s"; exit $$status
+timed = start=$$SECONDS; timeout -k 10 $(STAGE_DEADLINE_SECONDS) bash -c '$(2)'; status=$$?; \
+	if [ $$status -ne 0 ] && [ $$((SECONDS - start)) -ge $(STAGE_DEADLINE_SECONDS) ]; then \
+		echo "$(1): stopped at its deadline of $(STAGE_DEADLINE_SECONDS) s: a test or a process hangs" \
+			"(its output above; STAGE_DEADLINE_SECONDS=N to allow more)"; fi; \
+	echo "$(1): $$((SECONDS - start)) s"; exit $$status
 
 # Style, types, and the definitions as Dagster loads them (in a throwaway instance; the
 # command's notice that `dg check defs` supersedes it is silenced: `dg` is not installed).
