@@ -46,6 +46,7 @@ TEST_ENV := $(if $(TEST_TMPDIR),TMPDIR=$(TEST_TMPDIR))
 # it started in its process group, SIGKILL 10 s later (a CI in the background ignores SIGTERM).
 STAGE_DEADLINE_SECONDS ?= 1800
 # `$(call timed,STAGE,COMMAND)`: the command, then the stage's wall time; its exit status kept.
+# COMMAND runs as `bash -c '…'`: no single quotes in it.
 timed = start=$$SECONDS; timeout -k 10 $(STAGE_DEADLINE_SECONDS) bash -c '$(2)'; status=$$?; \
 	if [ $$status -ne 0 ] && [ $$((SECONDS - start)) -ge $(STAGE_DEADLINE_SECONDS) ]; then \
 		echo "$(1): stopped at its deadline of $(STAGE_DEADLINE_SECONDS) s: a test or a process hangs" \
