@@ -34,6 +34,9 @@ from engagement_ranker.core.writeplan import CompanyWrite
 # A lease the holder stops renewing (its process died) is free after this long.
 LEASE_TTL_SECONDS = 60.0
 LEASE_RENEW_SECONDS = LEASE_TTL_SECONDS / 4
+# A batch goes only while the lease is the writer's for this long yet: a writer whose renewals
+# have failed for half the TTL stops before the lease can lapse to another writer.
+LEASE_MARGIN_SECONDS = LEASE_TTL_SECONDS / 2
 LEASE_POLL_SECONDS = 1.0
 
 _METADATA = sa.MetaData()
@@ -66,6 +69,11 @@ SENDING, APPLIED, REFUSED = "sending", "applied", "refused"
 
 class LeaseBusy(Exception):
     """Another writer holds the week; the message names it."""
+
+
+class LeaseLost(Exception):
+    """The writer's lease on the week is running out (its renewals failed) or another writer
+    took it; the message says which, and that no further batch is sent."""
 
 
 @dataclass(frozen=True)
@@ -181,6 +189,26 @@ class WriteStore:
         # Released between the two statements: the next attempt will take it.
         return Holder(*held) if held else Holder("(just released)", "", 0, now)
 
+    def lease_of(self, week: str, run_id: str) -> tuple[float | None, Holder | None]:
+        """When run `run_id`'s lease on the week expires (None when it holds none), and who
+        holds the week otherwise."""
+        with self._connect() as connection:
+            row = connection.execute(
+                sa.select(
+                    LEASES.c.run_id,
+                    LEASES.c.host,
+                    LEASES.c.pid,
+                    LEASES.c.since,
+                    LEASES.c.token,
+                    LEASES.c.expires,
+                ).where(LEASES.c.week == week)
+            ).first()
+        if row is None:
+            return None, None
+        if row.run_id == run_id:
+            return row.expires, None
+        return None, Holder(row.run_id, row.host, row.pid, row.since, row.token)
+
     def renew(self, week: str, token: str, now: float) -> None:
         with self._connect() as connection:
             connection.execute(
@@ -263,6 +291,22 @@ class JournalRecorder:
     run_id: str
 
     def sending(self, number: int, batch: Sequence[CompanyWrite]) -> None:
+        """Journal the batch, once the week's lease is this run's for LEASE_MARGIN_SECONDS
+        more: a writer whose lease lapsed must not write beside the one that took it."""
+        expires, other = self.store.lease_of(self.week, self.run_id)
+        left = None if expires is None else expires - time.time()
+        if left is None or left < LEASE_MARGIN_SECONDS:
+            why = (
+                f"{other.describe()} holds it now"
+                if other is not None
+                else "this run no longer holds it"
+                if left is None
+                else f"it runs out in {max(left, 0):.0f} s: its renewals failed"
+            )
+            raise LeaseLost(
+                f"the write lease on week {self.week} is no longer safely this run's ({why}); "
+                f"batch {number} and later are not sent"
+            )
         self.store.record(self.week, self.run_id, number, batch)
 
     def settled(self, number: int, applied: bool) -> None:
@@ -309,8 +353,13 @@ def write_lease(
     stop = threading.Event()
 
     def renew() -> None:
+        # A failed renewal is tried again at the next turn; if they keep failing, the writer
+        # stops before the lease runs out (JournalRecorder.sending).
         while not stop.wait(LEASE_RENEW_SECONDS):
-            store.renew(week, token, time.time())
+            try:
+                store.renew(week, token, time.time())
+            except sa.exc.SQLAlchemyError as error:
+                log.warning(f"week {week}: renewing the write lease failed: {error}")
 
     renewer = threading.Thread(target=renew, name=f"lease-{week}", daemon=True)
     renewer.start()

@@ -21,8 +21,12 @@ from engagement_ranker.constants import PROP_SCORE
 from engagement_ranker.core.writeplan import CompanyWrite
 from engagement_ranker.defs.journal import (
     JOURNAL,
+    LEASE_MARGIN_SECONDS,
     LEASE_TTL_SECONDS,
+    LEASES,
+    JournalRecorder,
     LeaseBusy,
+    LeaseLost,
     WriteStore,
     converge,
     write_lease,
@@ -168,3 +172,44 @@ def test_a_run_put_back_whole_leaves_no_row_in_the_journal(
     assert converged.result.complete
     with store._connect() as connection:
         assert connection.execute(sa.select(JOURNAL).where(JOURNAL.c.week == WEEK)).all() == []
+
+
+def _expire_in(store: WriteStore, seconds: float) -> None:
+    """The week's lease as if its renewals had failed until it has `seconds` left."""
+    with store._connect() as connection:
+        connection.execute(
+            LEASES.update().where(LEASES.c.week == WEEK).values(expires=time.time() + seconds)
+        )
+
+
+def test_a_writer_whose_lease_is_running_out_sends_no_further_batch(
+    home: dg.DagsterInstance,
+) -> None:
+    """Renewals that fail (the instance's database unreachable) let the lease lapse, and
+    another writer may take it: before each batch the writer makes sure the lease is its own
+    for LEASE_MARGIN_SECONDS more, or stops (the batches it sent are put back)."""
+    store = WriteStore(home)
+    recorder = JournalRecorder(store, WEEK, "me")
+    batch = [CompanyWrite("101", {PROP_SCORE: None}, {PROP_SCORE: "7"})]
+    with write_lease(store, home, WEEK, "me", 0, LOG):
+        recorder.sending(1, batch)
+        _expire_in(store, LEASE_MARGIN_SECONDS - 1)
+        with pytest.raises(LeaseLost, match=f"week {WEEK}.*batch 2"):
+            recorder.sending(2, batch)
+
+    assert list(WriteStore(home).unsettled(WEEK)) == ["me"]  # batch 1 only
+    assert WriteStore(home).unsettled(WEEK)["me"] == batch
+
+
+def test_a_writer_whose_lease_another_took_sends_no_further_batch(
+    home: dg.DagsterInstance,
+) -> None:
+    store = WriteStore(home)
+    recorder = JournalRecorder(store, WEEK, "me")
+    batch = [CompanyWrite("101", {PROP_SCORE: None}, {PROP_SCORE: "7"})]
+    with write_lease(store, home, WEEK, "me", 0, LOG):
+        _expire_in(store, -1)
+        assert store.acquire(WEEK, "theirs", "run-elsewhere", time.time()) is None
+        with pytest.raises(LeaseLost, match="run-elsewhere"):
+            recorder.sending(1, batch)
+    assert WriteStore(home).unsettled(WEEK) == {}
