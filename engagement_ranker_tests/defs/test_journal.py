@@ -213,3 +213,34 @@ def test_a_writer_whose_lease_another_took_sends_no_further_batch(
         with pytest.raises(LeaseLost, match="run-elsewhere"):
             recorder.sending(1, batch)
     assert WriteStore(home).unsettled(WEEK) == {}
+
+
+def _lease_expires(store: WriteStore) -> float:
+    with store._connect() as connection:
+        return float(
+            connection.execute(
+                sa.select(LEASES.c.expires).where(LEASES.c.week == WEEK)
+            ).scalar_one()
+        )
+
+
+def test_a_failed_renewal_is_said_and_the_next_one_renews(
+    home: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The instance's database unreachable for a while: the renewer says so and keeps trying,
+    so the lease outlives the outage (it once ended the renewer, and the lease lapsed)."""
+    monkeypatch.setattr("engagement_ranker.defs.journal.LEASE_RENEW_SECONDS", 0.05)
+    store = WriteStore(home)
+    with caplog.at_level(logging.WARNING, LOG.name), write_lease(store, home, WEEK, "me", 0, LOG):
+        with store._connect() as connection:  # the lease table out of reach: renewals fail
+            connection.execute(sa.text(f"ALTER TABLE {LEASES.name} RENAME TO unreachable"))
+        deadline = time.monotonic() + DEADLINE_SECONDS
+        while "renewing the write lease failed" not in caplog.text:
+            assert time.monotonic() < deadline, "no failed renewal was said"
+            time.sleep(0.05)
+        with store._connect() as connection:
+            connection.execute(sa.text(f"ALTER TABLE unreachable RENAME TO {LEASES.name}"))
+        back = time.time()
+        while _lease_expires(store) < back + LEASE_TTL_SECONDS:
+            assert time.monotonic() < deadline, "the lease was not renewed after the outage"
+            time.sleep(0.05)
