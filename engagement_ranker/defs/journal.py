@@ -83,6 +83,7 @@ class Holder:
     pid: int
     since: float
     token: str = ""
+    expires: float = 0.0
 
     def gone(self, instance: dg.DagsterInstance) -> bool:
         """Whether the holder is known to have ended without releasing: its process is gone
@@ -105,6 +106,20 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _holder(connection: Any, week: str) -> Holder | None:
+    row = connection.execute(
+        sa.select(
+            LEASES.c.run_id,
+            LEASES.c.host,
+            LEASES.c.pid,
+            LEASES.c.since,
+            LEASES.c.token,
+            LEASES.c.expires,
+        ).where(LEASES.c.week == week)
+    ).first()
+    return Holder(*row) if row else None
 
 
 class _Connect(Protocol):
@@ -181,33 +196,14 @@ class WriteStore:
             ).rowcount
             if taken:
                 return None
-            held = connection.execute(
-                sa.select(
-                    LEASES.c.run_id, LEASES.c.host, LEASES.c.pid, LEASES.c.since, LEASES.c.token
-                ).where(LEASES.c.week == week)
-            ).first()
+            held = _holder(connection, week)
         # Released between the two statements: the next attempt will take it.
-        return Holder(*held) if held else Holder("(just released)", "", 0, now)
+        return held or Holder("(just released)", "", 0, now)
 
-    def lease_of(self, week: str, run_id: str) -> tuple[float | None, Holder | None]:
-        """When run `run_id`'s lease on the week expires (None when it holds none), and who
-        holds the week otherwise."""
+    def holder(self, week: str) -> Holder | None:
+        """Who holds the week's lease now, and until when; None when nobody does."""
         with self._connect() as connection:
-            row = connection.execute(
-                sa.select(
-                    LEASES.c.run_id,
-                    LEASES.c.host,
-                    LEASES.c.pid,
-                    LEASES.c.since,
-                    LEASES.c.token,
-                    LEASES.c.expires,
-                ).where(LEASES.c.week == week)
-            ).first()
-        if row is None:
-            return None, None
-        if row.run_id == run_id:
-            return row.expires, None
-        return None, Holder(row.run_id, row.host, row.pid, row.since, row.token)
+            return _holder(connection, week)
 
     def renew(self, week: str, token: str, now: float) -> None:
         with self._connect() as connection:
@@ -293,21 +289,24 @@ class JournalRecorder:
     def sending(self, number: int, batch: Sequence[CompanyWrite]) -> None:
         """Journal the batch, once the week's lease is this run's for LEASE_MARGIN_SECONDS
         more: a writer whose lease lapsed must not write beside the one that took it."""
-        expires, other = self.store.lease_of(self.week, self.run_id)
-        left = None if expires is None else expires - time.time()
-        if left is None or left < LEASE_MARGIN_SECONDS:
-            why = (
-                f"{other.describe()} holds it now"
-                if other is not None
-                else "this run no longer holds it"
-                if left is None
-                else f"it runs out in {max(left, 0):.0f} s: its renewals failed"
-            )
+        if why := self._lease_unsafe():
             raise LeaseLost(
                 f"the write lease on week {self.week} is no longer safely this run's ({why}); "
                 f"batch {number} and later are not sent"
             )
         self.store.record(self.week, self.run_id, number, batch)
+
+    def _lease_unsafe(self) -> str | None:
+        """Why the week's lease may not outlast the next batch; None when it will."""
+        holder = self.store.holder(self.week)
+        if holder is None:
+            return "this run no longer holds it"
+        if holder.run_id != self.run_id:
+            return f"{holder.describe()} holds it now"
+        left = holder.expires - time.time()
+        if left < LEASE_MARGIN_SECONDS:
+            return f"it runs out in {max(left, 0):.0f} s: its renewals failed"
+        return None
 
     def settled(self, number: int, applied: bool) -> None:
         self.store.settle_batch(self.week, self.run_id, number, APPLIED if applied else REFUSED)
