@@ -216,12 +216,9 @@ def test_a_writer_whose_lease_another_took_sends_no_further_batch(
 
 
 def _lease_expires(store: WriteStore) -> float:
-    with store._connect() as connection:
-        return float(
-            connection.execute(
-                sa.select(LEASES.c.expires).where(LEASES.c.week == WEEK)
-            ).scalar_one()
-        )
+    holder = store.holder(WEEK)
+    assert holder is not None
+    return holder.expires
 
 
 def test_a_failed_renewal_is_said_and_the_next_one_renews(
