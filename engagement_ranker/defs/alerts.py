@@ -52,15 +52,11 @@ def error_text(error: Any) -> str:
     return rest if separator and prefix.endswith(str(error.cls_name)) else message
 
 
-def _failure_text(failure: Any, failed_checks: Sequence[str] = ()) -> str:
-    """What went wrong in one step, in the words of whoever knew best.
-
-    A blocking check in its evaluation (Dagster's own error names only the check); a
+def _failure_text(failure: Any) -> str:
+    """What went wrong in a step that raised, in the words of whoever knew best: a
     `dg.Failure` in its description, which quotes its cause and adds what was done about it
     (e.g. the restore); anything else in the innermost exception.
     """
-    if failed_checks:
-        return "\n".join(failed_checks)
     user = failure.user_failure_data
     if user is not None and user.description:
         return user.description.strip()
@@ -72,12 +68,14 @@ def _events(instance: dg.DagsterInstance, run_id: str, kind: dg.DagsterEventType
     return [r.event_log_entry.dagster_event for r in records if r.event_log_entry.dagster_event]
 
 
-def _failed_checks(instance: dg.DagsterInstance, run_id: str) -> dict[str, list[str]]:
-    """Step -> "check asset:check failed: why" for each check that failed in the run.
+def _failed_checks(instance: dg.DagsterInstance, run_id: str) -> dict[str, dict[str, str]]:
+    """Step -> {"asset:check" -> "blocking check asset:check failed: why"} for each check that
+    failed in the run.
 
-    Every check is blocking (defs/checks.py) and fails its own step; a warning fails nothing.
+    Every check is blocking (defs/checks.py): one that fails fails its asset's check step; a
+    warning fails nothing.
     """
-    failed: dict[str, list[str]] = {}
+    failed: dict[str, dict[str, str]] = {}
     for event in _events(instance, run_id, dg.DagsterEventType.ASSET_CHECK_EVALUATION):
         evaluation = event.asset_check_evaluation_data
         if evaluation.passed or evaluation.severity is not dg.AssetCheckSeverity.ERROR:
@@ -85,7 +83,7 @@ def _failed_checks(instance: dg.DagsterInstance, run_id: str) -> dict[str, list[
         key = evaluation.asset_check_key
         name = f"{key.asset_key.to_user_string()}:{key.name}"
         why = evaluation.description or "no description"
-        failed.setdefault(event.step_key or name, []).append(f"blocking check {name} failed: {why}")
+        failed.setdefault(event.step_key or name, {})[name] = f"blocking check {name} failed: {why}"
     return failed
 
 
@@ -141,10 +139,14 @@ def alert_for_run(
         for event in _events(instance, run.run_id, dg.DagsterEventType.STEP_FAILURE)
         if event.step_key
     }
-    failures = {
-        **{name: "\n".join(texts) for name, texts in checks.items() if name not in steps},
-        **{step: _failure_text(data, checks.get(step, ())) for step, data in steps.items()},
-    }
+    # A failed check is named itself, not the step that evaluated its asset's checks (Dagster's
+    # own error there names only the checks).
+    failures = {}
+    for step in dict.fromkeys([*steps, *checks]):
+        found = checks.get(step, {})
+        failures[", ".join(found) or step] = (
+            "\n".join(found.values()) if found else _failure_text(steps[step])
+        )
     if failures:
         step = ", ".join(failures)
         error = (

@@ -133,16 +133,19 @@ def test_failure_alert_is_part_of_the_code_location_and_on_by_default() -> None:
     assert sensor.default_status is dg.DefaultSensorStatus.RUNNING
 
 
-# case -> (how the run is made to fail, the failed step, a phrase of the error it must quote)
+# case -> (how the run is made to fail, the failed step, what the alert names as failed (a
+# failed check itself, not its asset's check step), a phrase of the error it must quote)
 FAILURES = {
     "yobi refuses the login": (
         lambda h: h.control.set_faults({"yobi": {"login_fails": True}}),
+        "yobi_tenants",
         "yobi_tenants",
         "check YOBI_EMAIL and YOBI_PASSWORD",
     ),
     "a blocking check blocks the write": (
         lambda h: h.setenv(Env.MAPPING_COVERAGE_MIN, "1.0"),
-        "tenant_mapping_mapping_coverage",
+        "tenant_mapping_checks",
+        "tenant_mapping:mapping_coverage",
         "blocking check tenant_mapping:mapping_coverage failed: only",
     ),
 }
@@ -152,7 +155,7 @@ FAILURES = {
 def test_failure_alert_names_week_step_and_that_nothing_was_written(
     harness: Harness, case: str
 ) -> None:
-    make_fail, step, phrase = FAILURES[case]
+    make_fail, step, failed, phrase = FAILURES[case]
     harness.setenv(Env.DAGSTER_UI_URL, UI_URL)
     make_fail(harness)
     result = harness.run(mode="full")
@@ -166,12 +169,12 @@ def test_failure_alert_names_week_step_and_that_nothing_was_written(
     [message] = harness.control.slack()
     assert message["blocks"][0]["text"]["text"].endswith(f"failed · {week.label}")
     slack = _mrkdwn(message)
-    for expected in (f"*Week*\n{week.key}", f"*Step*\n{step}", phrase, f"<{run_link}|"):
+    for expected in (f"*Week*\n{week.key}", f"*Step*\n{failed}", phrase, f"<{run_link}|"):
         assert expected in slack
     assert "nothing was written to HubSpot" in slack
     [mail] = harness.control.emails()
     assert week.label in mail["subject"] and mail["subject"].endswith("[FAILED]")
-    assert step in mail["text"] and phrase in mail["text"]
+    assert failed in mail["text"] and phrase in mail["text"]
     assert "nothing was written to HubSpot" in mail["text"]
     assert harness.control.writes() == []
     for secret in (Env.YOBI_PASSWORD, Env.HUBSPOT_ACCESS_TOKEN, Env.SLACK_WEBHOOK_URL):
