@@ -179,3 +179,17 @@ def test_every_check_is_blocking_and_reads_only_its_assets_ancestors() -> None:
             read = set(checks.keys_by_input_name.values())
             assert read <= upstream, f"{spec.name} reads {sorted(map(str, read - upstream))}"
             assert spec.blocking, spec.name
+
+
+def test_each_checked_asset_has_one_step_that_evaluates_all_its_checks() -> None:
+    """A step per check cost every run a dozen events and an input load each (defs/checks.py);
+    the checks of one asset run in one step, named for it."""
+    steps = {
+        checks.node_def.name: {spec.asset_key for spec in checks.check_specs}
+        for checks in ALL_CHECKS
+    }
+    assert all(len(assets) == 1 for assets in steps.values()), steps
+    assert steps == {
+        f"{asset.to_python_identifier()}_checks": {asset} for (asset,) in steps.values()
+    }
+    assert sum(len(checks.check_specs) for checks in ALL_CHECKS) == 15
