@@ -51,6 +51,7 @@ from engagement_ranker.clients.http import (
     make_timeout,
     redact,
     send_with_retries,
+    tls,
 )
 from engagement_ranker.constants import (
     CONTACT_PROPERTIES,
@@ -324,6 +325,7 @@ class HubSpotClient(ClosingClient):
             base_url=base_url,
             timeout=make_timeout(timeout),
             headers={"Authorization": f"Bearer {access_token}"},
+            verify=tls(),
         )
 
     def route(self, operation: HubSpotOperation, **params: str) -> tuple[str, str]:

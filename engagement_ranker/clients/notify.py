@@ -24,7 +24,7 @@ from tenacity import (
     stop_before_delay,
 )
 
-from engagement_ranker.clients.http import keep_out_of_logs, redact
+from engagement_ranker.clients.http import keep_out_of_logs, redact, tls
 from engagement_ranker.constants import HTTP_TIMEOUT_SECONDS, Env
 from engagement_ranker.core.render import InlineImage
 
@@ -97,7 +97,7 @@ class SlackWebhook:
 
     def post(self, messages: Sequence[Mapping[str, object]]) -> None:
         """Post every message; on failure say which one and how many were already posted."""
-        with httpx.Client(timeout=self._timeout) as client:
+        with httpx.Client(timeout=self._timeout, verify=tls()) as client:
             for index, message in enumerate(messages):
                 try:
                     self._post_one(client, message)

@@ -47,6 +47,7 @@ from engagement_ranker.clients.http import (
     make_timeout,
     redact,
     send_with_retries,
+    tls,
 )
 from engagement_ranker.clients.yobi_contract import (
     BUILT_IN,
@@ -310,7 +311,9 @@ class YobiClient(ClosingClient):
         self._expires_ms = 0
         self._served_at: datetime | None = None
         self._http = httpx.Client(
-            base_url=check_base_url(base_url, Env.YOBI_BASE_URL), timeout=make_timeout(timeout)
+            base_url=check_base_url(base_url, Env.YOBI_BASE_URL),
+            timeout=make_timeout(timeout),
+            verify=tls(),
         )
 
     @property

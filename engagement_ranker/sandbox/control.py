@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from engagement_ranker.clients.http import tls
 from engagement_ranker.sandbox.faults import FaultsError
 from engagement_ranker.sandbox.state import SandboxState
 
@@ -129,7 +130,7 @@ class SandboxControl:
 
     def __init__(self, url: str, timeout: float = CONTROL_TIMEOUT_SECONDS) -> None:
         self.url = url.rstrip("/")
-        self._http = httpx.Client(base_url=self.url, timeout=timeout)
+        self._http = httpx.Client(base_url=self.url, timeout=timeout, verify=tls())
 
     def __enter__(self) -> SandboxControl:
         return self
