@@ -28,6 +28,9 @@ RUN_DONE = frozenset({"SUCCESS", "FAILURE", "CANCELED"})
 BACKFILL_DONE = frozenset(
     {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
 )
+# The daemon moves a backfill on every 30 s: asking every 0.5 s costs the webserver a query
+# (with the backfill's runs) each time and learns nothing sooner than every few seconds would.
+BACKFILL_POLL_SECONDS = 3.0
 
 # The metadata kinds the journeys read, by the field holding their value.
 _VALUE_FIELDS = ("mdStr", "intValue", "text")
@@ -288,6 +291,7 @@ class DagsterApi:
             lambda: (found := self.backfill(backfill_id))["status"] in BACKFILL_DONE and found,
             timeout=timeout,
             what=f"backfill {backfill_id} to finish",
+            poll=BACKFILL_POLL_SECONDS,
         )
 
     def captured_stderr(self, run_id: str, file_key: str) -> str:

@@ -16,11 +16,12 @@ def wait_until(
     timeout: float,
     what: str,
     retry_on: tuple[type[Exception], ...] = (),
+    poll: float = POLL_SECONDS,
 ) -> T:
     """The first truthy value `probe` returns; fails naming `what` and the last value seen.
 
     Errors of the `retry_on` types (a server still starting refuses connections) count as
-    "not yet"; any other error fails at once.
+    "not yet"; any other error fails at once. `poll` is the pause between probes.
     """
     deadline = time.monotonic() + timeout
     last: object = None
@@ -37,4 +38,4 @@ def wait_until(
             raise AssertionError(
                 f"timed out after {timeout:.0f}s waiting for {what}; last: {last!r}"
             )
-        time.sleep(POLL_SECONDS)
+        time.sleep(poll)
