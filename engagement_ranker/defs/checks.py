@@ -100,9 +100,9 @@ def _checks_on(
     asset: dg.AssetKey, *checks: _Check
 ) -> Callable[[Callable[..., Iterator[dg.AssetCheckResult]]], dg.AssetChecksDefinition]:
     """One step evaluates the `checks` on `asset`, which the decorated body calls in order: a
-    run has a check step per checked asset, not per check (a step is a dozen events in the
-    run's log and its inputs loaded again: a fault row's run took 17 % less CPU with five than
-    with fifteen). A re-run of one check from the UI re-runs its asset's checks."""
+    run has a check step per checked asset, not per check (each step logs its own events and
+    loads its inputs again: a fault row's run took 17 % less CPU with five than with fifteen).
+    A re-run of one check from the UI re-runs its asset's checks."""
     assert all(check.spec.asset_key == asset for check in checks), asset
     return dg.multi_asset_check(specs=[check.spec for check in checks])
 
