@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import dagster as dg
 import pandas as pd
+import pytest
 
 from engagement_ranker.core.anomalies import Anomaly, AnomalyKind
 from engagement_ranker.core.scoring import rank_companies
 from engagement_ranker.definitions import build_definitions
 from engagement_ranker.defs.checks import (
     ALL_CHECKS,
+    _checks_on,
     company_ids_unique,
     counter_totals_near_median,
     counters_not_all_zero,
@@ -193,3 +195,8 @@ def test_each_checked_asset_has_one_step_that_evaluates_all_its_checks() -> None
         f"{asset.to_python_identifier()}_checks": {asset} for (asset,) in steps.values()
     }
     assert sum(len(checks.check_specs) for checks in ALL_CHECKS) == 15
+
+
+def test_a_check_wired_into_another_asset_s_step_is_refused_when_the_definitions_load() -> None:
+    with pytest.raises(ValueError, match=r"\['universe_not_empty'\] are not on ranked_scores"):
+        _checks_on(dg.AssetKey("ranked_scores"), universe_not_empty)
