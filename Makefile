@@ -79,7 +79,7 @@ e2e: install
 
 # The five stages at once, once installed. Lint (seconds of one core, and the commonest
 # failure) ends and prints first; the unit tests and the fault matrix compute; the production
-# and browser stages mostly wait (for servers, the daemon's 30-second ticks, a browser), so on
+# and browser stages mostly wait (for servers, the daemon's ticks, runs, a browser), so on
 # two cores they fit beside them, and the browser stage, the longest, starts at once.
 # --output-sync prints each stage whole when it ends, with its time: nothing interleaves.
 test: install

@@ -28,8 +28,8 @@ RUN_DONE = frozenset({"SUCCESS", "FAILURE", "CANCELED"})
 BACKFILL_DONE = frozenset(
     {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
 )
-# The daemon moves a backfill on every 30 s: asking every 0.5 s costs the webserver a query
-# (with the backfill's runs) each time and learns nothing sooner than every few seconds would.
+# The daemon moves a backfill on once a tick (5 s in the test stacks): asking every 0.5 s costs
+# the webserver a query (with the backfill's runs) each time and learns little sooner.
 BACKFILL_POLL_SECONDS = 3.0
 
 # The metadata kinds the journeys read, by the field holding their value.

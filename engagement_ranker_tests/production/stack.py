@@ -22,6 +22,7 @@ from engagement_ranker_tests.e2e.stack import (
     Sandboxed,
     alive,
     clean_environment,
+    daemon_pace,
     finish,
     free_port,
     location_name,
@@ -99,7 +100,7 @@ class ProductionStack:
         env.update({variable: self._values[variable] for variable in service.variables})
         if service.product_settings:
             env.update(self._product_settings)
-        return env
+        return env | daemon_pace()
 
     def start(self) -> None:
         """Every Dagster process in compose's order; returns once the webserver has loaded
