@@ -28,6 +28,7 @@ from engagement_ranker.defs.partitions import latest_week_key
 from engagement_ranker.defs.warehouse import SCHEMA as WAREHOUSE_SCHEMA
 from engagement_ranker.sandbox.control import SandboxControl
 from engagement_ranker.sandbox.runner import Sandbox, SandboxConfig
+from engagement_ranker_tests.bench.processes import DAGSTER_YAML
 from engagement_ranker_tests.faults.canaries import CREDENTIALS, leaks
 from engagement_ranker_tests.faults.model import Observation, Properties, RunRecord
 
@@ -58,6 +59,8 @@ class Trial:
             Sandbox(SandboxConfig(companies=COMPANIES, credentials=CREDENTIALS))
         )
         self.home.mkdir(parents=True)
+        # The instance `make` sets up: the repo's dagster.yaml (no telemetry log, among others).
+        (self.home / "dagster.yaml").symlink_to(DAGSTER_YAML)
         for variable in Env:
             os.environ.pop(variable.value, None)
         os.environ.update(self.sandbox.env)
