@@ -20,6 +20,7 @@ CONTROL_TIMEOUT_SECONDS = 10.0
 ENDPOINTS: tuple[str, ...] = (
     "GET /_sandbox/writes",
     "GET /_sandbox/requests",
+    "GET /_sandbox/companies",
     "GET /_sandbox/companies/{id}",
     "POST /_sandbox/companies/{id}",
     "GET /_sandbox/truth",
@@ -104,6 +105,13 @@ def _get(state: SandboxState, path: str) -> Reply:
             return 200, {"emails": list(state.emails)}
         if path == "/_sandbox/faults":
             return 200, {"faults": state.faults.spec}
+        if path == "/_sandbox/companies":
+            return 200, {
+                "companies": {
+                    company_id: dict(properties)
+                    for company_id, properties in state.companies.items()
+                }
+            }
         match = _COMPANY_PATH.match(path)
         if match:
             company_id = match["company_id"]
@@ -167,6 +175,11 @@ class SandboxControl:
     def company(self, company_id: str) -> dict[str, str | None]:
         """A company's current properties."""
         return self._call("GET", f"companies/{company_id}")["properties"]
+
+    def companies(self) -> dict[str, dict[str, str | None]]:
+        """Every company's current properties by id, read at one moment (one call, where
+        reading a whole dataset company by company cost a fault row a tenth of its CPU)."""
+        return self._call("GET", "companies")["companies"]
 
     def edit_company(
         self, company_id: str, properties: dict[str, str | None]

@@ -131,7 +131,7 @@ def test_a_refused_restore_is_split_so_only_the_refused_before_values_stay(sandb
     """The tier became a dropdown without "Bottom 30%" mid-write: a batch holding such a before
     value is refused whole; split, every other company goes back."""
     allowed = ("Top 30%", "Middle 40%")
-    tiers = {c: sandbox.control.company(c)[PROP_TIER] for c in sandbox.control.truth()}
+    tiers = {c: properties[PROP_TIER] for c, properties in sandbox.control.companies().items()}
     bottom = sorted((c for c, t in tiers.items() if t == "Bottom 30%"), key=int)[:5]
     others = sorted((c for c, t in tiers.items() if not t or t in allowed), key=int)[:95]
     assert bottom, "the dataset holds no company whose tier is Bottom 30%"

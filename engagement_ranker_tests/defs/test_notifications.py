@@ -183,7 +183,7 @@ def test_failure_alert_names_week_step_and_that_nothing_was_written(
 
 @pytest.mark.parametrize("harness", [MULTI_BATCH_COMPANIES], indirect=True)
 def test_failure_alert_says_the_batches_written_were_restored(harness: Harness) -> None:
-    seeded = {cid: harness.control.company(cid) for cid in harness.control.truth()}
+    seeded = harness.control.companies()
     rejection = {"nth": 2, "code": "INVALID_INTEGER", "property": PROP_SCORE}
     harness.control.set_faults({"hubspot": {"batch_update_rejections": [rejection]}})
     result = harness.run(mode="full")
@@ -193,8 +193,9 @@ def test_failure_alert_says_the_batches_written_were_restored(harness: Harness) 
     batch = [w["company_id"] for w in writes[:HUBSPOT_BATCH_UPDATE_MAX]]
     assert len(set(batch)) == HUBSPOT_BATCH_UPDATE_MAX
     assert [w["company_id"] for w in writes[HUBSPOT_BATCH_UPDATE_MAX:]] == batch  # put back
+    companies = harness.control.companies()
     for company_id in batch:  # as before the run (a property cleared by the restore reads "")
-        now = harness.control.company(company_id)
+        now = companies[company_id]
         assert {p: now[p] or None for p in ENGAGEMENT_PROPERTIES} == {
             p: seeded[company_id][p] or None for p in ENGAGEMENT_PROPERTIES
         }

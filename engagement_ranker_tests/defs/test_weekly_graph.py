@@ -46,8 +46,9 @@ def test_full_week_writes_each_ranked_company_once_and_reads_back(harness: Harne
     ranked = harness.ranked()
     written = _written_ids(harness)
     assert sorted(written, key=int) == sorted(ranked["company_id"], key=int)
+    companies = harness.control.companies()
     for row in ranked.itertuples(index=False):
-        properties = harness.control.company(row.company_id)
+        properties = companies[row.company_id]
         assert properties[PROP_SCORE] == str(row.score)
         assert properties[PROP_RANK] == f"{row.rank} out of {len(ranked)}"
         assert properties[PROP_TIER] == row.tier
@@ -67,13 +68,14 @@ def _failure_when_batch_refused(harness: Harness, nth: int) -> dict[str, dg.Meta
 def test_a_batch_refused_while_later_ones_are_in_flight_leaves_every_company_as_before(
     harness: Harness,
 ) -> None:
-    seeded = {cid: harness.control.company(cid) for cid in harness.control.truth()}
+    seeded = harness.control.companies()
     failure = _failure_when_batch_refused(harness, 3)  # the third to arrive: batch 2, 3 or 4
     assert failure["failed_batch"].value >= 2 and failure["batches"].value >= 5
     # The first batch went alone, four more at once and one refused: all the others went back.
     assert len(set(_written_ids(harness))) > 2 * HUBSPOT_BATCH_UPDATE_MAX
+    companies = harness.control.companies()
     for company_id, before in seeded.items():
-        now = harness.control.company(company_id)
+        now = companies[company_id]
         assert {p: now[p] or None for p in ENGAGEMENT_PROPERTIES} == {
             p: before[p] or None for p in ENGAGEMENT_PROPERTIES
         }, company_id

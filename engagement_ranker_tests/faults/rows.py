@@ -209,9 +209,9 @@ def _anonymous_tenants(trial: Trial) -> None:
 
 def _tier_needs_status(trial: Trial) -> None:
     """The portal's rule, and the companies it will refuse (no customer_status)."""
+    companies = trial.control.companies()
     trial.notes["lacking"] = sorted(
-        (c for c in trial.truth if not trial.control.company(c).get(PROP_CUSTOMER_STATUS)),
-        key=int,
+        (c for c in trial.truth if not companies[c].get(PROP_CUSTOMER_STATUS)), key=int
     )
     trial.set_faults({"hubspot": {"validation_rules": [TIER_NEEDS_STATUS]}})
 

@@ -216,7 +216,8 @@ class Trial:
     def hubspot(self) -> dict[str, Properties]:
         """Every company's engagement properties as HubSpot holds them now ("" is unset, as
         in HubSpot: a restore clears a property by sending "")."""
-        state = {company_id: self.control.company(company_id) for company_id in self.truth}
+        companies = self.control.companies()
+        state = {company_id: companies[company_id] for company_id in self.truth}
         return {
             company_id: {name: properties.get(name) or None for name in ENGAGEMENT_PROPERTIES}
             for company_id, properties in state.items()

@@ -118,3 +118,12 @@ def test_reset_clears_messages_logs_and_faults(sandbox: Sandbox) -> None:
     assert sandbox.control.slack() == [] and sandbox.control.emails() == []
     assert sandbox.control.requests()["counts"] == {}
     assert sandbox.state.faults.smtp.down is False
+
+
+def test_companies_are_read_all_at_once_as_each_is_read_alone(sandbox: Sandbox) -> None:
+    company_id = _first_company(sandbox)
+    sandbox.control.edit_company(company_id, {PROP_SCORE: "12"})
+    companies = sandbox.control.companies()
+    assert sorted(companies, key=int) == sorted(sandbox.control.truth(), key=int)
+    assert companies[company_id][PROP_SCORE] == "12"
+    assert all(companies[c] == sandbox.control.company(c) for c in companies)
