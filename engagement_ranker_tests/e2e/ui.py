@@ -124,6 +124,24 @@ def partition_keys_listed(page: Page) -> list[str]:
 
 
 # --- launching runs and backfills ----------------------------------------------------------
+PICK_ATTEMPTS = 3
+PICK_SECONDS = 10
+
+
+def _until_shown(pick: Callable[[], None], shown: Locator) -> None:
+    """`pick`, then `shown` on screen; again if not. A box or dialog still loading its weeks
+    drops a choice made before it has them (typed and Enter: nothing picked; the launch dialog's
+    "Latest" clicked: still 0 partitions once they load)."""
+    for attempt in range(1, PICK_ATTEMPTS + 1):
+        pick()
+        try:
+            expect(shown).to_be_visible(timeout=PICK_SECONDS * 1000)
+            return
+        except AssertionError:
+            if attempt == PICK_ATTEMPTS:
+                raise
+
+
 def _materialize_all(
     page: Page,
     select: Callable[[Locator], None],
@@ -172,8 +190,10 @@ def materialize_latest_week(
     """Launch one run of every asset for the latest week; returns its run id."""
 
     def latest(dialog: Locator) -> None:
-        dialog.get_by_role("button", name="Latest", exact=True).click()
-        expect(dialog.get_by_text("1 partition", exact=True)).to_be_visible()
+        _until_shown(
+            dialog.get_by_role("button", name="Latest", exact=True).click,
+            dialog.get_by_text("1 partition", exact=True),
+        )
 
     open_lineage(page, ui_url)
     return _run_id(_materialize_all(page, latest, run_config, "Launch 1 run", screens))
@@ -199,9 +219,12 @@ def backfill_weeks(
 
     def weeks_range(dialog: Locator) -> None:
         keys = dialog.get_by_role("textbox").first
-        keys.fill(f"[{weeks[0]}...{weeks[-1]}]")
-        keys.press("Enter")
-        expect(dialog.get_by_text(f"{len(weeks)} partitions", exact=True)).to_be_visible()
+
+        def pick() -> None:
+            keys.fill(f"[{weeks[0]}...{weeks[-1]}]")
+            keys.press("Enter")
+
+        _until_shown(pick, dialog.get_by_text(f"{len(weeks)} partitions", exact=True))
 
     open_lineage(page, ui_url)
     url = _materialize_all(page, weeks_range, run_config, "Launch backfill", screens)
@@ -210,25 +233,16 @@ def backfill_weeks(
     return match["backfill_id"]
 
 
-PICK_ATTEMPTS = 3
-PICK_SECONDS = 10
-
-
 def launchpad_config(page: Page, ui_url: str, location: str, job: str, week: str) -> str:
     """The job's launchpad with `week` picked in its partition box: the run config it shows."""
     page.goto(f"{ui_url}/locations/{location}/jobs/{job}/playground")
     picker = page.get_by_placeholder("Partition")
-    picked = page.get_by_text(f"partition: {week}", exact=True)
-    # Typed before the box has its weeks, Enter picks nothing: type it again until it takes.
-    for attempt in range(1, PICK_ATTEMPTS + 1):
+
+    def pick() -> None:
         picker.fill(week)
         picker.press("Enter")
-        try:
-            expect(picked).to_be_visible(timeout=PICK_SECONDS * 1000)
-            break
-        except AssertionError:
-            if attempt == PICK_ATTEMPTS:
-                raise
+
+    _until_shown(pick, page.get_by_text(f"partition: {week}", exact=True))
     # The editor library's own classes: the code area, one element per line of YAML.
     code = page.locator(".CodeMirror-code").first
     expect(code).to_contain_text("hubspot_writeback")
