@@ -16,6 +16,7 @@ from engagement_ranker.defs.checks import (
     company_ids_unique,
     counter_totals_near_median,
     counters_not_all_zero,
+    hubspot_properties_writable,
     mapped_tenants_have_counters,
     mapping_coverage,
     one_company_per_tenant,
@@ -26,8 +27,11 @@ from engagement_ranker.defs.checks import (
     universe_not_empty,
     week_covered_by_trends,
 )
+from engagement_ranker.defs.keys import RANKED_SCORES
+from engagement_ranker.defs.partitions import latest_week_key
 from engagement_ranker.defs.resources import SettingsResource
 from engagement_ranker.defs.warehouse import Reported
+from engagement_ranker_tests.defs.conftest import Harness, check_results
 
 
 def universe(*rows: tuple[str, str | None]) -> pd.DataFrame:
@@ -195,6 +199,29 @@ def test_each_checked_asset_has_one_step_that_evaluates_all_its_checks() -> None
         f"{asset.to_python_identifier()}_checks": {asset} for (asset,) in steps.values()
     }
     assert sum(len(checks.check_specs) for checks in ALL_CHECKS) == 15
+
+
+def test_a_check_executed_alone_is_evaluated_alone(harness: Harness) -> None:
+    """As the UI's "Execute" on one check runs it: the step evaluates that check only, so
+    `ranking_integrity` re-run alone does not read HubSpot, and the HubSpot check does."""
+    assert harness.run(mode="dry-run").success
+    hubspot_calls = harness.control.requests()["by_service"]["hubspot"]["counts"]
+
+    def executed(check: str) -> set[str]:
+        job = build_definitions().resolve_implicit_global_asset_job_def()
+        alone = job.get_subset(asset_check_selection={dg.AssetCheckKey(RANKED_SCORES, check)})
+        result = alone.execute_in_process(
+            partition_key=latest_week_key(), instance=harness.instance, raise_on_error=False
+        )
+        assert result.success, check
+        return set(check_results(result))
+
+    assert executed(ranking_integrity.spec.name) == {ranking_integrity.spec.name}
+    assert harness.control.requests()["by_service"]["hubspot"]["counts"] == hubspot_calls
+    assert executed(hubspot_properties_writable.spec.name) == {
+        hubspot_properties_writable.spec.name
+    }
+    assert harness.control.requests()["by_service"]["hubspot"]["counts"] != hubspot_calls
 
 
 def test_a_check_wired_into_another_asset_s_step_is_refused_when_the_definitions_load() -> None:
