@@ -28,7 +28,7 @@ from engagement_ranker.defs.partitions import latest_week_key
 from engagement_ranker.defs.warehouse import SCHEMA as WAREHOUSE_SCHEMA
 from engagement_ranker.sandbox.control import SandboxControl
 from engagement_ranker.sandbox.runner import Sandbox, SandboxConfig
-from engagement_ranker_tests.bench.processes import DAGSTER_YAML
+from engagement_ranker_tests.bench.processes import dagster_home
 from engagement_ranker_tests.faults.canaries import CREDENTIALS, leaks
 from engagement_ranker_tests.faults.model import Observation, Properties, RunRecord
 
@@ -45,8 +45,6 @@ class Trial:
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
-        self.home = workdir / "dagster"
-        self.warehouse = workdir / "warehouse.duckdb"
         self.runs: list[RunRecord] = []
         self.notes: dict[str, Any] = {}
         self.outputs: dict[str, str] = {}  # sink -> text, from CLI subprocesses
@@ -58,14 +56,14 @@ class Trial:
         self.sandbox = self._stack.enter_context(
             Sandbox(SandboxConfig(companies=COMPANIES, credentials=CREDENTIALS))
         )
-        self.home.mkdir(parents=True)
-        # The instance `make` sets up: the repo's dagster.yaml (no telemetry log, among others).
-        (self.home / "dagster.yaml").symlink_to(DAGSTER_YAML)
         for variable in Env:
             os.environ.pop(variable.value, None)
         os.environ.update(self.sandbox.env)
-        os.environ[Env.ENGAGEMENT_DUCKDB_PATH] = str(self.warehouse)
-        os.environ["DAGSTER_HOME"] = str(self.home)
+        # The home `make` sets up (the repo's dagster.yaml: no telemetry log, among others).
+        home = dagster_home(self.workdir)
+        os.environ.update(home)
+        self.home = Path(home["DAGSTER_HOME"])
+        self.warehouse = Path(home[Env.ENGAGEMENT_DUCKDB_PATH])
         self.instance = self._stack.enter_context(dg.DagsterInstance.from_config(str(self.home)))
         self.truth = self.control.truth()
         self.week: Week = parse_week_key(latest_week_key())
