@@ -3,6 +3,7 @@ the stacks start a daemon; every other process is left alone (Dagster not even i
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -19,7 +20,7 @@ def _prompt_answer(command: list[str], statement: str) -> str:
     done = subprocess.run(
         [sys.executable, "-i", *command],
         input=statement + "\n",
-        env={**daemon_pace(), "PATH": str(BIN)},
+        env=daemon_pace({"PATH": str(BIN)}),
         capture_output=True,
         text=True,
         timeout=120,
@@ -39,3 +40,10 @@ def test_a_stack_s_daemon_ticks_its_backfills_at_the_stack_s_pace(command: list[
 
 def test_any_other_process_of_a_stack_is_left_alone() -> None:
     assert _prompt_answer(["-c", "pass"], DAGSTER_IMPORTED) == "False"
+
+
+def test_the_pace_goes_before_a_pythonpath_the_caller_had() -> None:
+    shim = daemon_pace({})["PYTHONPATH"]
+    assert (
+        daemon_pace({"PYTHONPATH": "/elsewhere"})["PYTHONPATH"] == f"{shim}{os.pathsep}/elsewhere"
+    )

@@ -82,6 +82,8 @@ class _Check:
 
 
 class _Pending(NamedTuple):
+    """A check bound to its arguments (`_Check.on`), not yet evaluated."""
+
     key: dg.AssetCheckKey
     evaluate: Callable[[], dg.AssetCheckResult]
 

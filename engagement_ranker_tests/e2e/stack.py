@@ -9,7 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,11 +144,13 @@ def clean_environment() -> dict[str, str]:
     }
 
 
-def daemon_pace() -> dict[str, str]:
-    """The environment that makes a stack's daemon tick its backfills every
-    `BACKFILL_TICK_SECONDS` (harmless to the stack's other processes)."""
+def daemon_pace(env: Mapping[str, str]) -> dict[str, str]:
+    """`env` with what makes a stack's daemon tick its backfills every `BACKFILL_TICK_SECONDS`
+    (harmless to the stack's other processes): the shim's folder first on its PYTHONPATH."""
+    path = [str(Path(pace.__file__).parent), *filter(None, [env.get("PYTHONPATH")])]
     return {
-        "PYTHONPATH": str(Path(pace.__file__).parent),
+        **env,
+        "PYTHONPATH": os.pathsep.join(path),
         pace.BACKFILL_TICK: str(BACKFILL_TICK_SECONDS),
     }
 
@@ -216,14 +218,15 @@ def running_stack(workdir: Path, logs: Path) -> Iterator[Stack]:
         port = free_port()
         ui_url = f"http://{HOST}:{port}"
         warehouse = workdir / "warehouse.duckdb"
-        env = {
-            **clean_environment(),
-            **sandbox.env,
-            "DAGSTER_HOME": str(home),
-            str(Env.ENGAGEMENT_DUCKDB_PATH): str(warehouse),
-            str(Env.DAGSTER_UI_URL): ui_url,
-            **daemon_pace(),
-        }
+        env = daemon_pace(
+            {
+                **clean_environment(),
+                **sandbox.env,
+                "DAGSTER_HOME": str(home),
+                str(Env.ENGAGEMENT_DUCKDB_PATH): str(warehouse),
+                str(Env.DAGSTER_UI_URL): ui_url,
+            }
+        )
         dagster_log = logs / "dagster-dev.log"
         dagster = spawn(
             [str(BIN / "dagster"), "dev", "-w", str(WORKSPACE), "-p", str(port), "-h", HOST],

@@ -100,7 +100,7 @@ class ProductionStack:
         env.update({variable: self._values[variable] for variable in service.variables})
         if service.product_settings:
             env.update(self._product_settings)
-        return env | daemon_pace()
+        return daemon_pace(env)
 
     def start(self) -> None:
         """Every Dagster process in compose's order; returns once the webserver has loaded
