@@ -116,7 +116,8 @@ def _checks_on(
     step per checked asset, not per check (each step logs its own events and loads its inputs
     again: a fault row's run took 17 % less CPU with five than with fifteen). The step
     evaluates only the checks its run selected, so one check executed from the UI is that
-    check alone (and reads HubSpot only if it is the check that does)."""
+    check alone (and reads HubSpot only if it is the check that does). A check that raises
+    does not hide the others' verdicts: they are evaluated, then the step fails naming it."""
     elsewhere = [check.spec.name for check in checks if check.spec.asset_key != asset]
     if elsewhere:  # a wiring mistake, caught when the definitions load, not when a week runs
         raise ValueError(f"checks {elsewhere} are not on {asset.to_user_string()}")
@@ -128,9 +129,24 @@ def _checks_on(
             context: dg.AssetCheckExecutionContext, *args: Any, **kwargs: Any
         ) -> Iterator[dg.AssetCheckResult]:
             selected = context.selected_asset_check_keys
+            raised: dict[dg.AssetCheckKey, Exception] = {}
             for pending in body(context, *args, **kwargs):
-                if pending.key in selected:
-                    yield pending.evaluate()
+                if pending.key not in selected:
+                    continue
+                try:
+                    result = pending.evaluate()
+                except Exception as error:  # reported once the step's other checks have run
+                    raised[pending.key] = error
+                    continue
+                yield result
+            if raised:
+                raise dg.Failure(
+                    description="; ".join(
+                        f"check {key.to_user_string()} could not be evaluated: "
+                        f"{str(error) or type(error).__name__}"
+                        for key, error in raised.items()
+                    )
+                ) from next(iter(raised.values()))
 
         return dg.multi_asset_check(specs=[check.spec for check in checks], can_subset=True)(
             evaluate

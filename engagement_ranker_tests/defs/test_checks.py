@@ -3,6 +3,8 @@ is wrong on bad data (the integration tests prove the wiring; these prove every 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import dagster as dg
 import pandas as pd
 import pytest
@@ -12,7 +14,9 @@ from engagement_ranker.core.scoring import rank_companies
 from engagement_ranker.definitions import build_definitions
 from engagement_ranker.defs.checks import (
     ALL_CHECKS,
+    _check,
     _checks_on,
+    _Pending,
     company_ids_unique,
     counter_totals_near_median,
     counters_not_all_zero,
@@ -28,7 +32,7 @@ from engagement_ranker.defs.checks import (
     week_covered_by_trends,
 )
 from engagement_ranker.defs.keys import RANKED_SCORES
-from engagement_ranker.defs.partitions import latest_week_key
+from engagement_ranker.defs.partitions import latest_week_key, weekly_partitions
 from engagement_ranker.defs.resources import SettingsResource
 from engagement_ranker.defs.warehouse import Reported
 from engagement_ranker_tests.defs.conftest import Harness, check_results
@@ -227,3 +231,41 @@ def test_a_check_executed_alone_is_evaluated_alone(harness: Harness) -> None:
 def test_a_check_wired_into_another_asset_s_step_is_refused_when_the_definitions_load() -> None:
     with pytest.raises(ValueError, match=r"\['universe_not_empty'\] are not on ranked_scores"):
         _checks_on(dg.AssetKey("ranked_scores"), universe_not_empty)
+
+
+def test_a_check_that_raises_leaves_the_others_in_its_step_evaluated() -> None:
+    """Checks share a step; one that raises (a bug, HubSpot unreachable) still lets the checks
+    after it give their verdicts, and the step's failure names it and what it raised."""
+    asset = dg.AssetKey("practice_week")
+
+    @dg.asset(key=asset, partitions_def=weekly_partitions)
+    def practice_week() -> int:
+        return 1
+
+    @_check(asset)
+    def breaks(practice_week: int) -> dg.AssetCheckResult:
+        raise RuntimeError("the rule broke")
+
+    @_check(asset)
+    def holds(practice_week: int) -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(passed=practice_week == 1)
+
+    @_checks_on(asset, breaks, holds)
+    def practice_week_checks(
+        context,  # unannotated: annotations here are strings, and Dagster checks the class
+        practice_week: int,
+    ) -> Iterator[_Pending]:
+        yield breaks.on(practice_week)
+        yield holds.on(practice_week)
+
+    result = dg.materialize(
+        [practice_week, practice_week_checks],
+        partition_key=latest_week_key(),
+        raise_on_error=False,
+    )
+
+    assert check_results(result) == {"holds": True}
+    (failure,) = [event for event in result.all_events if event.is_step_failure]
+    assert failure.step_key == "practice_week_checks"
+    description = failure.step_failure_data.user_failure_data.description
+    assert description == "check practice_week:breaks could not be evaluated: the rule broke"
